@@ -1,0 +1,3 @@
+export { farTokenAbi, farTokenBytecode } from "./FARToken";
+export { inferencePaymentAbi, inferencePaymentBytecode } from "./InferencePayment";
+export { mockPriceFeedAbi, mockPriceFeedBytecode } from "./MockPriceFeed";

@@ -1,0 +1,60 @@
+/**
+ * The API's settings, validated once when a server starts. The same values drive the embedded
+ * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
+ */
+import { z } from "zod";
+import { parseEnv } from "../common/config";
+import { ConfigError } from "../common/errors";
+
+const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
+const positive = z.coerce.number().int().positive();
+
+const apiSchema = z.object({
+  API_GRAPHIQL: flag.default(true),
+  API_INTROSPECTION: flag.default(true),
+  /** Adds `extensions.sqlStatements` to every response; for tests and profiling. */
+  API_EXPOSE_SQL_COUNT: flag.default(false),
+  API_DEFAULT_PAGE_SIZE: positive.default(20),
+  API_MAX_PAGE_SIZE: positive.default(100),
+  API_MAX_DEPTH: positive.default(12),
+  API_MAX_COST: positive.default(10_000),
+  API_MAX_ALIASES: positive.default(20),
+  API_MAX_TOKENS: positive.default(2_000),
+  API_MAX_SERIES_POINTS: positive.default(2_000),
+  API_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** With Redis, every replica shares one change feed; without it, each process keeps its own. */
+  REDIS_URL: z.string().url().optional(),
+  API_FEED_PREFIX: z.string().min(1).default("far"),
+  API_FEED_POLL_MS: positive.default(250),
+  API_FEED_MAX_QUEUE: positive.default(10_000),
+  API_FEED_RETAIN: positive.default(200_000),
+  API_MAX_SUBSCRIPTIONS_PER_CONNECTION: positive.default(20),
+  /** A WebSocket that completes no graphql-ws handshake within this long is closed. */
+  API_WS_INIT_TIMEOUT_MS: positive.default(10_000),
+  API_WS_KEEPALIVE_MS: positive.default(12_000),
+});
+
+const replicaSchema = apiSchema.extend({
+  DATABASE_URL: z.string().url(),
+  DATABASE_SCHEMA: z.string().min(1),
+  API_PORT: z.coerce.number().int().nonnegative().default(4000),
+  API_HOST: z.string().default("0.0.0.0"),
+  API_DB_POOL_SIZE: positive.default(10),
+  RPC_URL: z.string().url().optional(),
+});
+
+export type ApiConfig = z.infer<typeof apiSchema>;
+export type ReplicaConfig = z.infer<typeof replicaSchema>;
+
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const config = parseEnv(apiSchema, env);
+  if (config.API_DEFAULT_PAGE_SIZE > config.API_MAX_PAGE_SIZE) {
+    throw new ConfigError("Invalid setting API_DEFAULT_PAGE_SIZE: must not exceed API_MAX_PAGE_SIZE");
+  }
+  return config;
+}
+
+export function loadReplicaConfig(env: NodeJS.ProcessEnv = process.env): ReplicaConfig {
+  return { ...parseEnv(replicaSchema, env), ...loadApiConfig(env) };
+}

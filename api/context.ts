@@ -1,0 +1,81 @@
+/**
+ * Everything a resolver may use, created once per request: a database view that counts its
+ * statements, the request's DataLoaders, and the indexer's progress read at most once.
+ */
+import DataLoader from "dataloader";
+import type { PublicClient } from "viem";
+import type { ApiConfig } from "./config";
+import { countingDb, readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
+import { ApiError } from "./errors";
+import type { FeedHub } from "./feed/hub";
+
+/** Enough of a chain client to tell at which block a transaction was mined. */
+export type ChainReader = Pick<PublicClient, "getTransactionReceipt">;
+
+export type ApiDependencies = {
+  db: ApiDb;
+  config: ApiConfig;
+  chain?: ChainReader;
+  /** The change feed behind subscriptions; absent where the server offers none. */
+  feed?: FeedHub;
+};
+
+export type ApiContext = {
+  db: ApiDb;
+  config: ApiConfig;
+  chain: ChainReader | undefined;
+  sqlStatements: () => number;
+  status: () => Promise<IndexingStatus>;
+  /** The request's loader for `name`; `name` must include any arguments the batch depends on. */
+  loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => DataLoader<string, V>;
+  /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
+  isFinalized: (blockNumber: number) => Promise<boolean>;
+  feed: FeedHub | undefined;
+  /** A new context over the same dependencies: fresh loaders, for a subscription that re-reads. */
+  renew: () => ApiContext;
+};
+
+/**
+ * A query reads the indexer's progress once; a subscription's context lives on, so the cached
+ * progress is renewed after this long to keep `finalized` flags current on later events.
+ */
+const STATUS_TTL_MS = 1_000;
+
+export async function readStatus(db: ApiDb): Promise<IndexingStatus> {
+  const status = await readIndexingStatus(db);
+  if (!status) throw new ApiError("INDEXER_NOT_READY", "The indexer has not written its first checkpoint yet");
+  return status;
+}
+
+export function createContext(dependencies: ApiDependencies): ApiContext {
+  let statements = 0;
+  const db = countingDb(dependencies.db, () => (statements += 1));
+  const loaders = new Map<string, DataLoader<string, unknown>>();
+  let status: Promise<IndexingStatus> | undefined;
+  let statusReadAt = 0;
+  const context: ApiContext = {
+    db,
+    config: dependencies.config,
+    chain: dependencies.chain,
+    sqlStatements: () => statements,
+    status: () => {
+      if (!status || Date.now() - statusReadAt > STATUS_TTL_MS) {
+        statusReadAt = Date.now();
+        status = readStatus(db);
+      }
+      return status;
+    },
+    loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => {
+      let loader = loaders.get(name);
+      if (!loader) {
+        loader = new DataLoader<string, V>(batch);
+        loaders.set(name, loader);
+      }
+      return loader as DataLoader<string, V>;
+    },
+    isFinalized: async (blockNumber) => blockNumber <= (await context.status()).finalized.number,
+    feed: dependencies.feed,
+    renew: () => createContext(dependencies),
+  };
+  return context;
+}

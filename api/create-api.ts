@@ -1,0 +1,55 @@
+/**
+ * The GraphQL server, the same in both modes: given a database, settings, a logger and a
+ * metrics registry, it returns a Yoga instance that serves `/graphql` as a fetch handler.
+ */
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { GraphQLError } from "graphql";
+import { createYoga, maskError } from "graphql-yoga";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createContext, type ApiDependencies } from "./context";
+import { ApiError } from "./errors";
+import { useLimits } from "./plugins/use-limits";
+import { useLogging } from "./plugins/use-logging";
+import { useMetrics } from "./plugins/use-metrics";
+import { useSqlCount } from "./plugins/use-sql-count";
+import { buildSchema } from "./schema";
+
+export const GRAPHQL_PATH = "/graphql";
+
+export type CreateApiParameters = ApiDependencies & { logger: Logger; registry: Registry };
+
+/** The client's own mistake, wherever graphql-js wrapped it. */
+function apiErrorIn(error: unknown): ApiError | undefined {
+  for (let current = error; current instanceof Error; current = (current as GraphQLError).originalError ?? current.cause) {
+    if (current instanceof ApiError) return current;
+  }
+  return undefined;
+}
+
+export function createApi(parameters: CreateApiParameters) {
+  const { config, logger, registry } = parameters;
+  const schema = buildSchema();
+  const yoga = createYoga({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    context: () => createContext(parameters),
+    graphiql: config.API_GRAPHIQL ? { title: "FAR data service" } : false,
+    renderGraphiQL,
+    landingPage: false,
+    logging: false,
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const apiError = apiErrorIn(error);
+        if (!apiError) {
+          logger.error({ msg: "GraphQL resolver failed", err: error });
+          return maskError(error, message, isDev);
+        }
+        const located = error instanceof GraphQLError ? error : undefined;
+        return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
+      },
+    },
+    plugins: [...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
+  });
+  return { yoga, schema };
+}

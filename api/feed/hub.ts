@@ -1,0 +1,142 @@
+/**
+ * One per API process: a single loop reads the indexer's progress (and, in the process that
+ * holds the writer lease, turns it into feed log entries), then fans entries out to every local
+ * subscriber. Subscribers never touch the database; each has a bounded queue, and one that falls
+ * too far behind is ended with its last cursor so it can resume instead of holding memory.
+ */
+import type { Logger } from "pino";
+import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
+import { ApiError } from "../errors";
+import type { FeedLog } from "./log";
+import { decodeCursor, encodeCursor, type FeedEntry } from "./messages";
+import { createFeedReader, type FeedReaderState } from "./reader";
+
+export type CreateFeedHubParameters = {
+  db: ApiDb;
+  log: FeedLog;
+  logger: Logger;
+  pollMs: number;
+  /** Entries a subscriber may have waiting before it is cut off as too slow. */
+  maxQueue: number;
+};
+
+export type FeedSubscription = {
+  after?: string | null;
+  accept: (entry: FeedEntry) => boolean;
+};
+
+export type FeedHub = ReturnType<typeof createFeedHub>;
+
+const REPLAY_PAGE = 500;
+
+export function createFeedHub({ db, log, logger, pollMs, maxQueue }: CreateFeedHubParameters) {
+  const reader = createFeedReader({ db });
+  const statusListeners = new Set<(status: IndexingStatus) => void>();
+  let status: IndexingStatus | undefined;
+  let state: FeedReaderState | undefined;
+  let writing = false;
+  let running = true;
+  let subscribers = 0;
+
+  async function tick() {
+    const next = await readIndexingStatus(db);
+    if (next && JSON.stringify(next) !== JSON.stringify(status)) {
+      status = next;
+      for (const listener of statusListeners) listener(next);
+    }
+    const writer = await log.acquireWriter();
+    if (writer && (!writing || !state)) state = (await log.readerState()) ?? (await reader.initialState());
+    writing = writer;
+    if (!writer || !state) return;
+    const step = await reader.step(state);
+    if (step.state === state) return;
+    await log.append(step.changes, step.state);
+    state = step.state;
+    if (step.changes.length > 0) logger.debug({ msg: "feed advanced", changes: step.changes.length, announced_block: state.announcedBlock });
+  }
+
+  const loop = (async () => {
+    while (running) {
+      await tick().catch((error: unknown) => logger.warn({ msg: "feed step failed; retrying", err: error }));
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  })();
+
+  async function* subscribe({ after, accept }: FeedSubscription): AsyncGenerator<FeedEntry & { cursor: string }> {
+    const epoch = await log.epoch();
+    const queue: FeedEntry[] = [];
+    let wake: (() => void) | undefined;
+    let overflowed = false;
+    const untail = log.tail((entries) => {
+      for (const entry of entries) if (accept(entry)) queue.push(entry);
+      if (queue.length > maxQueue) overflowed = true;
+      wake?.();
+    });
+    subscribers += 1;
+    try {
+      let last = after ? decodeCursor(after, epoch) : await log.head();
+      if (after) {
+        for (;;) {
+          const page = await log.range(last, REPLAY_PAGE);
+          if (!page) throw new ApiError("CURSOR_EXPIRED", "This cursor is older than the feed log keeps; re-query, then subscribe without `after`");
+          for (const entry of page) {
+            last = entry.seq;
+            if (accept(entry)) yield { ...entry, cursor: encodeCursor(epoch, entry.seq) };
+          }
+          if (page.length < REPLAY_PAGE) break;
+        }
+      }
+      for (;;) {
+        if (overflowed) {
+          throw new ApiError("SLOW_CONSUMER", `This subscriber fell more than ${maxQueue} messages behind; resume with after: "${encodeCursor(epoch, last)}"`);
+        }
+        const entry = queue.shift();
+        if (!entry) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        // The live tail may overlap the replay; the log order says what was already sent.
+        if (log.compare(entry.seq, last) <= 0) continue;
+        last = entry.seq;
+        yield { ...entry, cursor: encodeCursor(epoch, entry.seq) };
+      }
+    } finally {
+      subscribers -= 1;
+      untail();
+    }
+  }
+
+  async function* statusUpdates(): AsyncGenerator<IndexingStatus> {
+    let wake: (() => void) | undefined;
+    let latest = status;
+    const listener = (next: IndexingStatus) => {
+      latest = next;
+      wake?.();
+    };
+    statusListeners.add(listener);
+    try {
+      let sent: IndexingStatus | undefined;
+      for (;;) {
+        if (latest && latest !== sent) {
+          sent = latest;
+          yield latest;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      statusListeners.delete(listener);
+    }
+  }
+
+  return {
+    subscribe,
+    statusUpdates,
+    subscriberCount: () => subscribers,
+    async stop() {
+      running = false;
+      await loop;
+      await log.close();
+    },
+  };
+}

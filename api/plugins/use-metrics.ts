@@ -1,0 +1,36 @@
+/** Prometheus metrics per operation: requests, latency, errors by code, SQL statements. */
+import { Counter, Histogram, type Registry } from "prom-client";
+import { useObserver } from "./observe";
+
+/** Reuses a metric already registered, so that re-creating the API (Ponder's dev reload) does not throw. */
+function metric<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+export function useMetrics(registry: Registry) {
+  const registers = [registry];
+  const requests = metric(registry, "graphql_requests_total", () =>
+    new Counter({ name: "graphql_requests_total", help: "GraphQL operations, by name and outcome", labelNames: ["operation", "outcome"], registers }),
+  );
+  const errors = metric(registry, "graphql_errors_total", () =>
+    new Counter({ name: "graphql_errors_total", help: "GraphQL errors, by operation and extensions.code", labelNames: ["operation", "code"], registers }),
+  );
+  const duration = metric(registry, "graphql_request_duration_seconds", () =>
+    new Histogram({
+      name: "graphql_request_duration_seconds",
+      help: "From receiving a GraphQL request to its result, by operation",
+      labelNames: ["operation"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+  );
+  const statements = metric(registry, "graphql_sql_statements", () =>
+    new Histogram({ name: "graphql_sql_statements", help: "SQL statements run per GraphQL operation", labelNames: ["operation"], buckets: [1, 2, 4, 8, 16, 32, 64], registers }),
+  );
+  return useObserver(({ operationName, durationMs, errorCodes, sqlStatements }) => {
+    requests.inc({ operation: operationName, outcome: errorCodes.length ? "error" : "ok" });
+    for (const code of errorCodes) errors.inc({ operation: operationName, code });
+    duration.observe({ operation: operationName }, durationMs / 1000);
+    statements.observe({ operation: operationName }, sqlStatements);
+  });
+}

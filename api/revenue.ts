@@ -1,0 +1,167 @@
+/**
+ * Revenue over time, read from the smallest table that answers exactly: the hour or day buckets
+ * the indexer maintains (overall, or per node), or the payouts themselves when the question is
+ * per recipient or its bounds cut through a bucket. Sums stay numeric(78) in SQL and bigint here.
+ */
+import { and, desc, eq, gte, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
+import type { PgColumn } from "drizzle-orm/pg-core";
+import type { Address } from "viem";
+import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../schema";
+import type { ApiContext } from "./context";
+import { ApiError } from "./errors";
+import { assertRange, bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "./time";
+import type { NodeRevenue, RevenuePoint, RevenueSummary, RevenueTotals, Stream, StreamRevenue } from "./types/refs";
+
+type Source = {
+  table: typeof payout | typeof revenueBucket | typeof nodeRevenueBucket;
+  time: PgColumn;
+  node: PgColumn | undefined;
+  count: SQL<string>;
+  where: SQL[];
+};
+
+export type RevenueFilter = { streams?: Stream[] | null; recipient?: Address | null; nodes?: readonly string[] };
+
+/** Bucket tables are exact when every bucket boundary asked for is one of theirs. */
+function sourceFor(filter: RevenueFilter, granularity: "HOUR" | "DAY" | "PAYOUT"): Source {
+  if (granularity === "PAYOUT" || filter.recipient) {
+    return {
+      table: payout,
+      time: payout.timestamp,
+      node: payout.node,
+      count: sql<string>`count(*)`,
+      where: filter.recipient ? [eq(payout.recipient, filter.recipient)] : [],
+    };
+  }
+  const table = filter.nodes ? nodeRevenueBucket : revenueBucket;
+  return {
+    table,
+    time: table.bucketStart,
+    node: filter.nodes ? nodeRevenueBucket.node : undefined,
+    count: sql<string>`sum(${table.payoutCount})`,
+    where: [eq(table.interval, granularity)],
+  };
+}
+
+function filters(source: Source, filter: RevenueFilter): SQL[] {
+  const { table } = source;
+  return [
+    ...source.where,
+    ...(filter.streams ? [inArray(table.stream, filter.streams)] : []),
+    ...(filter.nodes && source.node ? [inArray(source.node, [...filter.nodes])] : []),
+  ];
+}
+
+const totals = (source: Source) => ({
+  amount: sql<string>`sum(${source.table.amount})`,
+  usdValue: sql<string>`sum(${source.table.usdValue})`,
+  payoutCount: source.count,
+});
+
+const toTotals = (row: { amount: string | null; usdValue: string | null; payoutCount: string | null }): RevenueTotals => ({
+  amount: BigInt(row.amount ?? 0),
+  usdValue: BigInt(row.usdValue ?? 0),
+  payoutCount: Number(row.payoutCount ?? 0),
+});
+
+const ZERO: RevenueTotals = { amount: 0n, usdValue: 0n, payoutCount: 0 };
+const add = (a: RevenueTotals, b: RevenueTotals): RevenueTotals => ({
+  amount: a.amount + b.amount,
+  usdValue: a.usdValue + b.usdValue,
+  payoutCount: a.payoutCount + b.payoutCount,
+});
+
+export type SeriesSpec = { interval: Interval; from: number; to: number; utcOffsetHours?: number | null };
+
+/** The bucket starts of a series: every bucket whose start lies in [from, to), the first one aligned down. */
+function seriesBuckets(context: ApiContext, spec: SeriesSpec) {
+  const offsetHours = spec.utcOffsetHours ?? 0;
+  if (!Number.isInteger(offsetHours) || offsetHours < -12 || offsetHours > 14) {
+    throw new ApiError("INVALID_RANGE", `utcOffsetHours must be a whole number of hours from -12 to 14, got ${offsetHours}`);
+  }
+  assertRange(spec.from, spec.to);
+  const offset = offsetHours * HOUR;
+  const size = INTERVAL_SECONDS[spec.interval];
+  const origin = bucketStart(spec.from, spec.interval, offset);
+  const count = spec.from === spec.to ? 0 : Math.ceil((spec.to - origin) / size);
+  if (count > context.config.API_MAX_SERIES_POINTS) {
+    throw new ApiError("INVALID_RANGE", `The range holds ${count} ${spec.interval} buckets; at most ${context.config.API_MAX_SERIES_POINTS} are served per query`);
+  }
+  // Day buckets nest in UTC days and weeks; a shifted day or week is assembled from hours.
+  const granularity = spec.interval === "HOUR" || offset % DAY !== 0 ? "HOUR" : "DAY";
+  return { origin, size, count, granularity } as const;
+}
+
+/**
+ * Revenue series in `spec`'s buckets, zero-filled with running totals. With `filter.nodes`, one
+ * series per node (in that order), in one statement; otherwise one series.
+ */
+export async function revenueSeries(context: ApiContext, spec: SeriesSpec, filter: RevenueFilter): Promise<RevenuePoint[][]> {
+  const { origin, size, count, granularity } = seriesBuckets(context, spec);
+  const groups = filter.nodes ?? [""];
+  if (count === 0) return groups.map(() => []);
+  const source = sourceFor(filter, granularity);
+  const end = origin + count * size;
+  // Literals, not parameters: GROUP BY must repeat the selected expression exactly.
+  const bucket = sql<string>`${sql.raw(String(origin))} + ((${source.time} - ${sql.raw(String(origin))}) / ${sql.raw(String(size))}) * ${sql.raw(String(size))}`;
+  const byNode = filter.nodes && source.node ? [source.node] : [];
+  const rows = await context.db
+    .select({ bucket, stream: source.table.stream, node: byNode[0] ?? sql<string>`''`, ...totals(source) })
+    .from(source.table)
+    .where(and(...filters(source, filter), gte(source.time, origin), lt(source.time, end)))
+    .groupBy(bucket, source.table.stream, ...byNode);
+  const streams = filter.streams ?? revenueStream.enumValues;
+  return groups.map((group) => {
+    const cells = new Map<string, RevenueTotals>();
+    for (const row of rows) if (String(row.node) === group) cells.set(`${Number(row.bucket)}:${row.stream}`, toTotals(row));
+    let cumulative = ZERO;
+    return Array.from({ length: count }, (_, index) => {
+      const start = origin + index * size;
+      const byStream: StreamRevenue[] = streams.map((stream) => ({ stream, ...(cells.get(`${start}:${stream}`) ?? ZERO) }));
+      const point = byStream.reduce<RevenueTotals>(add, ZERO);
+      cumulative = add(cumulative, point);
+      return { bucketStart: start, ...point, cumulativeAmount: cumulative.amount, cumulativeUsdValue: cumulative.usdValue, byStream };
+    });
+  });
+}
+
+/** The coarsest bucket table whose boundaries include both bounds, else the payouts. */
+function summaryGranularity(from: number | null, to: number | null): "HOUR" | "DAY" | "PAYOUT" {
+  const aligned = (size: number) => [from, to].every((bound) => bound === null || bound % size === 0);
+  if (aligned(DAY)) return "DAY";
+  return aligned(HOUR) ? "HOUR" : "PAYOUT";
+}
+
+function rangeFilter(source: Source, from: number | null, to: number | null): SQL[] {
+  return [...(from !== null ? [gte(source.time, from)] : []), ...(to !== null ? [lt(source.time, to)] : [])];
+}
+
+export async function revenueSummary(context: ApiContext, from: number | null, to: number | null): Promise<RevenueSummary> {
+  assertRange(from, to);
+  const source = sourceFor({}, summaryGranularity(from, to));
+  const rows = await context.db
+    .select({ stream: source.table.stream, ...totals(source) })
+    .from(source.table)
+    .where(and(...source.where, ...rangeFilter(source, from, to)))
+    .groupBy(source.table.stream);
+  const byStream = revenueStream.enumValues.map((stream) => {
+    const row = rows.find((candidate) => candidate.stream === stream);
+    return { stream, ...(row ? toTotals(row) : ZERO) };
+  });
+  return { from, to, total: byStream.reduce<RevenueTotals>(add, ZERO), byStream };
+}
+
+/** The nodes that earned most (NODE_PAYMENT) in the range. */
+export async function topEarningNodes(context: ApiContext, from: number | null, to: number | null, limit: number): Promise<NodeRevenue[]> {
+  const source = sourceFor({ nodes: [] }, summaryGranularity(from, to));
+  const node = source.node!;
+  const sums = totals(source);
+  const rows = await context.db
+    .select({ node, ...sums })
+    .from(source.table)
+    .where(and(...source.where, isNotNull(node), eq(source.table.stream, "NODE_PAYMENT"), ...rangeFilter(source, from, to)))
+    .groupBy(node)
+    .orderBy(desc(sums.amount), node)
+    .limit(limit);
+  return rows.map((row) => ({ node: row.node as Address, ...toTotals(row) }));
+}

@@ -1,0 +1,135 @@
+/**
+ * Live updates: payouts, task changes and staking changes as the indexer commits them (each
+ * event with a cursor to resume from, retractions when a reorg removes something already sent,
+ * and, on request, a message when it becomes final), the indexer's progress, and read-your-write.
+ */
+import type { Address, Hex } from "viem";
+import { builder } from "../builder";
+import type { ApiContext } from "../context";
+import { ApiError } from "../errors";
+import type { FeedHub } from "../feed/hub";
+import type { FeedEntry, FeedRow, FeedTopic } from "../feed/messages";
+import { IndexedTransactionRef, IndexingStatusRef, PayoutRef, RevenueStreamEnum, StakingChangeRef, TaskRef, type Stream } from "./refs";
+import { findTransaction } from "./transactions";
+
+type FeedEvent<T extends FeedTopic> = FeedEntry & { cursor: string; topic: T; row: FeedRow<T> };
+
+const FeedActionEnum = builder.enumType("FeedAction", {
+  values: {
+    ADDED: { description: "The indexer committed this." },
+    RETRACTED: { description: "A reorg removed this, already sent, from the chain; undo it." },
+    FINALIZED: { description: "This is now past the chain's finality depth and can no longer be retracted." },
+  },
+});
+
+function eventType<T extends FeedTopic>(name: string, _topic: T, field: string, ref: unknown) {
+  return builder.objectRef<FeedEvent<T>>(name).implement({
+    fields: (t) => ({
+      cursor: t.exposeString("cursor", { description: "Pass as `after` when resubscribing to receive everything after this event." }),
+      action: t.field({ type: FeedActionEnum, resolve: (event) => event.action }),
+      finalized: t.exposeBoolean("finalized", { description: "Past the finality depth when this event was sent." }),
+      blockNumber: t.exposeInt("blockNumber"),
+      [field]: t.field({ type: ref as never, resolve: (event) => event.row as never }),
+    }),
+  });
+}
+
+const PayoutEventRef = eventType("PayoutEvent", "payout", "payout", PayoutRef);
+const TaskEventRef = eventType("TaskEvent", "task", "task", TaskRef);
+const StakingEventRef = eventType("StakingEvent", "staking", "change", StakingChangeRef);
+
+function feedOf(context: ApiContext): FeedHub {
+  if (!context.feed) throw new ApiError("BAD_USER_INPUT", "This server offers no subscriptions");
+  return context.feed;
+}
+
+const sameAddress = (a: string | null | undefined, b: Address | null | undefined) => !b || a?.toLowerCase() === b.toLowerCase();
+const wantsFinality = (entry: FeedEntry, includeFinality: boolean | null | undefined) => entry.action !== "FINALIZED" || includeFinality === true;
+
+builder.subscriptionType({});
+
+builder.subscriptionField("payouts", (t) =>
+  t.field({
+    type: PayoutEventRef,
+    args: {
+      recipient: t.arg({ type: "Address" }),
+      node: t.arg({ type: "Address" }),
+      streams: t.arg({ type: [RevenueStreamEnum] }),
+      after: t.arg.string({ description: "The cursor of the last event received: resume right after it." }),
+      includeFinality: t.arg.boolean({ description: "Also send FINALIZED events." }),
+    },
+    subscribe: (_root, args, context) =>
+      feedOf(context).subscribe({
+        after: args.after,
+        accept: (entry) => {
+          if (entry.topic !== "payout" || !wantsFinality(entry, args.includeFinality)) return false;
+          const row = entry.row as FeedRow<"payout">;
+          return sameAddress(row.recipient, args.recipient) && sameAddress(row.node, args.node) && (!args.streams || args.streams.includes(row.stream as Stream));
+        },
+      }) as AsyncIterable<FeedEvent<"payout">>,
+    resolve: (event) => event,
+  }),
+);
+
+builder.subscriptionField("taskUpdated", (t) =>
+  t.field({
+    type: TaskEventRef,
+    args: {
+      id: t.arg({ type: "Bytes32" }),
+      user: t.arg({ type: "Address" }),
+      node: t.arg({ type: "Address" }),
+      after: t.arg.string(),
+      includeFinality: t.arg.boolean(),
+    },
+    subscribe: (_root, args, context) =>
+      feedOf(context).subscribe({
+        after: args.after,
+        accept: (entry) => {
+          if (entry.topic !== "task" || !wantsFinality(entry, args.includeFinality)) return false;
+          const row = entry.row as FeedRow<"task">;
+          return (!args.id || row.id === args.id.toLowerCase()) && sameAddress(row.user, args.user) && sameAddress(row.node, args.node);
+        },
+      }) as AsyncIterable<FeedEvent<"task">>,
+    resolve: (event) => event,
+  }),
+);
+
+builder.subscriptionField("stakingChanged", (t) =>
+  t.field({
+    type: StakingEventRef,
+    args: { address: t.arg({ type: "Address" }), after: t.arg.string(), includeFinality: t.arg.boolean() },
+    subscribe: (_root, args, context) =>
+      feedOf(context).subscribe({
+        after: args.after,
+        accept: (entry) => entry.topic === "staking" && wantsFinality(entry, args.includeFinality) && sameAddress((entry.row as FeedRow<"staking">).staker, args.address),
+      }) as AsyncIterable<FeedEvent<"staking">>,
+    resolve: (event) => event,
+  }),
+);
+
+builder.subscriptionField("indexingStatus", (t) =>
+  t.field({
+    type: IndexingStatusRef,
+    description: "The indexer's progress, sent whenever it changes.",
+    subscribe: (_root, _args, context) => feedOf(context).statusUpdates(),
+    resolve: (status) => status,
+  }),
+);
+
+builder.subscriptionField("transactionIndexed", (t) =>
+  t.field({
+    type: IndexedTransactionRef,
+    description: "Completes with the transaction once every change it made is indexed (at once if it already is).",
+    args: { hash: t.arg({ type: "Bytes32", required: true }) },
+    subscribe: async function* (_root, { hash }, context) {
+      for await (const _status of feedOf(context).statusUpdates()) {
+        const found = await findTransaction(context.renew(), hash as Hex);
+        if (found?.indexed) {
+          yield found;
+          return;
+        }
+      }
+    },
+    resolve: (transaction) => transaction,
+  }),
+);

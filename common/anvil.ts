@@ -1,0 +1,78 @@
+/**
+ * Runs the anvil binary that npm installed, on a port of the caller's choosing, and stops it.
+ * Tests give each suite its own port so suites can run side by side.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { BaseError } from "./errors";
+
+export type StartAnvilParameters = {
+  port: number;
+  /** Seconds between blocks; without it anvil mines one block per transaction. */
+  blockTime?: number;
+  /** Funded accounts of the development mnemonic (anvil's own default is 10). */
+  accounts?: number;
+  loadState?: string;
+  dumpState?: string;
+  extraArgs?: string[];
+  /**
+   * Keeps anvil out of the caller's process group, so a Ctrl-C reaches only the caller, which
+   * then stops its own work before the chain goes away.
+   */
+  detached?: boolean;
+};
+
+export type AnvilInstance = {
+  rpcUrl: string;
+  process: ChildProcess;
+  stop: () => Promise<void>;
+};
+
+export class AnvilStartError extends BaseError {
+  override name = "AnvilStartError";
+}
+
+export function anvilBinary(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve("@foundry-rs/anvil-linux-amd64/package.json")), "bin", "anvil");
+}
+
+export async function startAnvil(parameters: StartAnvilParameters): Promise<AnvilInstance> {
+  const args = ["--port", String(parameters.port), "--host", "127.0.0.1", "--silent"];
+  args.push("--accounts", String(parameters.accounts ?? 64));
+  if (parameters.blockTime) args.push("--block-time", String(parameters.blockTime));
+  if (parameters.loadState) args.push("--load-state", parameters.loadState);
+  if (parameters.dumpState) args.push("--dump-state", parameters.dumpState);
+  args.push(...(parameters.extraArgs ?? []));
+  const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"], detached: parameters.detached ?? false });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const rpcUrl = `http://127.0.0.1:${parameters.port}`;
+
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new AnvilStartError(`anvil exited with code ${child.exitCode} on port ${parameters.port}`, { details: stderr.trim() });
+    }
+    const ready = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    }).then((response) => response.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new AnvilStartError(`anvil did not answer on ${rpcUrl} within 15 s`, { details: stderr.trim() });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  return { rpcUrl, process: child, stop };
+}

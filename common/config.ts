@@ -1,0 +1,106 @@
+/**
+ * Every setting the project reads from the environment, validated once at start-up. Each
+ * process asks for the sections it needs; a wrong value fails with one line naming the variable.
+ */
+import { z } from "zod";
+import { isAddress, isHex, type Address, type Hex } from "viem";
+import { ConfigError } from "./errors";
+
+/** Anvil's public development mnemonic: only ever used when the chain is a local anvil. */
+export const ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
+export const ANVIL_CHAIN_ID = 31337;
+
+const address = z
+  .string()
+  .refine((value) => isAddress(value, { strict: false }), "must be a 0x-prefixed 20-byte hex address")
+  .transform((value) => value.toLowerCase() as Address);
+const privateKey = z
+  .string()
+  .refine((value) => isHex(value) && value.length === 66, "must be a 0x-prefixed 32-byte hex private key")
+  .transform((value) => value as Hex);
+const seconds = z.coerce.number().int().nonnegative();
+const url = z.string().url();
+
+const chainSchema = z.object({
+  CHAIN: z.enum(["anvil", "bsc", "bsc-testnet"]).default("anvil"),
+  RPC_URL: url.default("http://127.0.0.1:8545"),
+  DEPLOYMENTS_DIR: z.string().default("deployments"),
+});
+
+const deploySchema = chainSchema.extend({
+  DEPLOYER_PRIVATE_KEY: privateKey.optional(),
+  ORACLE_ADDRESS: address.optional(),
+  TREASURY_ADDRESS: address.optional(),
+  INITIAL_SUPPLY: z.coerce.bigint().default(800_000_000n * 10n ** 18n),
+  STAKE_LOCK_SECONDS: seconds.default(7 * 24 * 3600),
+  TASK_TIMEOUT_SECONDS: seconds.default(24 * 3600),
+  FAR_USD_PRICE: z.coerce.bigint().default(25_000_000n),
+});
+
+/**
+ * Off anvil the contracts' addresses and first block come from the environment; on anvil from
+ * the deployment manifest.
+ */
+const indexerSchema = chainSchema.extend({
+  DATABASE_URL: url.optional(),
+  PGLITE_DIR: z.string().default(".ponder/pglite"),
+  FAR_TOKEN_ADDRESS: address.optional(),
+  INFERENCE_PAYMENT_ADDRESS: address.optional(),
+  PRICE_FEED_ADDRESS: address.optional(),
+  START_BLOCK: z.coerce.number().int().nonnegative().optional(),
+  RPC_POLLING_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+});
+
+/** `npm start`: without RPC_URL it runs its own anvil, keeping chain and index under DATA_DIR. */
+const startSchema = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(42069),
+  ANVIL_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
+  ANVIL_BLOCK_TIME: z.coerce.number().int().positive().default(1),
+  DATA_DIR: z.string().default(".data"),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("far"),
+  SIMULATOR: z.enum(["on", "off"]).default("on"),
+});
+
+export type ChainConfig = z.infer<typeof chainSchema>;
+export type StartConfig = z.infer<typeof startSchema> & { embeddedAnvil: boolean };
+export type IndexerConfig = z.infer<typeof indexerSchema>;
+export type DeployConfig = z.infer<typeof deploySchema>;
+
+/** Validates `env` against `schema`; the first problem becomes a one-line ConfigError naming the variable. */
+export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new ConfigError(`Invalid setting ${issue.path.join(".")}: ${issue.message}`);
+}
+
+export function loadChainConfig(env: NodeJS.ProcessEnv = process.env): ChainConfig {
+  return parseEnv(chainSchema, env);
+}
+
+export function loadIndexerConfig(env: NodeJS.ProcessEnv = process.env): IndexerConfig {
+  const config = parseEnv(indexerSchema, env);
+  if (
+    config.CHAIN !== "anvil" &&
+    (!config.FAR_TOKEN_ADDRESS || !config.INFERENCE_PAYMENT_ADDRESS || !config.PRICE_FEED_ADDRESS || config.START_BLOCK === undefined)
+  ) {
+    throw new ConfigError(
+      `Invalid setting for CHAIN=${config.CHAIN}: FAR_TOKEN_ADDRESS, INFERENCE_PAYMENT_ADDRESS, PRICE_FEED_ADDRESS and START_BLOCK are required off anvil`,
+    );
+  }
+  return config;
+}
+
+export function loadStartConfig(env: NodeJS.ProcessEnv = process.env): StartConfig {
+  return { ...parseEnv(startSchema, env), embeddedAnvil: !env.RPC_URL };
+}
+
+export function loadDeployConfig(env: NodeJS.ProcessEnv = process.env): DeployConfig {
+  const config = parseEnv(deploySchema, env);
+  if (config.CHAIN !== "anvil" && (!config.DEPLOYER_PRIVATE_KEY || !config.ORACLE_ADDRESS || !config.TREASURY_ADDRESS)) {
+    throw new ConfigError(
+      `Invalid setting for CHAIN=${config.CHAIN}: DEPLOYER_PRIVATE_KEY, ORACLE_ADDRESS and TREASURY_ADDRESS are required off anvil`,
+    );
+  }
+  return config;
+}

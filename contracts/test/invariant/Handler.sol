@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+import {CheatBase} from "../utils/TestBase.sol";
+import {FARToken} from "../../src/FARToken.sol";
+import {InferencePayment} from "../../src/InferencePayment.sol";
+
+/// @notice Drives random but mostly valid sequences against FARToken and InferencePayment on
+/// behalf of a few actors, and keeps ghost accounting the invariants compare with the contracts.
+/// The handler is the oracle (ORACLE_ROLE) and an extra revenue source (REVENUE_ROLE).
+/// It never asserts itself: a revert inside a handler call is swallowed by the invariant engine
+/// (fail_on_revert = false), so every discrepancy is recorded in a ghost and checked afterwards.
+contract Handler is CheatBase {
+    FARToken public immutable far;
+    InferencePayment public immutable pay;
+    address public immutable admin;
+    address public immutable treasury;
+
+    address[] public actors;
+    address[] public nodes;
+
+    // open tasks, with O(1) removal
+    bytes32[] public openTasks;
+    mapping(bytes32 => uint256) internal openIndex; // index + 1
+    mapping(bytes32 => uint256) public escrowOf;
+    mapping(bytes32 => address) public userOf;
+    bytes32[] public closedTasks;
+    uint256 internal nonce;
+
+    // ghosts: money flows into and out of InferencePayment
+    uint256 public ghostDeposited;
+    uint256 public ghostWithdrawn;
+    uint256 public ghostOpenEscrow;
+    uint256 public ghostSettledCost;
+    uint256 public ghostNodePaid;
+    uint256 public ghostStakerPaid;
+    uint256 public ghostTreasuryPaid;
+    uint256 public ghostRefunded;
+    // ghosts: FARToken
+    uint256 public ghostDirectRevenue;
+    uint256 public ghostShareClaimed;
+    uint256 public ghostRewardsMinted;
+    // ghosts: discrepancies observed inside calls (must stay zero)
+    uint256 public ghostSplitMismatches;
+    uint256 public ghostRefundMismatches;
+    uint256 public ghostSkipMismatches;
+    uint256 public ghostCapOverflows;
+
+    mapping(bytes32 => uint256) public calls;
+
+    constructor(
+        FARToken far_,
+        InferencePayment pay_,
+        address admin_,
+        address treasury_,
+        address[] memory actors_,
+        address[] memory nodes_
+    ) {
+        far = far_;
+        pay = pay_;
+        admin = admin_;
+        treasury = treasury_;
+        actors = actors_;
+        nodes = nodes_;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    function actorCount() external view returns (uint256) {
+        return actors.length;
+    }
+
+    function nodeCount() external view returns (uint256) {
+        return nodes.length;
+    }
+
+    function openTaskCount() external view returns (uint256) {
+        return openTasks.length;
+    }
+
+    function _actor(uint256 seed) internal view returns (address) {
+        return actors[seed % actors.length];
+    }
+
+    function _node(uint256 seed) internal view returns (address) {
+        return nodes[seed % nodes.length];
+    }
+
+    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    function _addOpen(bytes32 id, address user, uint256 escrow) internal {
+        openTasks.push(id);
+        openIndex[id] = openTasks.length;
+        escrowOf[id] = escrow;
+        userOf[id] = user;
+        ghostOpenEscrow += escrow;
+    }
+
+    function _removeOpen(bytes32 id) internal {
+        uint256 i = openIndex[id] - 1;
+        bytes32 last = openTasks[openTasks.length - 1];
+        openTasks[i] = last;
+        openIndex[last] = i + 1;
+        openTasks.pop();
+        delete openIndex[id];
+        ghostOpenEscrow -= escrowOf[id];
+        closedTasks.push(id);
+    }
+
+    struct Snap {
+        uint256 nodes;
+        uint256 pool;
+        uint256 treasury;
+        uint256 userBalances;
+    }
+
+    function _snap() internal view returns (Snap memory s) {
+        for (uint256 i = 0; i < nodes.length; i++) {
+            s.nodes += far.balanceOf(nodes[i]);
+        }
+        s.pool = far.balanceOf(address(far));
+        s.treasury = far.balanceOf(treasury);
+        s.userBalances = pay.totalUserBalances();
+    }
+
+    /// Books a settlement from balance deltas and checks it against the expected totals.
+    function _book(Snap memory a, uint256 costs, uint256 refunds) internal {
+        Snap memory b = _snap();
+        uint256 nodePaid = b.nodes - a.nodes;
+        uint256 stakerPaid = b.pool - a.pool;
+        uint256 treasuryPaid = b.treasury - a.treasury;
+        if (nodePaid + stakerPaid + treasuryPaid != costs) ghostSplitMismatches++;
+        if (b.userBalances - a.userBalances != refunds) ghostRefundMismatches++;
+        ghostNodePaid += nodePaid;
+        ghostStakerPaid += stakerPaid;
+        ghostTreasuryPaid += treasuryPaid;
+        ghostSettledCost += costs;
+        ghostRefunded += refunds;
+    }
+
+    // ------------------------------------------------------------------ InferencePayment
+
+    function deposit(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        uint256 bal = far.balanceOf(a);
+        if (bal == 0) return;
+        amount = bound(amount, 1, bal);
+        vm.prank(a);
+        pay.deposit(amount);
+        ghostDeposited += amount;
+        calls["deposit"]++;
+    }
+
+    function withdraw(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        uint256 bal = pay.userBalances(a);
+        if (bal == 0) return;
+        amount = bound(amount, 1, bal);
+        vm.prank(a);
+        pay.withdraw(amount);
+        ghostWithdrawn += amount;
+        calls["withdraw"]++;
+    }
+
+    /// Opens 1-4 tasks at once (settling paths outnumber this one), splitting `amount`.
+    function createTask(uint256 actorSeed, uint256 amount, uint256 count) external {
+        address a = _actor(actorSeed);
+        uint256 bal = pay.userBalances(a);
+        if (bal == 0) return;
+        amount = bound(amount, 1, bal);
+        count = bound(count, 1, _min(4, amount));
+        for (uint256 i = 0; i < count; i++) {
+            uint256 escrow = i + 1 == count ? amount - (amount / count) * (count - 1) : amount / count;
+            bytes32 id = keccak256(abi.encode("inv-task", ++nonce));
+            vm.prank(a);
+            pay.createTask(id, escrow);
+            _addOpen(id, a, escrow);
+        }
+        calls["createTask"]++;
+    }
+
+    function completeTask(uint256 taskSeed, uint256 nodeSeed, uint256 cost, uint256 score) external {
+        if (openTasks.length == 0) return;
+        bytes32 id = openTasks[taskSeed % openTasks.length];
+        uint256 escrow = escrowOf[id];
+        cost = bound(cost, 0, escrow);
+        score = bound(score, 0, 100);
+        Snap memory s0 = _snap();
+        pay.completeTask(id, _node(nodeSeed), cost, score);
+        _removeOpen(id);
+        _book(s0, cost, escrow - cost);
+        calls["completeTask"]++;
+    }
+
+    /// Settles up to 6 open tasks in one batch, sometimes replaying an already closed task to
+    /// exercise the skip path (which must move no money).
+    function completeTasks(uint256 seed, uint256 count, bool replayClosed) external {
+        uint256 open = openTasks.length;
+        uint256 n = open == 0 ? 0 : bound(count, 1, _min(open, 6));
+        uint256 extra = replayClosed && closedTasks.length > 0 ? 1 : 0;
+        if (n + extra == 0) return;
+
+        InferencePayment.Settlement[] memory batch = new InferencePayment.Settlement[](n + extra);
+        uint256 costs;
+        uint256 refunds;
+        uint256 start = open == 0 ? 0 : seed % open;
+        for (uint256 i = 0; i < n; i++) {
+            bytes32 id = openTasks[(start + i) % open];
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            uint256 escrow = escrowOf[id];
+            uint256 cost = bound(r, 0, escrow);
+            batch[i] = InferencePayment.Settlement(id, _node(r >> 8), cost, bound(r >> 16, 0, 100));
+            costs += cost;
+            refunds += escrow - cost;
+        }
+        if (extra == 1) {
+            bytes32 old = closedTasks[seed % closedTasks.length];
+            batch[n] = InferencePayment.Settlement(old, _node(seed), escrowOf[old], 100);
+        }
+
+        Snap memory s0 = _snap();
+        pay.completeTasks(batch);
+        for (uint256 i = 0; i < n; i++) {
+            _removeOpen(batch[i].taskId);
+        }
+        _book(s0, costs, refunds);
+        if (extra == 1) {
+            (,,,, InferencePayment.TaskStatus st) = pay.tasks(batch[n].taskId);
+            if (st == InferencePayment.TaskStatus.Created) ghostSkipMismatches++;
+        }
+        calls["completeTasks"]++;
+    }
+
+    function failTask(uint256 taskSeed, uint256 nodeSeed) external {
+        if (openTasks.length == 0) return;
+        bytes32 id = openTasks[taskSeed % openTasks.length];
+        uint256 before = pay.userBalances(userOf[id]);
+        pay.failTask(id, _node(nodeSeed));
+        if (pay.userBalances(userOf[id]) - before != escrowOf[id]) ghostRefundMismatches++;
+        ghostRefunded += escrowOf[id];
+        _removeOpen(id);
+        calls["failTask"]++;
+    }
+
+    function cancelTask(uint256 taskSeed, uint256 extraWait) external {
+        if (openTasks.length == 0) return;
+        bytes32 id = openTasks[taskSeed % openTasks.length];
+        (,,, uint256 createdAt,) = pay.tasks(id);
+        uint256 expiresAt = createdAt + pay.taskTimeout();
+        if (block.timestamp < expiresAt) vm.warp(expiresAt + bound(extraWait, 0, 1 days));
+        address user = userOf[id];
+        uint256 before = pay.userBalances(user);
+        vm.prank(user);
+        pay.cancelTask(id);
+        if (pay.userBalances(user) - before != escrowOf[id]) ghostRefundMismatches++;
+        ghostRefunded += escrowOf[id];
+        _removeOpen(id);
+        calls["cancelTask"]++;
+    }
+
+    // ------------------------------------------------------------------ FARToken
+
+    function stake(uint256 actorSeed, uint256 amount) external {
+        address a = _actor(actorSeed);
+        uint256 bal = far.balanceOf(a);
+        if (bal == 0) return;
+        amount = bound(amount, 1, bal);
+        vm.prank(a);
+        far.stake(amount);
+        calls["stake"]++;
+    }
+
+    function unstake(uint256 actorSeed, uint256 amount, uint256 extraWait) external {
+        address a = _actor(actorSeed);
+        uint256 staked = far.stakingBalance(a);
+        if (staked == 0) return;
+        amount = bound(amount, 1, staked);
+        uint256 unlock = far.unlockTime(a);
+        if (block.timestamp < unlock) vm.warp(unlock + bound(extraWait, 0, 3 days));
+        vm.prank(a);
+        far.unstake(amount);
+        calls["unstake"]++;
+    }
+
+    function claimRewards(uint256 actorSeed) external {
+        address a = _actor(actorSeed);
+        (uint256 reward, uint256 share) = far.claimable(a);
+        uint256 headroom = far.cap() - far.totalSupply();
+        uint256 mintable = reward < headroom ? reward : headroom;
+        if (mintable == 0 && share == 0) return;
+        uint256 supply0 = far.totalSupply();
+        uint256 bal0 = far.balanceOf(a);
+        vm.prank(a);
+        far.claimRewards();
+        uint256 minted = far.totalSupply() - supply0;
+        if (minted > headroom) ghostCapOverflows++;
+        ghostRewardsMinted += minted;
+        ghostShareClaimed += far.balanceOf(a) - bal0 - minted;
+        calls["claimRewards"]++;
+    }
+
+    /// Revenue pushed straight into the stakers' pool by another REVENUE_ROLE holder.
+    function distribute(uint256 amount) external {
+        if (far.totalStaked() == 0) return;
+        uint256 bal = far.balanceOf(address(this));
+        if (bal == 0) return;
+        amount = bound(amount, 1, _min(bal, 100_000 ether));
+        far.distributeRevenue(amount);
+        ghostDirectRevenue += amount;
+        calls["distribute"]++;
+    }
+
+    // ------------------------------------------------------------------ environment
+
+    function warp(uint256 dt) external {
+        vm.warp(block.timestamp + bound(dt, 1, 60 days));
+        calls["warp"]++;
+    }
+
+    /// Occasional high reward rates push the supply into the cap.
+    function setRewardRate(uint256 rate) external {
+        vm.prank(admin);
+        far.setRewardRate(bound(rate, 0, 10_000));
+        calls["setRewardRate"]++;
+    }
+
+    // ------------------------------------------------------------------ views for invariants
+
+    function sumUserBalances() external view returns (uint256 s) {
+        for (uint256 i = 0; i < actors.length; i++) {
+            s += pay.userBalances(actors[i]);
+        }
+    }
+
+    function sumOpenEscrows() external view returns (uint256 s) {
+        for (uint256 i = 0; i < openTasks.length; i++) {
+            s += escrowOf[openTasks[i]];
+        }
+    }
+
+    function sumStakes() external view returns (uint256 s) {
+        for (uint256 i = 0; i < actors.length; i++) {
+            s += far.stakingBalance(actors[i]);
+        }
+    }
+
+    function sumNodeBalances() external view returns (uint256 s) {
+        for (uint256 i = 0; i < nodes.length; i++) {
+            s += far.balanceOf(nodes[i]);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/** Users' money inside InferencePayment: deposits, withdrawals, and what tasks hold in escrow. */
+import { ponder } from "ponder:registry";
+import { escrowAccount } from "ponder:schema";
+import type { Address } from "viem";
+import { lower, positionOf, type ChainPosition, type Db } from "./context";
+
+type EscrowRow = typeof escrowAccount.$inferSelect;
+
+export async function updateEscrow(db: Db, user: Address, position: ChainPosition, change: (row: EscrowRow) => Partial<EscrowRow>) {
+  const current: EscrowRow = (await db.find(escrowAccount, { user })) ?? {
+    user,
+    balance: 0n,
+    escrowed: 0n,
+    deposited: 0n,
+    withdrawn: 0n,
+    spent: 0n,
+    updatedBlock: position.blockNumber,
+    updatedAt: position.timestamp,
+  };
+  const next = { ...current, ...change(current), updatedBlock: position.blockNumber, updatedAt: position.timestamp };
+  await db.insert(escrowAccount).values(next).onConflictDoUpdate(next);
+}
+
+ponder.on("InferencePayment:Deposited", async ({ event, context }) => {
+  await updateEscrow(context.db, lower(event.args.user), positionOf(event), (row) => ({
+    balance: event.args.newBalance,
+    deposited: row.deposited + event.args.amount,
+  }));
+});
+
+ponder.on("InferencePayment:Withdrawn", async ({ event, context }) => {
+  await updateEscrow(context.db, lower(event.args.user), positionOf(event), (row) => ({
+    balance: event.args.newBalance,
+    withdrawn: row.withdrawn + event.args.amount,
+  }));
+});

@@ -1,0 +1,90 @@
+/**
+ * Payouts and the revenue buckets over them, priced in USD by the FAR/USD feed. One function,
+ * `recordPayout`, is the only writer of both, so buckets always sum to the payouts.
+ */
+import { ponder, type Context } from "ponder:registry";
+import { nodeRevenueBucket, paymentSettings, payout, priceState, revenueBucket } from "ponder:schema";
+import type { Address, Hex } from "viem";
+import { logId, lower, positionOf, type ChainPosition } from "./context";
+
+type PayoutInput = Pick<typeof payout.$inferInsert, "stream" | "recipient" | "amount" | "taskId" | "node">;
+type IndexingContext = Pick<Context<"InferencePayment:TaskCompleted">, "db" | "client" | "contracts">;
+
+const BUCKETS = [
+  { interval: "HOUR", seconds: 3600 },
+  { interval: "DAY", seconds: 86_400 },
+] as const;
+
+/** The answer in force at this log: the last AnswerUpdated seen, or the feed read at this block. */
+async function farUsdPrice(context: IndexingContext, position: ChainPosition) {
+  const feed = lower(context.contracts.PriceFeed.address as Address);
+  const known = await context.db.find(priceState, { feed });
+  if (known) return known;
+  const abi = context.contracts.PriceFeed.abi;
+  const blockNumber = BigInt(position.blockNumber);
+  const [[roundId, answer, , updatedAt], decimals] = await Promise.all([
+    context.client.readContract({ abi, address: feed, functionName: "latestRoundData", blockNumber }),
+    context.client.readContract({ abi, address: feed, functionName: "decimals", blockNumber }),
+  ]);
+  const row = { feed, answer, decimals, roundId: BigInt(roundId), updatedAt: Number(updatedAt), blockNumber: position.blockNumber };
+  await context.db.insert(priceState).values(row);
+  return row;
+}
+
+export async function recordPayout(context: IndexingContext, input: PayoutInput, position: ChainPosition) {
+  if (input.amount === 0n) return;
+  const price = await farUsdPrice(context, position);
+  const usdValue = (input.amount * price.answer) / 10n ** BigInt(price.decimals);
+  await context.db.insert(payout).values({
+    id: logId(position, input.stream),
+    ...input,
+    usdValue,
+    farUsdPrice: price.answer,
+    ...position,
+  });
+  for (const { interval, seconds } of BUCKETS) {
+    const bucketStart = position.timestamp - (position.timestamp % seconds);
+    const key = { interval, bucketStart, stream: input.stream };
+    await context.db
+      .insert(revenueBucket)
+      .values({ ...key, amount: input.amount, usdValue, payoutCount: 1 })
+      .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
+    if (input.node) {
+      await context.db
+        .insert(nodeRevenueBucket)
+        .values({ ...key, node: input.node, amount: input.amount, usdValue, payoutCount: 1 })
+        .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
+    }
+  }
+}
+
+export async function treasuryOf(context: IndexingContext): Promise<Hex> {
+  const contract = lower(context.contracts.InferencePayment.address as Address);
+  const settings = await context.db.find(paymentSettings, { contract });
+  if (settings) return settings.treasury;
+  return lower(await context.client.readContract({ abi: context.contracts.InferencePayment.abi, address: contract, functionName: "treasury" }));
+}
+
+ponder.on("PriceFeed:AnswerUpdated", async ({ event, context }) => {
+  const feed = lower(event.log.address);
+  const position = positionOf(event);
+  const known = await context.db.find(priceState, { feed });
+  const decimals =
+    known?.decimals ?? (await context.client.readContract({ abi: context.contracts.PriceFeed.abi, address: feed, functionName: "decimals" }));
+  const row = { answer: event.args.current, decimals, roundId: event.args.roundId, updatedAt: Number(event.args.updatedAt), blockNumber: position.blockNumber };
+  await context.db.insert(priceState).values({ feed, ...row }).onConflictDoUpdate(row);
+});
+
+ponder.on("InferencePayment:TreasuryUpdated", async ({ event, context }) => {
+  const contract = lower(event.log.address);
+  const treasury = lower(event.args.newTreasury);
+  await context.db.insert(paymentSettings).values({ contract, treasury, taskTimeout: 0 }).onConflictDoUpdate({ treasury });
+});
+
+ponder.on("InferencePayment:TaskTimeoutUpdated", async ({ event, context }) => {
+  const contract = lower(event.log.address);
+  const taskTimeout = Number(event.args.newTimeout);
+  const existing = await context.db.find(paymentSettings, { contract });
+  const treasury = existing?.treasury ?? (await treasuryOf(context));
+  await context.db.insert(paymentSettings).values({ contract, treasury, taskTimeout }).onConflictDoUpdate({ taskTimeout });
+});

@@ -1,0 +1,34 @@
+/**
+ * FARToken's accrual arithmetic, so readers can answer `claimable(user)` at any timestamp from
+ * indexed state alone. Integer operations in the contract's order: results are exact.
+ */
+const ACC_PRECISION = 10n ** 18n;
+const YEAR = 365n * 24n * 3600n;
+const MAX_REWARD_RATE = 10_000n;
+
+export type RewardIndexState = { rewardPerTokenStored: bigint; rewardUpdatedAt: number; rewardRate: bigint; revenuePerToken: bigint };
+export type StakerAccrualState = {
+  staked: bigint;
+  rewardsAccrued: bigint;
+  rewardsClaimed: bigint;
+  revenueShareAccrued: bigint;
+  revenueShareClaimed: bigint;
+  rewardPerTokenPaid: bigint;
+  revenuePerTokenPaid: bigint;
+};
+
+export function rewardPerTokenAt(state: RewardIndexState, timestamp: number): bigint {
+  const elapsed = BigInt(Math.max(0, timestamp - state.rewardUpdatedAt));
+  return state.rewardPerTokenStored + (state.rewardRate * elapsed * ACC_PRECISION) / (YEAR * MAX_REWARD_RATE);
+}
+
+/** What `FARToken.claimable(user)` returns at `timestamp`: (staking reward, revenue share). */
+export function claimableAt(staker: StakerAccrualState, state: RewardIndexState, timestamp: number) {
+  const pendingReward = (staker.staked * (rewardPerTokenAt(state, timestamp) - staker.rewardPerTokenPaid)) / ACC_PRECISION;
+  const pendingShare = (staker.staked * (state.revenuePerToken - staker.revenuePerTokenPaid)) / ACC_PRECISION;
+  return {
+    reward: staker.rewardsAccrued - staker.rewardsClaimed + pendingReward,
+    revenueShare: staker.revenueShareAccrued - staker.revenueShareClaimed + pendingShare,
+  };
+}
+

@@ -1,0 +1,90 @@
+/** FARToken's ERC-20 side and its parameters: balances, supply, holders, rate, lock period. */
+import { ponder } from "ponder:registry";
+import { account, tokenStats } from "ponder:schema";
+import { zeroAddress, type Address } from "viem";
+import { lower, positionOf, type ChainPosition, type Db } from "./context";
+import { rewardPerTokenAt } from "./staking-math";
+
+type TokenStatsRow = typeof tokenStats.$inferSelect;
+
+/** The row exists from the token's constructor events on; the defaults only cover a later start. */
+export async function updateTokenStats(
+  db: Db,
+  token: Address,
+  position: ChainPosition,
+  change: (row: TokenStatsRow) => Partial<TokenStatsRow>,
+): Promise<TokenStatsRow> {
+  const current =
+    (await db.find(tokenStats, { token })) ??
+    ({
+      token,
+      totalSupply: 0n,
+      totalStaked: 0n,
+      holderCount: 0,
+      stakerCount: 0,
+      rewardRate: 0n,
+      lockPeriod: 0,
+      rewardPerTokenStored: 0n,
+      rewardUpdatedAt: position.timestamp,
+      revenuePerToken: 0n,
+      revenueDistributed: 0n,
+      revenueShareClaimed: 0n,
+      rewardsMinted: 0n,
+      updatedBlock: position.blockNumber,
+      updatedAt: position.timestamp,
+    } satisfies TokenStatsRow);
+  const next = { ...current, ...change(current), updatedBlock: position.blockNumber, updatedAt: position.timestamp };
+  await db.insert(tokenStats).values(next).onConflictDoUpdate(next);
+  return next;
+}
+
+/** Applies `delta` to a holder's balance and returns how the holder count changes (−1, 0, +1). */
+async function moveBalance(db: Db, holder: Address, delta: bigint, position: ChainPosition): Promise<number> {
+  const existing = await db.find(account, { address: holder });
+  const before = existing?.balance ?? 0n;
+  const after = before + delta;
+  await db
+    .insert(account)
+    .values({
+      address: holder,
+      balance: after,
+      firstSeenBlock: position.blockNumber,
+      updatedBlock: position.blockNumber,
+      updatedAt: position.timestamp,
+    })
+    .onConflictDoUpdate({ balance: after, updatedBlock: position.blockNumber, updatedAt: position.timestamp });
+  return Number(after > 0n) - Number(before > 0n);
+}
+
+ponder.on("FARToken:Transfer", async ({ event, context }) => {
+  const position = positionOf(event);
+  const from = lower(event.args.from);
+  const to = lower(event.args.to);
+  const { value } = event.args;
+  let holders = 0;
+  if (from !== zeroAddress) holders += await moveBalance(context.db, from, -value, position);
+  if (to !== zeroAddress) holders += await moveBalance(context.db, to, value, position);
+  const supplyDelta = (from === zeroAddress ? value : 0n) - (to === zeroAddress ? value : 0n);
+  if (holders !== 0 || supplyDelta !== 0n) {
+    await updateTokenStats(context.db, lower(event.log.address), position, (row) => ({
+      holderCount: row.holderCount + holders,
+      totalSupply: row.totalSupply + supplyDelta,
+    }));
+  }
+});
+
+ponder.on("FARToken:RewardRateUpdated", async ({ event, context }) => {
+  const position = positionOf(event);
+  await updateTokenStats(context.db, lower(event.log.address), position, (row) => ({
+    // The contract settles the index at the old rate before switching.
+    rewardPerTokenStored: rewardPerTokenAt(row, position.timestamp),
+    rewardUpdatedAt: position.timestamp,
+    rewardRate: event.args.newRate,
+  }));
+});
+
+ponder.on("FARToken:LockPeriodUpdated", async ({ event, context }) => {
+  await updateTokenStats(context.db, lower(event.log.address), positionOf(event), () => ({
+    lockPeriod: Number(event.args.newPeriod),
+  }));
+});

@@ -1,0 +1,126 @@
+/**
+ * The oracle's settings, read and validated once at start-up. Chain settings (CHAIN, RPC_URL,
+ * DEPLOYMENTS_DIR) come from common/config; everything here is the worker's own.
+ */
+import { z } from "zod";
+import { isHex, parseEther, parseGwei, type Hex } from "viem";
+import { hostname } from "node:os";
+import { loadChainConfig, parseEnv, type ChainConfig } from "../common/config";
+import { ConfigError } from "../common/errors";
+import { DEFAULT_MODELS, type ModelTable } from "./pricing";
+
+const ms = z.coerce.number().int().nonnegative();
+const positive = z.coerce.number().int().positive();
+const gwei = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, "must be a decimal amount of gwei")
+  .transform((value) => parseGwei(value));
+
+const modelTable = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: "must be JSON" });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().min(1),
+      z.object({
+        pricePer1MTokens: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal FAR amount"),
+        tokensPerSecond: z.number().positive(),
+      }),
+    ),
+  )
+  .transform(
+    (table): ModelTable =>
+      Object.fromEntries(
+        Object.entries(table).map(([name, model]) => [
+          name,
+          { pricePer1MTokens: parseEther(model.pricePer1MTokens), tokensPerSecond: model.tokensPerSecond },
+        ]),
+      ),
+  );
+
+const oracleSchema = z.object({
+  ORACLE_PRIVATE_KEY: z
+    .string()
+    .refine((value) => isHex(value) && value.length === 66, "must be a 0x-prefixed 32-byte hex private key")
+    .transform((value) => value as Hex)
+    .optional(),
+  ORACLE_KEYSTORE: z.string().min(1).optional(),
+  ORACLE_KEYSTORE_PASSWORD: z.string().optional(),
+  DATABASE_URL: z.string().url().optional(),
+  ORACLE_DB_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier").default("oracle"),
+  /** Where the embedded store keeps its files when there is no DATABASE_URL; `memory://` keeps none. */
+  ORACLE_DATA_DIR: z.string().default(".data/oracle"),
+  REDIS_URL: z.string().url().optional(),
+  ORACLE_STREAM_KEY: z.string().min(1).default("far:scheduler:results"),
+  ORACLE_DEAD_LETTER_KEY: z.string().min(1).default("far:scheduler:dead"),
+  ORACLE_GROUP: z.string().min(1).default("oracle"),
+  ORACLE_CONSUMER: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  /** A message pending this long with a consumer that stopped is taken over (XAUTOCLAIM). */
+  ORACLE_CLAIM_IDLE_MS: ms.default(30_000),
+  ORACLE_READ_COUNT: positive.default(100),
+  ORACLE_POLL_MS: ms.default(200),
+  ORACLE_RPC_TIMEOUT_MS: positive.default(5_000),
+  /** Blocks on top of a settlement before its job is reported confirmed. */
+  ORACLE_CONFIRMATIONS: positive.default(1),
+  /** Blocks after which a settlement is final and no longer re-checked for reorgs. */
+  ORACLE_FINALITY_DEPTH: positive.default(12),
+  ORACLE_STUCK_AFTER_MS: ms.default(30_000),
+  ORACLE_REBROADCAST_MS: ms.default(5_000),
+  ORACLE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(20),
+  ORACLE_MAX_FEE_GWEI: gwei.default(parseGwei("500")),
+  /** Attempts at one nonce before the transaction is replaced by a no-op and its jobs re-queued. */
+  ORACLE_MAX_ATTEMPTS: positive.default(5),
+  ORACLE_MAX_IN_FLIGHT: positive.default(16),
+  /** A backlog of at least this many settlements goes out as completeTasks batches. */
+  ORACLE_BATCH_THRESHOLD: positive.default(8),
+  ORACLE_BATCH_SIZE: positive.default(50),
+  ORACLE_LEASE_MS: positive.default(15_000),
+  ORACLE_BREAKER_FAILURES: positive.default(5),
+  ORACLE_BREAKER_COOLDOWN_MS: ms.default(5_000),
+  ORACLE_SHUTDOWN_TIMEOUT_MS: ms.default(30_000),
+  ORACLE_METRICS_PORT: ms.default(9464),
+  ORACLE_MODELS: modelTable.optional(),
+  /** Test hook: `point:n` kills the process the n-th time the named point is reached. */
+  ORACLE_CRASH_AT: z.string().optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type OracleSettings = Omit<z.infer<typeof oracleSchema>, "ORACLE_MODELS"> & { ORACLE_MODELS: ModelTable };
+export type OracleConfig = ChainConfig & OracleSettings;
+
+export function loadOracleConfig(env: NodeJS.ProcessEnv = process.env): OracleConfig {
+  const chain = loadChainConfig(env);
+  const settings = parseEnv(oracleSchema, env);
+  if (settings.ORACLE_PRIVATE_KEY && settings.ORACLE_KEYSTORE) {
+    throw new ConfigError("Set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE, not both");
+  }
+  if (chain.CHAIN !== "anvil" && !settings.ORACLE_PRIVATE_KEY && !settings.ORACLE_KEYSTORE) {
+    throw new ConfigError(`Invalid setting for CHAIN=${chain.CHAIN}: ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE is required off anvil`);
+  }
+  return { ...chain, ...settings, ORACLE_MODELS: settings.ORACLE_MODELS ?? DEFAULT_MODELS };
+}
+
+const simulatorSchema = z.object({
+  SIMULATOR_USERS: positive.default(5),
+  SIMULATOR_NODES: positive.default(3),
+  /** Tasks per round; the simulator keeps creating rounds until stopped when SIMULATOR_ROUNDS is 0. */
+  SIMULATOR_TASKS: positive.default(20),
+  SIMULATOR_ROUNDS: ms.default(0),
+  SIMULATOR_RATE: z.coerce.number().nonnegative().default(5),
+  SIMULATOR_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+  SIMULATOR_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+  SIMULATOR_SEED: z.coerce.number().int().default(1),
+});
+
+export type SimulatorConfig = OracleConfig & z.infer<typeof simulatorSchema>;
+
+export function loadSimulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
+  return { ...loadOracleConfig(env), ...parseEnv(simulatorSchema, env) };
+}

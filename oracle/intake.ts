@@ -1,0 +1,86 @@
+/**
+ * Stream → store. Each entry is parsed; a valid job is committed under its idempotency key and
+ * only then acknowledged; anything that can never be a job is dead-lettered with its reason and
+ * acknowledged. Entries left pending by a consumer that died are taken over (XAUTOCLAIM).
+ */
+import type { CrashPoints } from "./crash";
+import type { Logger } from "./logger";
+import { parseMessage, type DeadReason } from "./message";
+import type { OracleMetrics } from "./metrics";
+import type { ModelTable } from "./pricing";
+import type { JobStore } from "./store/jobStore";
+import type { ResultStream, StreamEntry } from "./stream";
+
+export type IntakeSettings = { consumer: string; count: number; blockMs: number; claimIdleMs: number };
+
+export type Intake = ReturnType<typeof createIntake>;
+
+export function createIntake(parameters: {
+  stream: ResultStream;
+  store: JobStore;
+  models: ModelTable;
+  settings: IntakeSettings;
+  metrics: OracleMetrics;
+  log: Logger;
+  crash: CrashPoints;
+}) {
+  const { stream, store, metrics, log, settings } = parameters;
+  let lastClaim = 0;
+
+  async function deadLetter(entry: StreamEntry, dead: DeadReason) {
+    await stream.deadLetter({ sourceId: entry.id, code: dead.code, reason: dead.reason, payload: JSON.stringify(entry.fields) });
+    metrics.failed.inc({ class: dead.code });
+    log.warn({ msg: "message dead-lettered", source_id: entry.id, code: dead.code, reason: dead.reason, task_id: entry.fields.taskId });
+  }
+
+  async function handle(entries: StreamEntry[]) {
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      const parsed = parseMessage(entry.fields, parameters.models);
+      if (!parsed.ok) {
+        await deadLetter(entry, parsed);
+        continue;
+      }
+      const outcome = await store.recordJob(parsed.job);
+      if (outcome.conflict) {
+        await deadLetter(entry, { code: "conflicting_duplicate", reason: `a different report for ${parsed.job.key} was already recorded` });
+      } else if (!outcome.inserted) {
+        log.debug({ msg: "duplicate message", source_id: entry.id, key: parsed.job.key });
+      }
+    }
+    parameters.crash.hit("after-record-before-ack");
+    await stream.ack(entries.map((entry) => entry.id));
+  }
+
+  /** Publishes dead jobs found while preparing (an outbox, so none is lost to a crash). */
+  async function flushDeadJobs() {
+    const dead = await store.pendingDeadLetters(100);
+    for (const job of dead) {
+      await stream.deadLetter({ sourceId: `job:${job.id}`, code: job.code, reason: job.reason, payload: JSON.stringify(job.payload) });
+      metrics.failed.inc({ class: job.code });
+      log.warn({ msg: "job dead-lettered", job_id: job.id, key: job.key, code: job.code, reason: job.reason });
+    }
+    await store.markDeadLettered(dead.map((job) => job.id));
+  }
+
+  return {
+    async start() {
+      await stream.ensureGroup();
+      // Our own entries from before a restart under the same consumer name come first.
+      for (;;) {
+        const mine = await stream.read({ consumer: settings.consumer, count: settings.count, blockMs: 0, pending: true });
+        if (mine.length === 0) break;
+        await handle(mine);
+      }
+    },
+    /** One round: new entries (blocking up to blockMs), then idle entries of dead consumers. */
+    async poll() {
+      await handle(await stream.read({ consumer: settings.consumer, count: settings.count, blockMs: settings.blockMs }));
+      if (Date.now() - lastClaim >= settings.claimIdleMs / 2) {
+        lastClaim = Date.now();
+        await handle(await stream.claimIdle({ consumer: settings.consumer, minIdleMs: settings.claimIdleMs, count: settings.count }));
+      }
+      await flushDeadJobs();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * Prometheus metrics of one worker, in a registry of its own (no global state). Counts of
+ * money are float64 because Prometheus samples are; the exact amounts live in the store.
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type OracleMetrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "oracle_" });
+  return {
+    registry,
+    backlog: new Gauge({ name: "oracle_backlog", help: "Jobs by state, and stream entries not yet acknowledged", labelNames: ["state"], registers: [registry] }),
+    settled: new Counter({ name: "oracle_settled_total", help: "Jobs confirmed on chain, by kind", labelNames: ["kind"], registers: [registry] }),
+    failed: new Counter({ name: "oracle_failed_total", help: "Failures by class (dead-letter reason, revert, transient)", labelNames: ["class"], registers: [registry] }),
+    gasSpent: new Counter({ name: "oracle_gas_spent_wei_total", help: "Gas paid by mined oracle transactions, in wei", registers: [registry] }),
+    attempts: new Counter({ name: "oracle_tx_attempts_total", help: "Signed attempts, by reason", labelNames: ["reason"], registers: [registry] }),
+    reorgs: new Counter({ name: "oracle_reorged_out_total", help: "Mined transactions that left the canonical chain", registers: [registry] }),
+    breakerOpen: new Gauge({ name: "oracle_circuit_open", help: "1 while the RPC circuit breaker is open", registers: [registry] }),
+    confirmationLatency: new Histogram({
+      name: "oracle_confirmation_latency_seconds",
+      help: "From signing a transaction to its confirmation",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+  };
+}
+
+export function serveMetrics(parameters: { metrics: OracleMetrics; port: number }): Promise<Server> {
+  const server = createServer(async (request, response) => {
+    if (request.url === "/metrics") {
+      response.setHeader("content-type", parameters.metrics.registry.contentType);
+      response.end(await parameters.metrics.registry.metrics());
+    } else if (request.url === "/health") {
+      response.end("ok");
+    } else {
+      response.statusCode = 404;
+      response.end();
+    }
+  });
+  return new Promise((resolve) => server.listen(parameters.port, "0.0.0.0", () => resolve(server)));
+}

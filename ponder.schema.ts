@@ -1,0 +1,2 @@
+// Ponder reads its tables from this fixed path; they live in schema/.
+export * from "./schema";

@@ -1,0 +1,176 @@
+/**
+ * `npm start`: the whole system on one machine. Without RPC_URL it runs its own anvil (state
+ * kept in DATA_DIR, so a restart continues the same chain), deploys the contracts when the chain
+ * has none, and runs Ponder (PGlite unless DATABASE_URL) with the GraphQL API, the oracle and
+ * the scheduler simulator. Ctrl-C stops everything; nothing is left running.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { getAddress } from "viem";
+import { startAnvil, type AnvilInstance } from "../common/anvil";
+import { anvilAccount, createClients } from "../common/chain";
+import { ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } from "../common/config";
+import { BaseError } from "../common/errors";
+import { manifestPath, readManifest } from "../contracts/deploy/manifest";
+import { loadSimulatorConfig } from "../oracle/config";
+import { createLogger } from "../oracle/logger";
+import { startOracle } from "../oracle/main";
+import { runSimulator } from "../oracle/simulator";
+import { createMemoryStream } from "../oracle/stream";
+import { deployFromConfig } from "./deploy";
+
+const say = (line: string) => process.stdout.write(`[far] ${line}\n`);
+
+async function main() {
+  const start = loadStartConfig();
+  const dataDir = resolve(start.DATA_DIR);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CHAIN: process.env.CHAIN ?? "anvil",
+    PGLITE_DIR: process.env.PGLITE_DIR ?? join(dataDir, "pglite"),
+    ORACLE_DATA_DIR: process.env.ORACLE_DATA_DIR ?? join(dataDir, "oracle"),
+    DATABASE_SCHEMA: start.DATABASE_SCHEMA,
+  };
+  const stops: (() => Promise<unknown>)[] = [];
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say("stopping…");
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => say(`while stopping: ${String(error)}`));
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  let anvil: AnvilInstance | undefined;
+  if (start.embeddedAnvil) {
+    await mkdir(join(dataDir, "anvil"), { recursive: true });
+    say(`starting anvil on port ${start.ANVIL_PORT} (state in ${join(start.DATA_DIR, "anvil")})`);
+    anvil = await startAnvil({
+      port: start.ANVIL_PORT,
+      blockTime: start.ANVIL_BLOCK_TIME,
+      extraArgs: ["--state", join(dataDir, "anvil", "state.json"), "--state-interval", "5"],
+      detached: true,
+    });
+    lastResort(anvil.process);
+    stops.push(() => anvil!.stop());
+    env.RPC_URL = anvil.rpcUrl;
+  }
+  const indexer = loadIndexerConfig(env);
+
+  if (indexer.CHAIN === "anvil" && !(await hasDeployment(env))) {
+    say("no contracts on this chain: clearing the old index and deploying");
+    await forgetIndexedChain(env, start.DATABASE_SCHEMA);
+    const { path } = await deployFromConfig(env);
+    say(`deployed; manifest at ${path}`);
+  }
+
+  say("starting the indexer and API (Ponder)");
+  const ponder = spawn(resolve("node_modules/.bin/ponder"), ["start", "--schema", start.DATABASE_SCHEMA, "--port", String(start.PORT)], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  lastResort(ponder);
+  stops.push(() => stopChild(ponder));
+  ponder.once("exit", (code) => {
+    if (!stopping) {
+      say(`the indexer exited (code ${code})`);
+      void shutdown(1);
+    }
+  });
+  await waitForReady(`http://127.0.0.1:${start.PORT}/ready`, ponder);
+
+  const simulatorConfig = loadSimulatorConfig(env);
+  const stream = createMemoryStream();
+  const log = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
+  const oracle = await startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, log });
+  stops.push(() => oracle.stop());
+  if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
+    const abort = new AbortController();
+    stops.push(async () => abort.abort());
+    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, log: log.child({ name: "simulator" }), signal: abort.signal }).catch(
+      (error: unknown) => !stopping && log.error({ msg: "simulator stopped", error: String(error) }),
+    );
+  }
+
+  const api = `http://localhost:${start.PORT}`;
+  say("ready");
+  say(`GraphQL:    ${api}/graphql`);
+  say(`GraphiQL:   ${api}/graphql (open in a browser)`);
+  say(`RPC:        ${env.RPC_URL}`);
+  say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID)}`);
+  say(`Metrics:    ${api}/metrics`);
+  say(`Try:        curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
+  say("Ctrl-C stops everything.");
+}
+
+async function hasDeployment(env: NodeJS.ProcessEnv): Promise<boolean> {
+  const indexer = loadIndexerConfig(env);
+  try {
+    const manifest = readManifest(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID);
+    const { publicClient } = createClients(indexer, anvilAccount(0));
+    const code = await publicClient.getCode({ address: getAddress(manifest.contracts.FARToken.address) });
+    return code !== undefined && code !== "0x";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A new local chain reuses chain id 31337 with a different history, so whatever was indexed or
+ * cached for the old one must go: Ponder would otherwise serve the old chain's logs.
+ */
+async function forgetIndexedChain(env: NodeJS.ProcessEnv, schema: string) {
+  await rm(env.PGLITE_DIR!, { recursive: true, force: true });
+  await rm(env.ORACLE_DATA_DIR!, { recursive: true, force: true });
+  if (!env.DATABASE_URL) return;
+  const sql = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    const cached = await sql<{ table_name: string }[]>`
+      SELECT table_name FROM information_schema.columns WHERE table_schema = 'ponder_sync' AND column_name = 'chain_id'`;
+    for (const { table_name } of cached) await sql.unsafe(`DELETE FROM ponder_sync."${table_name}" WHERE chain_id = ${ANVIL_CHAIN_ID}`);
+  } finally {
+    await sql.end();
+  }
+}
+
+async function waitForReady(url: string, child: ChildProcess) {
+  for (;;) {
+    if (child.exitCode !== null) throw new BaseError(`The indexer exited with code ${child.exitCode} while starting`);
+    const ok = await fetch(url).then((response) => response.ok, () => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Children run in their own process groups so that Ctrl-C lets the oracle finish first; should
+ * this process end some other way, they still go with it.
+ */
+function lastResort(child: ChildProcess) {
+  process.once("exit", () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[far] ${error instanceof BaseError ? error.shortMessage : String(error)}\n`);
+  process.exit(1);
+});

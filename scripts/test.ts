@@ -1,0 +1,71 @@
+/**
+ * `npm test`: every suite of the project in one run — the contracts (forge: unit, fuzz,
+ * invariant), the ABI freshness check, and vitest (smoke, indexer, API, oracle). Ends with
+ * one line `N passed, N failed` that CI reads.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+type Tally = { passed: number; failed: number; skipped: number };
+const total: Tally = { passed: 0, failed: 0, skipped: 0 };
+
+function run(command: string, args: string[], capture = false): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"] });
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+function step(name: string, ok: boolean) {
+  if (ok) total.passed += 1;
+  else total.failed += 1;
+  console.log(`${ok ? "✓" : "✗"} ${name}`);
+}
+
+console.log("== contracts: build and ABI freshness; typecheck ==");
+const build = await run("forge", ["build"]);
+step("contracts compile", build.code === 0);
+const abis = await run("tsx", ["scripts/generate-abis.ts", "--check"]);
+step("abis/ matches contracts/", abis.code === 0);
+const typecheck = await run("tsc", ["--noEmit"]);
+step("TypeScript strict typecheck", typecheck.code === 0);
+
+console.log("\n== contracts: forge test (unit, fuzz, invariant) ==");
+const forge = await run("forge", ["test"], true);
+const forgeSummary = [...forge.output.matchAll(/(\d+) tests passed, (\d+) failed, (\d+) skipped/g)].at(-1);
+if (forgeSummary) {
+  total.passed += Number(forgeSummary[1]);
+  total.failed += Number(forgeSummary[2]);
+  total.skipped += Number(forgeSummary[3]);
+}
+if (forge.code !== 0 && (!forgeSummary || Number(forgeSummary[2]) === 0)) step("forge test ran", false);
+
+console.log("\n== vitest ==");
+const skippedSuites = [
+  ...(process.env.DATABASE_URL ? [] : ["Postgres suites (set DATABASE_URL to run them)"]),
+  ...(process.env.REDIS_URL ? [] : ["Redis suites (set REDIS_URL to run them)"]),
+];
+for (const suite of skippedSuites) console.log(`skipping: ${suite}`);
+const reportPath = join(await mkdtemp(join(tmpdir(), "far-vitest-")), "report.json");
+const vitest = await run("vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile=${reportPath}`]);
+const report = await readFile(reportPath, "utf8").then(
+  (text) => JSON.parse(text) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number },
+  () => undefined,
+);
+if (report) {
+  total.passed += report.numPassedTests;
+  total.failed += report.numFailedTests;
+  total.skipped += report.numPendingTests + report.numTodoTests;
+}
+if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step("vitest ran", false);
+
+if (skippedSuites.length > 0) console.log(`\nskipped: ${skippedSuites.join("; ")}`);
+console.log(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(total.failed > 0 ? 1 : 0);

@@ -1,0 +1,64 @@
+/**
+ * The same checks against a standalone replica (`tsx scripts/api.ts`, its own process): Ponder
+ * indexes into a Postgres database of the suite's own, and the replica reads it over postgres.js.
+ */
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDeployedChain } from "../helpers/chain";
+import { createTestDatabase } from "../helpers/database";
+import { openIndexedTables, startPonder } from "../helpers/ponder";
+import { freePort } from "../helpers/ports";
+import { runScenario } from "../helpers/scenario";
+import { graphql } from "./client";
+import { apiChecks, errorCodes, type ApiTarget } from "./suite";
+
+const databaseUrl = process.env.DATABASE_URL;
+
+describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres", () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  let target: ApiTarget;
+  let replicaUrl: string;
+
+  beforeAll(async () => {
+    const chain = await startDeployedChain();
+    cleanup.push(() => chain.anvil.stop());
+    const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 33, steps: 350 });
+    const database = await createTestDatabase(databaseUrl!);
+    cleanup.push(() => database.drop());
+    const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, env: { API_LOG_LEVEL: "warn" } });
+    cleanup.push(() => ponder.kill());
+    const head = await chain.publicClient.getBlockNumber();
+    await ponder.waitForBlock(head);
+    const port = await freePort();
+    const env = { ...process.env, DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_PORT: String(port), API_HOST: "127.0.0.1", RPC_URL: chain.anvil.rpcUrl, API_LOG_LEVEL: "warn", API_FEED_PREFIX: `far-test-${ponder.schema}` };
+    const replica = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    const exited = new Promise((resolve) => replica.once("exit", resolve));
+    cleanup.push(async () => {
+      replica.kill("SIGTERM");
+      await exited;
+    });
+    replicaUrl = `http://127.0.0.1:${port}`;
+    for (let attempt = 0; !(await fetch(`${replicaUrl}/health`).then((r) => r.ok, () => false)); attempt++) {
+      if (attempt > 150 || replica.exitCode !== null) throw new Error("the replica did not start");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
+    cleanup.push(() => tables.close());
+    target = { graphqlUrl: `${replicaUrl}/graphql`, publicClient: chain.publicClient, manifest: chain.manifest, scenario, head, rows: async () => tables.query };
+  });
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
+  it("serves its own /health, /ready and /metrics, and refuses bad input the same way", async () => {
+    expect((await fetch(`${replicaUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${replicaUrl}/ready`)).status).toBe(200);
+    await graphql(target.graphqlUrl, `query Probe { stakingOverview { totalStaked } }`);
+    const metrics = await (await fetch(`${replicaUrl}/metrics`)).text();
+    expect(metrics).toMatch(/graphql_requests_total\{operation="Probe",outcome="ok"\} 1/);
+    expect(metrics).toContain("far_api_process_cpu_seconds_total");
+    expect(await errorCodes(target.graphqlUrl, `{ tasks(first: 500) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
+  });
+
+  apiChecks(() => target);
+});

@@ -1,0 +1,91 @@
+/** GraphQL clients over real transports: plain HTTP, SSE subscriptions, and graphql-ws. */
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+
+export async function query<T = Record<string, unknown>>(url: string, text: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: text, variables }) });
+  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data!;
+}
+
+export type SubscriptionHandle<T> = {
+  received: T[];
+  errors: unknown[];
+  /** Resolves when the server ends the stream (complete or error). */
+  ended: Promise<void>;
+  close: () => void;
+};
+
+/** A subscription over Server-Sent Events (Yoga's `text/event-stream` transport). */
+export function subscribeSse<T>(url: string, text: string, variables: Record<string, unknown> = {}, onEvent?: (event: T) => void): SubscriptionHandle<T> {
+  const abort = new AbortController();
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  const ended = (async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ query: text, variables }),
+      signal: abort.signal,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let boundary: number;
+      while ((boundary = buffer.indexOf("\n\n")) >= 0) {
+        const frame = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (event === "complete") return;
+        if (event !== "next" || !data) continue;
+        const payload = JSON.parse(data) as { data?: Record<string, T>; errors?: unknown[] };
+        if (payload.errors) errors.push(...payload.errors);
+        if (payload.data) {
+          const item = Object.values(payload.data)[0]!;
+          received.push(item);
+          onEvent?.(item);
+        }
+      }
+    }
+  })().catch((error: unknown) => {
+    if (!abort.signal.aborted) errors.push(error);
+  });
+  return { received, errors, ended, close: () => abort.abort() };
+}
+
+/** A subscription over WebSocket with the graphql-ws protocol. */
+export function subscribeWs<T>(url: string, text: string, variables: Record<string, unknown> = {}): SubscriptionHandle<T> & { client: Client } {
+  const client = createClient({ url: url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+  const received: T[] = [];
+  const errors: unknown[] = [];
+  const ended = new Promise<void>((resolve) => {
+    client.subscribe<Record<string, T>>(
+      { query: text, variables },
+      {
+        next: (payload) => {
+          if (payload.errors) errors.push(...payload.errors);
+          if (payload.data) received.push(Object.values(payload.data)[0]!);
+        },
+        error: (error) => {
+          errors.push(error);
+          resolve();
+        },
+        complete: () => resolve(),
+      },
+    );
+  });
+  return { received, errors, ended, client, close: () => void client.dispose() };
+}
+
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

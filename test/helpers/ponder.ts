@@ -1,0 +1,105 @@
+/**
+ * Runs the real indexer — `ponder start` as a child process — against a suite's own anvil and
+ * its own database (a PGlite directory, or a Postgres schema), and reads what it indexed.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { PGlite } from "@electric-sql/pglite";
+import { readProgress } from "../../indexer/checkpoint";
+import type { QueryRows } from "../../indexer/verify";
+import { freePort } from "./ports";
+
+export type PonderOptions = {
+  rpcUrl: string;
+  deploymentsDir: string;
+  /** Postgres when set, else a fresh PGlite directory. */
+  databaseUrl?: string;
+  schema?: string;
+  pgliteDir?: string;
+  env?: Record<string, string>;
+};
+
+export type PonderProcess = Awaited<ReturnType<typeof startPonder>>;
+
+export async function startPonder(options: PonderOptions) {
+  const port = await freePort();
+  const schema = options.schema ?? `far_${process.pid}_${port}`;
+  const pgliteDir = options.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-pglite-")));
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    CHAIN: "anvil",
+    RPC_URL: options.rpcUrl,
+    DEPLOYMENTS_DIR: options.deploymentsDir,
+    PGLITE_DIR: pgliteDir,
+    RPC_POLLING_INTERVAL_MS: "200",
+    // The embedded API's change feed goes to Redis when REDIS_URL is set: keep each suite's apart.
+    API_FEED_PREFIX: `far-test-${schema}`,
+    ...options.env,
+  };
+  delete env.DATABASE_URL;
+  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  let log = "";
+  const child: ChildProcess = spawn("node_modules/.bin/ponder", ["start", "--schema", schema, "--port", String(port), "--log-format", "json"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const status = async (): Promise<number | undefined> => {
+    const response = await fetch(`${baseUrl}/status`).catch(() => undefined);
+    if (!response?.ok) return undefined;
+    const body = (await response.json()) as Record<string, { block?: { number: number } }>;
+    return body.anvil?.block?.number;
+  };
+
+  const waitForBlock = async (blockNumber: bigint, timeoutMs = 120_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
+      const indexed = await status();
+      if (indexed !== undefined && BigInt(indexed) >= blockNumber) return indexed;
+      if (Date.now() > deadline) throw new Error(`ponder did not reach block ${blockNumber} (at ${indexed}):\n${log.slice(-4000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  };
+  return { baseUrl, port, schema, pgliteDir, child, status, waitForBlock, stop, kill, log: () => log };
+}
+
+/** Reads the indexer's tables: live on Postgres, or from the PGlite directory once Ponder stopped. */
+export async function openIndexedTables(target: { databaseUrl?: string; schema: string; pgliteDir: string }) {
+  if (target.databaseUrl) {
+    const sql = postgres(target.databaseUrl, { max: 2, onnotice: () => {}, connection: { search_path: target.schema } });
+    const query: QueryRows = async (text) => (await sql.unsafe(text)) as Record<string, unknown>[];
+    return { query, close: () => sql.end() };
+  }
+  const db = new PGlite(target.pgliteDir);
+  await db.exec(`SET search_path TO "${target.schema}"`);
+  const query: QueryRows = async (text) => (await db.query<Record<string, unknown>>(text)).rows;
+  return { query, close: () => db.close() };
+}
+
+/** Waits until the database itself holds the indexer's work up to `blockNumber`. */
+export async function waitForCommittedBlock(query: QueryRows, blockNumber: bigint, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [progress] = await readProgress(query).catch(() => []);
+    if (progress && BigInt(progress.latest.number) >= blockNumber) return progress;
+    if (Date.now() > deadline) throw new Error(`the database never showed block ${blockNumber} committed (at ${progress?.latest.number})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

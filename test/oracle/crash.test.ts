@@ -1,0 +1,134 @@
+/**
+ * The worker as a real child process (`node --import tsx scripts/oracle.ts`), SIGKILLed at named crash
+ * points and at random moments, restarted each time, against real Redis and Postgres. Every
+ * task must end with exactly one TaskCompleted/TaskCancelled on chain.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { getAddress, parseEther, type LocalAccount } from "viem";
+import { inferencePaymentAbi } from "../../abis";
+import { anvilAccount } from "../../common/chain";
+import { DEFAULT_MODELS } from "../../oracle/pricing";
+import { createSimulator } from "../../oracle/simulator";
+import { createRedisStream } from "../../oracle/stream";
+import { startDeployedChain } from "../helpers/chain";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, type Chain } from "./helpers";
+
+const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgres)", () => {
+  let chain: Chain;
+  let env: Record<string, string>;
+  let stream: ReturnType<typeof createRedisStream>;
+  let simulator: ReturnType<typeof createSimulator>;
+  const children = new Set<ChildProcess>();
+
+  function spawnWorker(extra: Record<string, string> = {}) {
+    // Node with tsx's loader rather than the tsx CLI: the CLI is a parent process that would
+    // take the SIGKILL and leave the worker itself running as an orphan.
+    const child = spawn(process.execPath, ["--import", "tsx", "scripts/oracle.ts"], {
+      env: { ...process.env, ...env, ...extra },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    children.add(child);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+      child.once("exit", (code, signal) => {
+        children.delete(child);
+        resolve({ code, signal, stderr });
+      }),
+    );
+    return { child, exited };
+  }
+
+  beforeAll(async () => {
+    chain = await startDeployedChain();
+    env = oracleEnv(chain, {
+      REDIS_URL: process.env.REDIS_URL!,
+      DATABASE_URL: process.env.DATABASE_URL!,
+      ORACLE_BATCH_THRESHOLD: "20",
+      ORACLE_BATCH_SIZE: "25",
+    });
+    stream = createRedisStream({ url: process.env.REDIS_URL!, stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY!, group: "oracle" });
+    const nodes = nodeAddresses(3);
+    // Registered from outside the worker: its first nonce must fast-forward past these.
+    const oracleWallet = chain.walletFor(1);
+    for (const node of nodes) {
+      const hash = await oracleWallet.writeContract({ address: getAddress(chain.manifest.contracts.InferencePayment.address), abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] });
+      await chain.publicClient.waitForTransactionReceipt({ hash });
+    }
+    simulator = createSimulator({
+      publicClient: chain.publicClient,
+      chainId: chain.manifest.chainId,
+      funder: anvilAccount(0) as LocalAccount,
+      users: users(8),
+      nodes,
+      token: chain.manifest.contracts.FARToken.address,
+      payment: chain.manifest.contracts.InferencePayment.address,
+      stream,
+      models: DEFAULT_MODELS,
+      seed: 42,
+    });
+    await simulator.fundUsers(parseEther("100000"));
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await stream?.close();
+    if (env) {
+      const redis = new Redis(process.env.REDIS_URL!);
+      await redis.del(env.ORACLE_STREAM_KEY!, env.ORACLE_DEAD_LETTER_KEY!);
+      redis.disconnect();
+    }
+    await chain?.anvil.stop();
+  });
+
+  async function finishWithCleanWorker(taskIds: `0x${string}`[]) {
+    const worker = spawnWorker();
+    try {
+      const { wrong } = await expectAllSettledOnce(chain.publicClient, chain.manifest.contracts.InferencePayment.address, taskIds, 120_000);
+      expect(wrong).toEqual([]);
+    } finally {
+      worker.child.kill("SIGTERM");
+      const exit = await worker.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+    }
+  }
+
+  it("survives a SIGKILL at each named crash point", async () => {
+    const points = ["after-record-before-ack", "after-nonce-before-broadcast", "after-broadcast-before-save", "during-confirmation"];
+    const all: `0x${string}`[] = [];
+    for (const point of points) {
+      const tasks = await simulator.createTasks(12);
+      all.push(...tasks.map((task) => task.taskId));
+      const worker = spawnWorker({ ORACLE_CRASH_AT: `${point}:2` });
+      // Paced after start-up so the point is reached on a later message, mid-run.
+      await sleep(2_500);
+      await simulator.postResults(tasks, { duplicateRate: 0.3, failureRate: 0.2, ratePerSecond: 10 });
+      const exit = await Promise.race([worker.exited, sleep(30_000).then(() => undefined)]);
+      expect(exit?.signal, `${point}: ${exit?.stderr}`).toBe("SIGKILL");
+    }
+    await finishWithCleanWorker(all);
+  });
+
+  it("settles 500 tasks exactly once through 20+ random SIGKILLs", async () => {
+    const tasks = await simulator.createTasks(500);
+    const posting = simulator.postResults(tasks, { ratePerSecond: 120, duplicateRate: 0.2, failureRate: 0.1 });
+    let kills = 0;
+    let random = 12345;
+    const next = () => ((random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    while (kills < 22) {
+      const worker = spawnWorker();
+      await sleep(1200 + next() * 2500);
+      worker.child.kill("SIGKILL");
+      const exit = await worker.exited;
+      if (exit.signal === "SIGKILL") kills += 1;
+      else throw new Error(`worker exited by itself: ${exit.code} ${exit.stderr}`);
+    }
+    await posting;
+    await finishWithCleanWorker(tasks.map((task) => task.taskId));
+    expect(kills).toBeGreaterThanOrEqual(20);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The embedded mode of `npm start`: in-process stream and PGlite store, no Redis or Postgres.
+ * Simulated traffic with duplicates and failures is settled exactly once, a batch backlog goes
+ * out as completeTasks, and malformed messages end in the dead-letter stream.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEther, type LocalAccount } from "viem";
+import { anvilAccount } from "../../common/chain";
+import { loadOracleConfig } from "../../oracle/config";
+import { startOracle } from "../../oracle/main";
+import { createSimulator } from "../../oracle/simulator";
+import { createMemoryStream } from "../../oracle/stream";
+import { startDeployedChain } from "../helpers/chain";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, waitFor, type Chain } from "./helpers";
+
+describe("oracle, embedded (in-process stream + PGlite)", () => {
+  let chain: Chain;
+  let oracle: Awaited<ReturnType<typeof startOracle>>;
+  const stream = createMemoryStream();
+  let simulator: ReturnType<typeof createSimulator>;
+  let schema: string;
+
+  beforeAll(async () => {
+    chain = await startDeployedChain();
+    const env = oracleEnv(chain, { ORACLE_BATCH_THRESHOLD: "10", ORACLE_BATCH_SIZE: "25" });
+    schema = env.ORACLE_DB_SCHEMA!;
+    const config = loadOracleConfig(env);
+    oracle = await startOracle(config, { stream });
+    simulator = createSimulator({
+      publicClient: chain.publicClient,
+      chainId: chain.manifest.chainId,
+      funder: anvilAccount(0) as LocalAccount,
+      users: users(4),
+      nodes: nodeAddresses(3),
+      token: chain.manifest.contracts.FARToken.address,
+      payment: chain.manifest.contracts.InferencePayment.address,
+      stream,
+      models: config.ORACLE_MODELS,
+    });
+    await simulator.fundUsers(parseEther("10000"));
+    await simulator.registerNodes();
+  });
+  afterAll(async () => {
+    await oracle?.stop();
+    await chain?.anvil.stop();
+  });
+
+  it("settles every task exactly once with duplicates and failures", async () => {
+    const tasks = await simulator.createTasks(60);
+    const posted = await simulator.postResults(tasks, { failureRate: 0.2, duplicateRate: 0.3 });
+    const { wrong } = await expectAllSettledOnce(chain.publicClient, chain.manifest.contracts.InferencePayment.address, tasks.map((t) => t.taskId), 60_000);
+    expect(wrong).toEqual([]);
+    const failed = [...posted.values()].filter((fields) => fields.status === "failed").length;
+    expect(failed).toBeGreaterThan(0);
+    const states = await oracle.store.countByState();
+    expect(states.dead ?? 0).toBe(0);
+    const kinds = await oracle.sql.query<{ kind: string }>(`select distinct kind from "${schema}".txs`);
+    expect(kinds.map((row) => row.kind)).toEqual(expect.arrayContaining(["settle_batch", "fail", "register_node"]));
+  });
+
+  it("dead-letters malformed messages and still settles the good ones around them", async () => {
+    const [good] = await simulator.createTasks(1);
+    const base = {
+      taskId: good!.taskId,
+      node: nodeAddresses(1)[0]!,
+      model: "llama-70b",
+      tokensGenerated: "1000",
+      status: "completed",
+      uptime: "99",
+      tokensPerSecond: "50",
+      expectedTokensPerSecond: "50",
+      accuracy: "0.9",
+      reportedAt: String(Date.now()),
+    };
+    await stream.publish({ ...base, taskId: "0x1234" });
+    await stream.publish(base);
+    await waitFor(async () => (await oracle.store.job(good!.taskId))?.state === "confirmed", 30_000, "the good message");
+    expect(stream.deadLetters.map((entry) => entry.fields.code)).toContain("bad_task_id");
+  });
+});

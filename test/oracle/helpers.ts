@@ -1,0 +1,79 @@
+/** Shared by the oracle suites: settings for a worker on a suite's chain, and on-chain counting. */
+import { randomUUID } from "node:crypto";
+import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { anvilAccount } from "../../common/chain";
+import type { startDeployedChain } from "../helpers/chain";
+
+export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
+
+/** Environment for a worker on `chain`, fast timings, everything else isolated per suite. */
+export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}): Record<string, string> {
+  const id = randomUUID().slice(0, 8);
+  return {
+    CHAIN: "anvil",
+    RPC_URL: chain.anvil.rpcUrl,
+    DEPLOYMENTS_DIR: chain.deploymentsDir,
+    ORACLE_DATA_DIR: "memory://",
+    ORACLE_DB_SCHEMA: `oracle_test_${id}`,
+    ORACLE_STREAM_KEY: `test:${id}:results`,
+    ORACLE_DEAD_LETTER_KEY: `test:${id}:dead`,
+    ORACLE_METRICS_PORT: "0",
+    ORACLE_POLL_MS: "50",
+    ORACLE_CLAIM_IDLE_MS: "2000",
+    ORACLE_LEASE_MS: "3000",
+    ORACLE_STUCK_AFTER_MS: "3000",
+    ORACLE_REBROADCAST_MS: "1000",
+    ORACLE_RPC_TIMEOUT_MS: "2000",
+    ORACLE_BREAKER_COOLDOWN_MS: "1000",
+    LOG_LEVEL: process.env.ORACLE_TEST_LOG_LEVEL ?? "silent",
+    ...overrides,
+  };
+}
+
+export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);
+export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(40 + i).address);
+
+const completed = parseAbiItem(
+  "event TaskCompleted(bytes32 indexed taskId, address indexed user, address indexed node, uint256 actualCost, uint256 nodePayment, uint256 stakerPayment, uint256 treasuryPayment, uint256 refund, uint256 performanceScore)",
+);
+const cancelled = parseAbiItem("event TaskCancelled(bytes32 indexed taskId, address indexed user, address indexed node, uint256 refund, bool failed)");
+
+/** TaskCompleted + TaskCancelled per task id on the canonical chain: exactly once means 1 each. */
+export async function settlementCounts(publicClient: PublicClient, contract: Address): Promise<Map<Hex, number>> {
+  const address = getAddress(contract);
+  const logs = [
+    ...(await publicClient.getLogs({ address, event: completed, fromBlock: 0n, toBlock: "latest" })),
+    ...(await publicClient.getLogs({ address, event: cancelled, fromBlock: 0n, toBlock: "latest" })),
+  ];
+  const counts = new Map<Hex, number>();
+  for (const log of logs) counts.set(log.args.taskId!, (counts.get(log.args.taskId!) ?? 0) + 1);
+  return counts;
+}
+
+export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Waits until every task has exactly one settlement event, and checks none has more. */
+export async function expectAllSettledOnce(publicClient: PublicClient, contract: Address, taskIds: readonly Hex[], timeoutMs: number) {
+  const counts = await waitFor(
+    async () => {
+      const counts = await settlementCounts(publicClient, contract);
+      return taskIds.every((id) => counts.get(id) !== undefined) && counts;
+    },
+    timeoutMs,
+    `${taskIds.length} settlements`,
+  ).catch(async (error: Error) => {
+    const counts = await settlementCounts(publicClient, contract);
+    const missing = taskIds.filter((id) => !counts.has(id));
+    throw new Error(`${error.message}; ${missing.length} missing, e.g. ${missing.slice(0, 3).join(", ")}`);
+  });
+  const wrong = taskIds.filter((id) => counts.get(id) !== 1);
+  return { counts, wrong };
+}
