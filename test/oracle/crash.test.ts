@@ -29,11 +29,19 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
     // Node with tsx's loader rather than the tsx CLI: the CLI is a parent process that would
     // take the SIGKILL and leave the worker itself running as an orphan.
     const child = spawn(process.execPath, ["--import", "tsx", "scripts/oracle.ts"], {
-      env: { ...process.env, ...env, ...extra },
-      stdio: ["ignore", "ignore", "pipe"],
+      // Info logs on the piped stdout: "oracle started" tells the test the worker is about to read.
+      env: { ...process.env, ...env, LOG_LEVEL: "info", ...extra },
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const ready = new Promise<void>((resolve) => {
+      let stdout = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        stdout = (stdout + chunk.toString()).slice(-4000);
+        if (stdout.includes('"msg":"oracle started"')) resolve();
+      });
+    });
     children.add(child);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
       child.once("exit", (code, signal) => {
@@ -41,7 +49,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
         resolve({ code, signal, stderr });
       }),
     );
-    return { child, exited };
+    return { child, exited, ready };
   }
 
   beforeAll(async () => {
@@ -91,9 +99,11 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
       const { wrong } = await expectAllSettledOnce(chain.publicClient, chain.manifest.contracts.InferencePayment.address, taskIds, 120_000);
       expect(wrong).toEqual([]);
     } finally {
+      // Before its handlers exist (still loading modules) a SIGTERM would kill it outright.
+      await Promise.race([worker.ready, worker.exited]);
       worker.child.kill("SIGTERM");
       const exit = await worker.exited;
-      expect(exit.code, exit.stderr).toBe(0);
+      expect(exit.code, `${exit.signal} ${exit.stderr}`).toBe(0);
     }
   }
 
@@ -104,10 +114,19 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
       const tasks = await simulator.createTasks(12);
       all.push(...tasks.map((task) => task.taskId));
       const worker = spawnWorker({ ORACLE_CRASH_AT: `${point}:2` });
-      // Paced after start-up so the point is reached on a later message, mid-run.
-      await sleep(2_500);
-      await simulator.postResults(tasks, { duplicateRate: 0.3, failureRate: 0.2, ratePerSecond: 10 });
+      // One result at a time once the worker reads, so the point is reached on a later message,
+      // mid-run, however slowly the machine starts the worker.
+      await Promise.race([worker.ready, worker.exited]);
+      let exited = false;
+      void worker.exited.then(() => (exited = true));
+      const unposted = [...tasks];
+      while (!exited && unposted.length > 0) {
+        await simulator.postResults(unposted.splice(0, 1), { duplicateRate: 0.3, failureRate: 0.2 });
+        await sleep(250);
+      }
       const exit = await Promise.race([worker.exited, sleep(30_000).then(() => undefined)]);
+      // The rest wait in the stream for the next worker.
+      await simulator.postResults(unposted, { duplicateRate: 0.3, failureRate: 0.2 });
       expect(exit?.signal, `${point}: ${exit?.stderr}`).toBe("SIGKILL");
     }
     await finishWithCleanWorker(all);
