@@ -3,7 +3,7 @@
  * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
  */
 import { z } from "zod";
-import { parseEnv } from "../common/config";
+import { parseEnv, settingNames } from "../common/config";
 import { ConfigError } from "../common/errors";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
@@ -14,6 +14,8 @@ const apiSchema = z.object({
   API_INTROSPECTION: flag.default(true),
   /** Adds `extensions.sqlStatements` to every response; for tests and profiling. */
   API_EXPOSE_SQL_COUNT: flag.default(false),
+  /** Also serves Ponder's built-in GraphQL at /ponder/graphql (embedded only), for bench/queries.ts. */
+  API_PONDER_GRAPHQL: flag.default(false),
   API_DEFAULT_PAGE_SIZE: positive.default(20),
   API_MAX_PAGE_SIZE: positive.default(100),
   API_MAX_DEPTH: positive.default(12),
@@ -42,6 +44,8 @@ const replicaSchema = apiSchema.extend({
   API_DB_POOL_SIZE: positive.default(10),
   RPC_URL: z.string().url().optional(),
 });
+
+export const API_SETTINGS = settingNames(apiSchema, replicaSchema);
 
 export type ApiConfig = z.infer<typeof apiSchema>;
 export type ReplicaConfig = z.infer<typeof replicaSchema>;

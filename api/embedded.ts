@@ -11,6 +11,7 @@ import { loadApiConfig } from "./config";
 import { createApi, GRAPHQL_PATH } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed } from "./feed";
+import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
 
 /**
  * Ponder serves /metrics from a registry of its own (not prom-client's global one), reachable
@@ -40,6 +41,8 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
   app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw));
   // Ponder's read-only SQL over HTTP (validated SELECTs): analysts' tools and `far verify` use it
   // where the database is an embedded PGlite that no other process can open.
-  app.use("/sql/*", client({ db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema }));
+  const ponderTables = { db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema };
+  app.use("/sql/*", client(ponderTables));
+  if (config.API_PONDER_GRAPHQL) app.use(PONDER_GRAPHQL_PATH, ponderGraphql(ponderTables));
   return app;
 }

@@ -2,6 +2,7 @@
  * Every setting the project reads from the environment, validated once at start-up. Each
  * process asks for the sections it needs; a wrong value fails with one line naming the variable.
  */
+import { join } from "node:path";
 import { z } from "zod";
 import { isAddress, isHex, type Address, type Hex } from "viem";
 import { ConfigError } from "./errors";
@@ -61,10 +62,28 @@ const startSchema = z.object({
   SIMULATOR: z.enum(["on", "off"]).default("on"),
 });
 
+/** `npm run far`: where the operators' CLI finds the indexer (when it has no DATABASE_URL) and the oracle. */
+const cliSchema = z.object({
+  INDEXER_URL: url.default("http://127.0.0.1:42069"),
+  DATABASE_SCHEMA: startSchema.shape.DATABASE_SCHEMA,
+  /** The oracle's HTTP server, which takes node operations. */
+  ORACLE_URL: url.default("http://127.0.0.1:9464"),
+  /** Unset: the token `npm start` wrote under DATA_DIR. */
+  ORACLE_ADMIN_TOKEN: z.string().optional(),
+  DATA_DIR: startSchema.shape.DATA_DIR,
+});
+
 export type ChainConfig = z.infer<typeof chainSchema>;
 export type StartConfig = z.infer<typeof startSchema> & { embeddedAnvil: boolean };
 export type IndexerConfig = z.infer<typeof indexerSchema>;
 export type DeployConfig = z.infer<typeof deploySchema>;
+
+/** The variables a schema reads: docker-compose.yml and .env.example are checked against them. */
+export function settingNames(...schemas: z.ZodObject[]): string[] {
+  return [...new Set(schemas.flatMap((schema) => Object.keys(schema.shape)))];
+}
+
+export const COMMON_SETTINGS = settingNames(chainSchema, deploySchema, indexerSchema, startSchema, cliSchema);
 
 /** Validates `env` against `schema`; the first problem becomes a one-line ConfigError naming the variable. */
 export function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
@@ -104,3 +123,10 @@ export function loadDeployConfig(env: NodeJS.ProcessEnv = process.env): DeployCo
   }
   return config;
 }
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): z.infer<typeof cliSchema> {
+  return parseEnv(cliSchema, env);
+}
+
+/** Where `npm start` keeps the oracle's admin token for the operators' CLI on the same machine. */
+export const adminTokenPath = (dataDir: string) => join(dataDir, "oracle-admin-token");

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { isHex, parseEther, parseGwei, type Hex } from "viem";
 import { hostname } from "node:os";
-import { loadChainConfig, parseEnv, type ChainConfig } from "../common/config";
+import { loadChainConfig, parseEnv, settingNames, type ChainConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { DEFAULT_MODELS, type ModelTable } from "./pricing";
 
@@ -85,7 +85,10 @@ const oracleSchema = z.object({
   ORACLE_BREAKER_FAILURES: positive.default(5),
   ORACLE_BREAKER_COOLDOWN_MS: ms.default(5_000),
   ORACLE_SHUTDOWN_TIMEOUT_MS: ms.default(30_000),
+  /** Port of /metrics, /health and /operations (0: no server). */
   ORACLE_METRICS_PORT: ms.default(9464),
+  /** Bearer token of /operations (node registration and rating by operators); unset: refused. */
+  ORACLE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ORACLE_MODELS: modelTable.optional(),
   /** Test hook: `point:n` kills the process the n-th time the named point is reached. */
   ORACLE_CRASH_AT: z.string().optional(),
@@ -118,6 +121,8 @@ const simulatorSchema = z.object({
   SIMULATOR_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.1),
   SIMULATOR_SEED: z.coerce.number().int().default(1),
 });
+
+export const ORACLE_SETTINGS = settingNames(oracleSchema, simulatorSchema);
 
 export type SimulatorConfig = OracleConfig & z.infer<typeof simulatorSchema>;
 

@@ -11,7 +11,8 @@ import type { OracleConfig } from "./config";
 import { createCrashPoints } from "./crash";
 import { loadOracleAccount } from "./keystore";
 import { createLogger, type Logger } from "./logger";
-import { createMetrics, serveMetrics } from "./metrics";
+import { serveOracleHttp } from "./http";
+import { createMetrics } from "./metrics";
 import { createPgliteSql, createPostgresSql, type Sql } from "./store/db";
 import { createJobStore } from "./store/jobStore";
 import { createMemoryStream, createRedisStream, type ResultStream } from "./stream";
@@ -82,7 +83,10 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
   const opened = await openOracle(config, options);
   const { log, account, chainId, contract } = opened;
   const metrics = createMetrics();
-  const server = config.ORACLE_METRICS_PORT > 0 ? await serveMetrics({ metrics, port: config.ORACLE_METRICS_PORT }) : undefined;
+  const server =
+    config.ORACLE_METRICS_PORT > 0
+      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, stream: opened.stream, store: opened.store, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
+      : undefined;
   const worker = createOracleWorker({
     ...opened,
     models: config.ORACLE_MODELS,

@@ -2,7 +2,6 @@
  * Prometheus metrics of one worker, in a registry of its own (no global state). Counts of
  * money are float64 because Prometheus samples are; the exact amounts live in the store.
  */
-import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export type OracleMetrics = ReturnType<typeof createMetrics>;
@@ -26,19 +25,4 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
-}
-
-export function serveMetrics(parameters: { metrics: OracleMetrics; port: number }): Promise<Server> {
-  const server = createServer(async (request, response) => {
-    if (request.url === "/metrics") {
-      response.setHeader("content-type", parameters.metrics.registry.contentType);
-      response.end(await parameters.metrics.registry.metrics());
-    } else if (request.url === "/health") {
-      response.end("ok");
-    } else {
-      response.statusCode = 404;
-      response.end();
-    }
-  });
-  return new Promise((resolve) => server.listen(parameters.port, "0.0.0.0", () => resolve(server)));
 }

@@ -2,23 +2,20 @@
  * `npm run far -- <command>`: the operators' questions.
  *   status                       how far the indexer is, against the chain's head
  *   verify                       every indexed value against the contracts' views at the indexed block
- *   node register <node> [owner] register a GPU node through the oracle (its store must be Postgres)
+ *   node register <node> [owner] register a GPU node, through the running oracle
+ *   node rate <node> <rating>    set a node's rating (0..100), through the running oracle
  * Reads the indexer through INDEXER_URL (its HTTP server) or, with DATABASE_URL, Postgres directly.
  */
-import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import postgres from "postgres";
-import { z } from "zod";
+import { isAddress } from "viem";
 import { anvilAccount, createClients } from "../common/chain";
-import { loadIndexerConfig, loadStartConfig, parseEnv } from "../common/config";
+import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
 import { readProgress } from "../indexer/checkpoint";
 import { resolveSources } from "../indexer/sources";
 import { verifyIndexedState, type QueryRows } from "../indexer/verify";
-
-const cliSchema = z.object({
-  INDEXER_URL: z.string().url().default("http://127.0.0.1:42069"),
-  DATABASE_SCHEMA: z.string().default("far"),
-});
 
 /** Ponder's read-only SQL endpoint takes superjson; plain JSON under `json` is valid superjson. */
 function queryOverHttp(indexerUrl: string): QueryRows {
@@ -33,7 +30,7 @@ function queryOverHttp(indexerUrl: string): QueryRows {
 }
 
 function openQuery(): { query: QueryRows; close: () => Promise<void> } {
-  const cli = parseEnv(cliSchema, process.env);
+  const cli = loadCliConfig();
   const indexer = loadIndexerConfig();
   if (!indexer.DATABASE_URL) return { query: queryOverHttp(cli.INDEXER_URL), close: async () => {} };
   const sql = postgres(indexer.DATABASE_URL, { max: 2, onnotice: () => {}, connection: { search_path: cli.DATABASE_SCHEMA } });
@@ -92,21 +89,57 @@ async function verify() {
   }
 }
 
-async function registerNode(node: string | undefined, owner: string | undefined) {
-  if (!node) throw new BaseError("usage: npm run far -- node register <node address> [owner address]");
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/oracle.ts", "register-node", node, owner ?? node], { stdio: "inherit" });
-  process.exitCode = await new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? 1)));
+type OperationReply = { key?: string; state?: string; code?: string; reason?: string | null };
+
+/** Hands a node operation to the running oracle and waits until it is confirmed on chain (or refused). */
+async function nodeOperation(fields: Record<string, string>) {
+  const cli = loadCliConfig();
+  const token = cli.ORACLE_ADMIN_TOKEN ?? (await readFile(adminTokenPath(cli.DATA_DIR), "utf8").then((text) => text.trim(), () => undefined));
+  if (!token) throw new BaseError("No oracle admin token", { metaMessages: [`Set ORACLE_ADMIN_TOKEN (the oracle's), or run this where \`npm start\` keeps ${adminTokenPath(cli.DATA_DIR)}.`] });
+  const call = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: OperationReply }> => {
+    const response = await fetch(`${cli.ORACLE_URL}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } }).catch((cause: unknown) => {
+      throw new BaseError(`The oracle does not answer at ${cli.ORACLE_URL}`, { cause, metaMessages: ["Is `npm start` or `npm run oracle` running? Set ORACLE_URL otherwise."] });
+    });
+    return { status: response.status, body: (await response.json()) as OperationReply };
+  };
+  const posted = await call("/operations", { method: "POST", body: JSON.stringify({ ...fields, opId: randomUUID() }) });
+  if (posted.status !== 202 || !posted.body.key) throw new BaseError(`The oracle refused the operation: ${posted.body.code}`, { details: posted.body.reason ?? undefined });
+  const key = posted.body.key;
+  console.log(`operation ${key} accepted; waiting for its confirmation on chain`);
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 500))) {
+    const { status, body } = await call(`/operations/${encodeURIComponent(key)}`);
+    if (status === 404) continue;
+    if (body.state === "confirmed") return console.log(`operation ${key} confirmed`);
+    if (body.state === "dead") throw new BaseError(`The operation failed: ${body.reason ?? "no reason given"}`);
+  }
+  throw new BaseError(`The operation ${key} was not confirmed within 180 s`, { metaMessages: ["The oracle keeps it and will still send it; check again later."] });
+}
+
+function requireAddress(value: string | undefined, what: string): string {
+  if (!value || !isAddress(value, { strict: false })) throw new BaseError(`${what} must be a 0x-prefixed 20-byte hex address, got ${JSON.stringify(value ?? "")}`);
+  return value;
+}
+
+const NODE_USAGE = "usage: npm run far -- node register <node> [owner] | node rate <node> <rating 0..100>";
+
+async function node([action, nodeAddress, value]: string[]) {
+  if (action === "register") {
+    const node = requireAddress(nodeAddress, "node");
+    return nodeOperation({ op: "registerNode", node, owner: value === undefined ? node : requireAddress(value, "owner") });
+  }
+  if (action === "rate") return nodeOperation({ op: "updateNodeRating", node: requireAddress(nodeAddress, "node"), rating: value ?? "" });
+  throw new BaseError(NODE_USAGE);
 }
 
 const [command, ...args] = process.argv.slice(2);
 const commands: Record<string, () => Promise<void>> = {
   status,
   verify,
-  node: () => (args[0] === "register" ? registerNode(args[1], args[2]) : Promise.reject(new BaseError("usage: npm run far -- node register <node> [owner]"))),
+  node: () => node(args),
 };
 const run = commands[command ?? ""];
 if (!run) {
-  console.error("usage: npm run far -- status | verify | node register <node> [owner]");
+  console.error(`usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`);
   process.exit(2);
 }
 await run().catch((error: unknown) => {

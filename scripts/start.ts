@@ -5,13 +5,14 @@
  * the scheduler simulator. Ctrl-C stops everything; nothing is left running.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { getAddress } from "viem";
 import { startAnvil, type AnvilInstance } from "../common/anvil";
 import { anvilAccount, createClients } from "../common/chain";
-import { ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } from "../common/config";
+import { adminTokenPath, ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
 import { loadSimulatorConfig } from "../oracle/config";
@@ -84,6 +85,10 @@ async function main() {
   });
   await waitForReady(`http://127.0.0.1:${start.PORT}/ready`, ponder);
 
+  // The operators' CLI on this machine reads the token from DATA_DIR; it never leaves the machine.
+  env.ORACLE_ADMIN_TOKEN ??= randomBytes(24).toString("hex");
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 });
   const simulatorConfig = loadSimulatorConfig(env);
   const stream = createMemoryStream();
   const log = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
@@ -104,7 +109,9 @@ async function main() {
   say(`RPC:        ${env.RPC_URL}`);
   say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID)}`);
   say(`Metrics:    ${api}/metrics`);
-  say(`Try:        curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
+  say(`Query:      curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
+  say(`Subscribe:  curl -N ${api}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"query":"subscription { payouts { cursor action payout { stream recipient amount usdValue } } }"}'`);
+  say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_METRICS_PORT})`);
   say("Ctrl-C stops everything.");
 }
 

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CHROMIUM_PATH, hasChromium } from "../test/helpers/graphiql";
 
 type Tally = { passed: number; failed: number; skipped: number };
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
@@ -51,6 +52,7 @@ console.log("\n== vitest ==");
 const skippedSuites = [
   ...(process.env.DATABASE_URL ? [] : ["Postgres suites (set DATABASE_URL to run them)"]),
   ...(process.env.REDIS_URL ? [] : ["Redis suites (set REDIS_URL to run them)"]),
+  ...(hasChromium ? [] : [`the GraphiQL browser test (no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH)`]),
 ];
 for (const suite of skippedSuites) console.log(`skipping: ${suite}`);
 const reportPath = join(await mkdtemp(join(tmpdir(), "far-vitest-")), "report.json");

@@ -1,79 +1,184 @@
 /**
- * The README's first command on a clean data directory: `npm start` reaches ready, answers a
- * GraphQL query, a subscriber receives a payout produced by the simulator and settled by the
- * oracle, `far verify` finds no difference, and Ctrl-C leaves no process behind.
+ * The README's first command on a clean data directory, driven as a user would: `npm start`
+ * reaches ready, answers a GraphQL query, a subscriber receives a payout produced by the
+ * simulator and settled by the oracle, GraphiQL runs a query typed in a real browser, the
+ * operators' CLI answers `status` and registers a node, `far verify` finds no difference after
+ * a minute of simulated traffic, and Ctrl-C leaves no process behind.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getAddress, parseEther } from "viem";
+import { farTokenAbi } from "../../abis";
+import { anvilAccount, createClients } from "../../common/chain";
+import { readManifest } from "../../contracts/deploy/manifest";
+import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../helpers/graphiql";
 import { query, subscribeSse, waitUntil } from "../helpers/graphql";
 import { freePort } from "../helpers/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 
+const SIMULATED_SECONDS_BEFORE_VERIFY = 60;
+
 describe("npm start", () => {
   const cleanup: (() => Promise<unknown> | void)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  let dataDir: string;
+  let port: number;
+  let anvilPort: number;
+  let oraclePort: number;
+  let env: NodeJS.ProcessEnv;
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  let output = "";
+  let started = 0;
+  let readyAt = 0;
+  const graphqlUrl = () => `http://127.0.0.1:${port}/graphql`;
+  const step = (name: string) => process.stderr.write(`[start test] ${name} after ${Math.round((Date.now() - started) / 1000)} s\n`);
+  /** `npm run far -- …` as an operator on this machine runs it, against this system. */
+  const far = (...args: string[]) =>
+    spawnSync("npm", ["run", "-s", "far", "--", ...args], {
+      env: { ...env, RPC_URL: `http://127.0.0.1:${anvilPort}`, INDEXER_URL: `http://127.0.0.1:${port}`, ORACLE_URL: `http://127.0.0.1:${oraclePort}` },
+      encoding: "utf8",
+      timeout: 240_000,
+    });
 
-  it("runs the whole system, settles simulated tasks live, and stops cleanly on Ctrl-C", { timeout: 300_000 }, async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "far-start-"));
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "far-start-"));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const [port, anvilPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), ANVIL_PORT: String(anvilPort), DATA_DIR: dataDir, DEPLOYMENTS_DIR: join(dataDir, "deployments"), SIMULATOR_RATE: "20" };
-    for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL"]) delete env[name];
-    const started = Date.now();
+    [port, anvilPort, oraclePort] = [await freePort(), await freePort(), await freePort()];
+    env = {
+      ...process.env,
+      PORT: String(port),
+      ANVIL_PORT: String(anvilPort),
+      ORACLE_METRICS_PORT: String(oraclePort),
+      DATA_DIR: dataDir,
+      DEPLOYMENTS_DIR: join(dataDir, "deployments"),
+      SIMULATOR_RATE: "20",
+    };
+    for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN"]) delete env[name];
+    started = Date.now();
     // Its own process group, so that Ctrl-C can be sent the way a terminal does: to the group.
-    const child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const step = (name: string) => process.stderr.write(`[start test] ${name} after ${Math.round((Date.now() - started) / 1000)} s\n`);
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    cleanup.push(() => {
+    child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    cleanup.push(async () => {
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {
         // The group is gone already.
       }
+      await exited;
     });
-
-    await waitUntil(() => output.includes("[far] ready") || child.exitCode !== null, "npm start to print ready", 180_000);
-    expect(output, output.slice(-3000)).toContain("[far] ready");
-    const readySeconds = (Date.now() - started) / 1000;
-    expect(readySeconds).toBeLessThan(180);
-    expect(output).toContain(`[far] GraphQL:    http://localhost:${port}/graphql`);
-    expect(output).toContain(`[far] RPC:        http://127.0.0.1:${anvilPort}`);
-
+    await waitUntil(() => output.includes("[far] Ctrl-C stops everything.") || child.exitCode !== null, "npm start to print ready", 180_000);
+    readyAt = Date.now();
     step("ready");
-    const url = `http://127.0.0.1:${port}/graphql`;
-    const { indexingStatus } = await query<{ indexingStatus: { chainId: number } }>(url, "{ indexingStatus { chainId latestBlock { number } } }");
+  }, 200_000);
+
+  afterAll(async () => {
+    for (const undo of cleanup.reverse()) await undo();
+  });
+
+  it("reaches ready within the documented time and prints where everything is", async () => {
+    expect(output, output.slice(-3000)).toContain("[far] ready");
+    expect((readyAt - started) / 1000).toBeLessThan(180);
+    expect(output).toContain(`[far] GraphQL:    http://localhost:${port}/graphql`);
+    expect(output).toContain(`[far] GraphiQL:   http://localhost:${port}/graphql`);
+    expect(output).toContain(`[far] RPC:        http://127.0.0.1:${anvilPort}`);
+    expect(output).toMatch(/\[far\] Subscribe: {2}curl -N .*subscription \{ payouts/);
+    const { indexingStatus } = await query<{ indexingStatus: { chainId: number } }>(graphqlUrl(), "{ indexingStatus { chainId latestBlock { number } } }");
     expect(indexingStatus.chainId).toBe(31337);
+  });
 
-    const payouts = subscribeSse<PayoutEvent>(url, PAYOUTS);
-    cleanup.push(() => payouts.close());
-    await waitUntil(() => payouts.received.some((event) => event.action === "ADDED" && event.payout.stream === "NODE_PAYMENT"), "a node payment from the simulator", 120_000);
-    payouts.close();
+  it("delivers a payout from the simulator, settled by the oracle, to a subscriber", async () => {
+    const payouts = subscribeSse<PayoutEvent>(graphqlUrl(), PAYOUTS);
+    try {
+      await waitUntil(() => payouts.received.some((event) => event.action === "ADDED" && event.payout.stream === "NODE_PAYMENT"), "a node payment from the simulator", 120_000);
+    } finally {
+      payouts.close();
+    }
     step("payout received");
+  });
 
-    const verify = spawnSync("npm", ["run", "-s", "far", "--", "verify"], {
-      env: { ...env, RPC_URL: `http://127.0.0.1:${anvilPort}`, INDEXER_URL: `http://127.0.0.1:${port}` },
-      encoding: "utf8",
+  it.skipIf(!hasChromium)(`runs a staking query typed into GraphiQL in Chromium (${CHROMIUM_PATH}), with no CDN`, async () => {
+    // The simulator funds its users from this account before its first task: after a payout, it is ours.
+    await waitUntil(async () => (await query<{ payouts: { edges: unknown[] } }>(graphqlUrl(), "{ payouts(first: 1) { edges { cursor } } }")).payouts.edges.length > 0, "a first payout", 120_000);
+    const manifest = readManifest(env.DEPLOYMENTS_DIR!, 31337);
+    const staker = anvilAccount(0);
+    const { publicClient, walletClient } = createClients({ CHAIN: "anvil", RPC_URL: `http://127.0.0.1:${anvilPort}` }, staker);
+    const token = getAddress(manifest.contracts.FARToken.address);
+    const hash = await walletClient.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [parseEther("1234.5")], chain: walletClient.chain, account: staker });
+    await publicClient.waitForTransactionReceipt({ hash });
+    const staked = await publicClient.readContract({ address: token, abi: farTokenAbi, functionName: "stakingBalance", args: [staker.address] });
+    expect(staked).toBe(parseEther("1234.5"));
+
+    await waitUntil(
+      async () => (await query<{ staker: { staked: string } | null }>(graphqlUrl(), `{ staker(address: "${staker.address}") { staked } }`)).staker?.staked === String(staked),
+      "the stake in the API",
+      60_000,
+    );
+
+    const outputDir = join("test-results", "start");
+    await mkdir(outputDir, { recursive: true });
+    const screenshotPath = join(outputDir, "graphiql.png");
+    const { response, foreignRequests } = await runInGraphiql({
+      url: `http://localhost:${port}/graphql`,
+      query: `{ staker(address: "${staker.address}") { staked } stakingOverview { lockPeriodSeconds stakerCount } }`,
+      expected: `"staked": "${staked}"`,
+      screenshotPath,
     });
+    expect(response).toContain('"lockPeriodSeconds": 604800');
+    expect(response).not.toContain('"errors"');
+    expect(foreignRequests).toEqual([]);
+    expect(spawnSync("test", ["-s", screenshotPath]).status).toBe(0);
+    step("GraphiQL");
+  });
+
+  it("answers the operators' CLI: status, node register (and a clear error for a bad address)", async () => {
+    const status = far("status");
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/indexed block\s+\d+ \(\d+ behind the head \d+/);
+
+    const node = anvilAccount(63).address;
+    const register = far("node", "register", node);
+    expect(register.status, register.stdout + register.stderr).toBe(0);
+    expect(register.stdout).toMatch(/operation register_node:\S+ confirmed/);
+    await waitUntil(
+      async () => (await query<{ node: { active: boolean } | null }>(graphqlUrl(), `{ node(address: "${node}") { active } }`)).node?.active === true,
+      "the registered node in the API",
+      60_000,
+    );
+
+    const bad = far("node", "register", "0xbad");
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('node must be a 0x-prefixed 20-byte hex address, got "0xbad"');
+    step("CLI");
+  });
+
+  it(`finds no difference with far verify after ${SIMULATED_SECONDS_BEFORE_VERIFY} s of simulated traffic`, async () => {
+    const remaining = readyAt + SIMULATED_SECONDS_BEFORE_VERIFY * 1000 - Date.now();
+    if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
+    const { tasks } = await query<{ tasks: { edges: unknown[] } }>(graphqlUrl(), "{ tasks(first: 50) { edges { cursor } } }");
+    expect(tasks.edges.length).toBeGreaterThan(20);
+    const verify = far("verify");
     expect(verify.stdout, verify.stderr).toMatch(/values checked at block \d+: 0 differences/);
     expect(verify.status).toBe(0);
-
     step("verified");
+  });
+
+  it("stops everything on Ctrl-C", async () => {
     process.kill(-child.pid!, "SIGINT");
     await exited;
     // npm leaves at Ctrl-C like the rest of the group; the start script then stops what it started.
-    const leftovers = () => spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout.split("\n").filter((line) => line.includes(dataDir) || line.includes(`--port ${port}`) || line.includes(`--port ${anvilPort}`));
+    const leftovers = () =>
+      spawnSync("ps", ["-eo", "args"], { encoding: "utf8" })
+        .stdout.split("\n")
+        .filter((line) => line.includes(dataDir) || [port, anvilPort, oraclePort].some((used) => line.includes(`--port ${used}`)));
     await waitUntil(() => leftovers().length === 0, `no process left (still: ${leftovers().join("; ")})`, 60_000);
     step("stopped");
     expect(output).toContain("[far] stopping");
-    for (const target of [`http://127.0.0.1:${port}/health`, `http://127.0.0.1:${anvilPort}`]) {
+    for (const target of [`http://127.0.0.1:${port}/health`, `http://127.0.0.1:${anvilPort}`, `http://127.0.0.1:${oraclePort}/health`]) {
       expect(await fetch(target).then(() => "answering", () => "closed")).toBe("closed");
     }
   });
