@@ -2,6 +2,7 @@
 import { accountFromKey, anvilAccount, createClients } from "../common/chain";
 import { loadDeployConfig } from "../common/config";
 import { deployContracts } from "../contracts/deploy/deploy";
+import { runCommand } from "../common/cli";
 import { writeManifest } from "../contracts/deploy/manifest";
 
 export async function deployFromConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -23,6 +24,8 @@ export async function deployFromConfig(env: NodeJS.ProcessEnv = process.env) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { manifest, path } = await deployFromConfig();
-  console.log(JSON.stringify({ msg: "deployed", manifest_path: path, ...manifest }, null, 2));
+  runCommand(async () => {
+    const { manifest, path } = await deployFromConfig();
+    console.log(JSON.stringify({ msg: "deployed", manifest_path: path, ...manifest }, null, 2));
+  });
 }

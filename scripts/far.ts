@@ -11,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import postgres from "postgres";
 import { isAddress } from "viem";
 import { anvilAccount, createClients } from "../common/chain";
+import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
 import { readProgress } from "../indexer/checkpoint";
@@ -142,7 +143,4 @@ if (!run) {
   console.error(`usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`);
   process.exit(2);
 }
-await run().catch((error: unknown) => {
-  console.error(error instanceof BaseError ? error.message : String(error));
-  process.exit(1);
-});
+runCommand(run);

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { getAddress } from "viem";
 import { startAnvil, type AnvilInstance } from "../common/anvil";
 import { anvilAccount, createClients } from "../common/chain";
+import { runCommand } from "../common/cli";
 import { adminTokenPath, ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
@@ -177,7 +178,4 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`[far] ${error instanceof BaseError ? error.shortMessage : String(error)}\n`);
-  process.exit(1);
-});
+runCommand(main, { prefix: "[far] " });

@@ -3,13 +3,15 @@
  * indexes into a Postgres database of the suite's own, and the replica reads it over postgres.js.
  */
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../helpers/chain";
 import { createTestDatabase } from "../helpers/database";
 import { openIndexedTables, startPonder } from "../helpers/ponder";
 import { freePort } from "../helpers/ports";
 import { runScenario } from "../helpers/scenario";
-import { graphql } from "./client";
+import { data, graphql } from "./client";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -18,6 +20,7 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
   const cleanup: (() => Promise<unknown>)[] = [];
   let target: ApiTarget;
   let replicaUrl: string;
+  let analystSql: { databaseUrl: string; schema: string };
 
   beforeAll(async () => {
     const chain = await startDeployedChain();
@@ -29,6 +32,7 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     cleanup.push(() => ponder.kill());
     const head = await chain.publicClient.getBlockNumber();
     await ponder.waitForBlock(head);
+    analystSql = { databaseUrl: database.url, schema: ponder.schema };
     const port = await freePort();
     const env = { ...process.env, DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_PORT: String(port), API_HOST: "127.0.0.1", RPC_URL: chain.anvil.rpcUrl, API_LOG_LEVEL: "warn", API_FEED_PREFIX: `far-test-${ponder.schema}` };
     const replica = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
@@ -58,6 +62,38 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     expect(metrics).toMatch(/graphql_requests_total\{operation="Probe",outcome="ok"\} 1/);
     expect(metrics).toContain("far_api_process_cpu_seconds_total");
     expect(await errorCodes(target.graphqlUrl, `{ tasks(first: 500) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
+  });
+
+  it("runs the README's analyst SQL as the read-only role it creates, which cannot write", async () => {
+    const readme = await readFile("README.md", "utf8");
+    const [grants, daily, topNodes] = [...readme.matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(topNodes).toBeDefined();
+    // The role is cluster-wide: a name of this run's own, like the schema.
+    const role = `analyst_${analystSql.schema}`;
+    const adapt = (text: string) => text.replaceAll("far.", `"${analystSql.schema}".`).replaceAll("SCHEMA far", `SCHEMA "${analystSql.schema}"`).replaceAll("analyst", role);
+    const admin = postgres(analystSql.databaseUrl, { max: 1, onnotice: () => {} });
+    cleanup.push(async () => {
+      await admin.unsafe(`DROP OWNED BY ${role}; DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    });
+    await admin.unsafe(adapt(grants!));
+    const url = new URL(analystSql.databaseUrl);
+    url.username = role;
+    url.password = "change-me";
+    const analyst = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    cleanup.push(() => analyst.end());
+
+    const days = await analyst.unsafe<{ stream: string; far: string; usd: string; payout_count: number }[]>(adapt(daily!));
+    const [payouts] = await admin.unsafe<{ count: string }[]>(`SELECT count(*) FROM "${analystSql.schema}".payout`);
+    expect(days.length).toBeGreaterThan(0);
+    expect(days.reduce((sum, row) => sum + Number(row.payout_count), 0)).toBe(Number(payouts!.count));
+    expect(days.every((row) => /^\d+\.\d{4}$/.test(row.far) && /^\d+\.\d{2}$/.test(row.usd))).toBe(true);
+
+    const nodes = await analyst.unsafe<{ node: string; far_earned: string }[]>(adapt(topNodes!));
+    const { nodes: api } = await data<{ nodes: { edges: { node: { address: string } }[] } }>(target.graphqlUrl, `{ nodes(first: 1, orderBy: EARNINGS_DESC) { edges { node { address } } } }`);
+    expect(nodes[0]?.node).toBe(api.edges[0]?.node.address);
+
+    await expect(analyst.unsafe(`DELETE FROM "${analystSql.schema}".payout`)).rejects.toThrow(/permission denied/);
   });
 
   apiChecks(() => target);

@@ -6,7 +6,7 @@
  * a minute of simulated traffic, and Ctrl-C leaves no process behind.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,6 +99,20 @@ describe("npm start", () => {
       payouts.close();
     }
     step("payout received");
+  });
+
+  it("streams payouts to the README's curl subscription command", async () => {
+    const readme = await readFile("README.md", "utf8");
+    const command = readme.match(/^curl -N http:\/\/localhost:42069\/graphql[^\n]*\\\n[^\n]*$/m)?.[0];
+    expect(command, "the subscription example in README.md").toBeDefined();
+    const curl = spawn("bash", ["-c", command!.replace("localhost:42069", `127.0.0.1:${port}`)], { stdio: ["ignore", "pipe", "pipe"] });
+    let streamed = "";
+    curl.stdout.on("data", (chunk: Buffer) => (streamed += chunk.toString()));
+    try {
+      await waitUntil(() => /^data: .*"action":"ADDED"/m.test(streamed), "a payout on the README's curl stream", 60_000);
+    } finally {
+      curl.kill();
+    }
   });
 
   it.skipIf(!hasChromium)(`runs a staking query typed into GraphiQL in Chromium (${CHROMIUM_PATH}), with no CDN`, async () => {
