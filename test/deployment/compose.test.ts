@@ -96,6 +96,7 @@ describe("docker-compose.yml", () => {
     const rpc = new URL(env.RPC_URL!);
     expect(rpc.hostname).toBe("anvil");
     expect(services.anvil!.entrypoint).toEqual(expect.arrayContaining(["--port", rpc.port]));
+    expect(services.anvil!.healthcheck!.test.join(" ")).toContain(`127.0.0.1:${rpc.port}`);
   });
 
   it("publishes and health-checks the ports its servers listen on", () => {
@@ -119,6 +120,12 @@ describe("docker-compose.yml", () => {
 
     const oraclePort = loadOracleConfig(resolveDefaults(services.oracle!.environment)).ORACLE_METRICS_PORT;
     expect(services.oracle!.ports!.map(containerPort)).toEqual([oraclePort]);
+    expect(urlPort(services.oracle!.healthcheck!.test)).toBe(oraclePort);
+
+    const oneShot = ["deploy"];
+    for (const [name, service] of Object.entries(services)) {
+      if (!oneShot.includes(name)) expect(service.healthcheck, `${name} has a health check`).toBeDefined();
+    }
   });
 
   it("waits on health checks that exist and keeps every stateful service's data in a declared volume", () => {
