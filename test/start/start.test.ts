@@ -176,6 +176,8 @@ describe("npm start", () => {
     const { tasks } = await query<{ tasks: { edges: unknown[] } }>(graphqlUrl(), "{ tasks(first: 50) { edges { cursor } } }");
     expect(tasks.edges.length).toBeGreaterThan(20);
     const verify = far("verify");
+    // What a first look saw and a second did not: kept in the test's output for whoever reads it.
+    if (verify.stderr.includes("transient?")) process.stderr.write(`[start test] far verify: ${verify.stderr}\n`);
     expect(verify.stdout, verify.stderr).toMatch(/values checked at block \d+: 0 differences/);
     expect(verify.status).toBe(0);
     step("verified");
