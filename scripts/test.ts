@@ -69,5 +69,6 @@ if (report) {
 if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step("vitest ran", false);
 
 if (skippedSuites.length > 0) console.log(`\nskipped: ${skippedSuites.join("; ")}`);
-console.log(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+console.log(`\n${total.skipped} skipped`);
+console.log(`${total.passed} passed, ${total.failed} failed`);
 process.exit(total.failed > 0 ? 1 : 0);
