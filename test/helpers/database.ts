@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 
-export async function createTestDatabase(baseUrl: string) {
-  const name = `far_test_${randomBytes(6).toString("hex")}`;
+export async function createTestDatabase(baseUrl: string, prefix = "far_test") {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
   await admin.end();

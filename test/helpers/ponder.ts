@@ -22,25 +22,39 @@ export type PonderOptions = {
   env?: Record<string, string>;
 };
 
+/** A Ponder child's environment on a local anvil: the given database (Postgres), else PGlite in `pgliteDir`. */
+export function anvilIndexerEnv(parameters: { rpcUrl: string; deploymentsDir: string; pgliteDir: string; databaseUrl?: string; extra?: Record<string, string> }) {
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    CHAIN: "anvil",
+    RPC_URL: parameters.rpcUrl,
+    DEPLOYMENTS_DIR: parameters.deploymentsDir,
+    PGLITE_DIR: parameters.pgliteDir,
+    ...parameters.extra,
+  };
+  delete env.DATABASE_URL;
+  if (parameters.databaseUrl) env.DATABASE_URL = parameters.databaseUrl;
+  return env;
+}
+
 export type PonderProcess = Awaited<ReturnType<typeof startPonder>>;
 
 export async function startPonder(options: PonderOptions) {
   const port = await freePort();
   const schema = options.schema ?? `far_${process.pid}_${port}`;
   const pgliteDir = options.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-pglite-")));
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    CHAIN: "anvil",
-    RPC_URL: options.rpcUrl,
-    DEPLOYMENTS_DIR: options.deploymentsDir,
-    PGLITE_DIR: pgliteDir,
-    RPC_POLLING_INTERVAL_MS: "200",
-    // The embedded API's change feed goes to Redis when REDIS_URL is set: keep each suite's apart.
-    API_FEED_PREFIX: `far-test-${schema}`,
-    ...options.env,
-  };
-  delete env.DATABASE_URL;
-  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  const env = anvilIndexerEnv({
+    rpcUrl: options.rpcUrl,
+    deploymentsDir: options.deploymentsDir,
+    pgliteDir,
+    databaseUrl: options.databaseUrl,
+    extra: {
+      RPC_POLLING_INTERVAL_MS: "200",
+      // The embedded API's change feed goes to Redis when REDIS_URL is set: keep each suite's apart.
+      API_FEED_PREFIX: `far-test-${schema}`,
+      ...options.env,
+    },
+  });
   let log = "";
   const child: ChildProcess = spawn("node_modules/.bin/ponder", ["start", "--schema", schema, "--port", String(port), "--log-format", "json"], {
     env,

@@ -1,0 +1,118 @@
+/**
+ * One timed backfill by `ponder start` as a child process: from spawning it to its /ready answering
+ * 200 (Ponder turns ready once the backfill is done and its indexes are built), with the
+ * backfill's own duration read from Ponder's log.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { anvilIndexerEnv } from "../../test/helpers/ponder";
+import { freePort } from "../../test/helpers/ports";
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const EMPTY = join(REPO, "bench/indexing/empty");
+
+export type PonderRun = {
+  /** Spawn to /ready 200. */
+  totalSeconds: number;
+  /** Ponder's "Completed backfill indexing" duration: fetching and indexing, no start-up. */
+  backfillSeconds: number;
+  /** Ponder's "Created database indexes" duration, after the backfill and before /ready. */
+  indexesSeconds: number;
+  /** The block /status reported once ready. */
+  statusBlock: number;
+  /** Events Ponder says it processed (ponder_indexing_completed_events), to check against the history. */
+  events: number;
+  /** Ponder's JSON log lines. */
+  log: string;
+};
+
+export type PonderRunOptions = {
+  project: "ours" | "empty";
+  rpcUrl: string;
+  deploymentsDir: string;
+  databaseUrl?: string;
+  lastEventBlock: number;
+  timeoutMs: number;
+  /** Extra arguments for node, e.g. --cpu-prof. */
+  nodeOptions?: string;
+  /** Called once ready, before Ponder is stopped: to read /metrics, say. */
+  onReady?: (baseUrl: string) => Promise<void>;
+};
+
+/**
+ * Ponder writes ponder-env.d.ts into its root on start; a root of the empty project's own outside
+ * the repository keeps that file out of the repository's type check. It only re-exports the
+ * project's files.
+ */
+async function emptyProjectRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "far-bench-empty-"));
+  await mkdir(join(root, "src/api"), { recursive: true });
+  await writeFile(join(root, "ponder.config.ts"), `export { default } from ${JSON.stringify(join(EMPTY, "ponder.config.ts"))};\n`);
+  await writeFile(join(root, "ponder.schema.ts"), `export * from ${JSON.stringify(join(EMPTY, "ponder.schema.ts"))};\n`);
+  await writeFile(join(root, "src/index.ts"), `import ${JSON.stringify(join(EMPTY, "src/index.ts"))};\n`);
+  await writeFile(join(root, "src/api/index.ts"), `export { default } from ${JSON.stringify(join(EMPTY, "src/api/index.ts"))};\n`);
+  return root;
+}
+
+export async function runPonder(options: PonderRunOptions): Promise<PonderRun> {
+  const port = await freePort();
+  const pgliteDir = await mkdtemp(join(tmpdir(), "far-bench-pglite-"));
+  const env = anvilIndexerEnv({ rpcUrl: options.rpcUrl, deploymentsDir: options.deploymentsDir, pgliteDir, databaseUrl: options.databaseUrl });
+  // The embedded API's feed then stays in-process: nothing written to a Redis others may share.
+  delete env.REDIS_URL;
+  if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} ${options.nodeOptions}`.trim();
+  const root = options.project === "empty" ? await emptyProjectRoot() : undefined;
+  const rootArgs = root ? ["--root", root] : [];
+
+  let log = "";
+  const started = performance.now();
+  const child = spawn(
+    join(REPO, "node_modules/.bin/ponder"),
+    [...rootArgs, "start", "--schema", "bench", "--port", String(port), "--log-format", "json", "--log-level", "info"],
+    { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + options.timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${options.project} ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
+      const ready = await fetch(`${baseUrl}/ready`).then((response) => response.status === 200, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`${options.project} ponder not ready in ${options.timeoutMs / 1000} s:\n${log.slice(-4000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const totalSeconds = (performance.now() - started) / 1000;
+    await options.onReady?.(baseUrl);
+    const status = (await (await fetch(`${baseUrl}/status`)).json()) as Record<string, { block?: { number: number } }>;
+    const statusBlock = status.anvil?.block?.number ?? -1;
+    if (statusBlock < options.lastEventBlock) throw new Error(`${options.project} ponder ready at block ${statusBlock}, before the last event's ${options.lastEventBlock}`);
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const events = [...metrics.matchAll(/^ponder_indexing_completed_events\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+    const messages = log
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { msg?: string; duration?: number });
+    const duration = (msg: string) => messages.find((entry) => entry.msg === msg)?.duration;
+    const backfill = duration("Completed backfill indexing across all chains");
+    if (backfill === undefined) throw new Error(`${options.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
+    return {
+      totalSeconds,
+      backfillSeconds: backfill / 1000,
+      indexesSeconds: (duration("Created database indexes") ?? 0) / 1000,
+      statusBlock,
+      events,
+      log,
+    };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    await rm(pgliteDir, { recursive: true, force: true });
+    if (root) await rm(root, { recursive: true, force: true });
+  }
+}
