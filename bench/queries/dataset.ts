@@ -1,0 +1,58 @@
+/**
+ * The chain the query benchmark reads: bulk history (test/helpers/history.ts) with blocks hours
+ * apart, so that revenue buckets span weeks, then a seeded random scenario on top
+ * (test/helpers/scenario.ts) for what bulk history lacks: claims (staking-reward payouts),
+ * unstakes, failed and cancelled tasks, rating changes, price moves.
+ */
+import { anvilAccount } from "../../common/chain";
+import { startDeployedChain } from "../../test/helpers/chain";
+import { generateHistory } from "../../test/helpers/history";
+import { runScenario, USER_ACCOUNT_OFFSET } from "../../test/helpers/scenario";
+import type { MixParameters } from "./mix";
+
+/** generateHistory mines two blocks per round; this spacing spreads 100 rounds over about 33 days. */
+export const BLOCK_SECONDS = 4 * 3600;
+const DAY = 86_400;
+/** The scenario's accounts (its first 12 users): they stake, claim and create tasks. */
+const SCENARIO_USERS = 12;
+
+/**
+ * Waits until anvil holds no pending transaction. Seen after a long history: the scenario's last
+ * transaction was still in the pool when it returned, and anvil mined about a hundred empty
+ * blocks over ten seconds before including it. The answers the benchmark validates must come
+ * from the chain as it ends, not from one that moves under the load.
+ */
+async function settle(rpc: (method: string, params: unknown[]) => Promise<unknown>) {
+  for (;;) {
+    const { pending, queued } = (await rpc("txpool_status", [])) as { pending: string; queued: string };
+    if (Number(pending) === 0 && Number(queued) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export type DatasetOptions = { targetEvents: number; scenarioSteps: number; stakers: number };
+
+export async function buildDataset(options: DatasetOptions) {
+  const chain = await startDeployedChain();
+  try {
+    const { publicClient, manifest } = chain;
+    const rpc = (method: string, params: unknown[]) => publicClient.request({ method: method as never, params: params as never });
+    await rpc("anvil_setBlockTimestampInterval", [BLOCK_SECONDS]);
+    // 30 users and 20 nodes keep the two account ranges apart (users 10–39, nodes 40–59).
+    const history = await generateHistory({ publicClient, manifest, targetEvents: options.targetEvents, users: 30, nodes: 20 });
+    await rpc("anvil_removeBlockTimestampInterval", []);
+    const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 8, steps: options.scenarioSteps, label: "bench-queries" });
+    await settle(rpc);
+    const head = await publicClient.getBlock();
+    const to = Math.floor(Number(head.timestamp) / DAY) * DAY + DAY;
+    const parameters: MixParameters = {
+      stakers: Array.from({ length: Math.min(options.stakers, SCENARIO_USERS) }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address.toLowerCase()),
+      token: manifest.contracts.FARToken.address.toLowerCase(),
+      revenueWindow: { from: to - 30 * DAY, to },
+    };
+    return { chain, head: head.number, historyEvents: history.events, scenarioSent: scenario.sent, parameters };
+  } catch (error) {
+    await chain.anvil.stop();
+    throw error;
+  }
+}
