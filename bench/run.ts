@@ -5,14 +5,12 @@
  * place. Exits 1 if any benchmark failed.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const passThrough = process.argv.slice(2).filter((arg) => arg === "--quick");
-// bench/indexing.ts is optional: it joins the run as soon as it exists.
-const BENCHES = ["indexing", "queries", "subscriptions", "oracle"].filter((name) => existsSync(join(root, "bench", `${name}.ts`)));
+const BENCHES = ["indexing", "queries", "subscriptions", "oracle"];
 
 type Outcome = { name: string; code: number; seconds: number; tables: string[] };
 

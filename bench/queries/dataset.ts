@@ -16,20 +16,6 @@ const DAY = 86_400;
 /** The scenario's accounts (its first 12 users): they stake, claim and create tasks. */
 const SCENARIO_USERS = 12;
 
-/**
- * Waits until anvil holds no pending transaction. Seen after a long history: the scenario's last
- * transaction was still in the pool when it returned, and anvil mined about a hundred empty
- * blocks over ten seconds before including it. The answers the benchmark validates must come
- * from the chain as it ends, not from one that moves under the load.
- */
-async function settle(rpc: (method: string, params: unknown[]) => Promise<unknown>) {
-  for (;;) {
-    const { pending, queued } = (await rpc("txpool_status", [])) as { pending: string; queued: string };
-    if (Number(pending) === 0 && Number(queued) === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 export type DatasetOptions = { targetEvents: number; scenarioSteps: number; stakers: number };
 
 export async function buildDataset(options: DatasetOptions) {
@@ -42,7 +28,6 @@ export async function buildDataset(options: DatasetOptions) {
     const history = await generateHistory({ publicClient, manifest, targetEvents: options.targetEvents, users: 30, nodes: 20 });
     await rpc("anvil_removeBlockTimestampInterval", []);
     const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 8, steps: options.scenarioSteps, label: "bench-queries" });
-    await settle(rpc);
     const head = await publicClient.getBlock();
     const to = Math.floor(Number(head.timestamp) / DAY) * DAY + DAY;
     const parameters: MixParameters = {

@@ -172,5 +172,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const action = actions.find(([weight]) => (roll -= weight) < 0)!;
     await action[1]();
   }
+  // What the scenario sent is on chain when it returns: a transaction still in the pool (seen
+  // after a long history) would land later, under a suite that already compares the chain.
+  for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    const { pending, queued } = (await publicClient.request({ method: "txpool_status" as never, params: [] as never })) as { pending: string; queued: string };
+    if (Number(pending) === 0 && Number(queued) === 0) break;
+    if (Date.now() > deadline) throw new Error(`anvil still holds ${Number(pending)} pending and ${Number(queued)} queued transactions`);
+  }
   return { sent, skipped, users, nodes, taskIds };
 }
