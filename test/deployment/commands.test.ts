@@ -1,7 +1,8 @@
 /**
  * Every command the READMEs give is a package script that something runs: this suite runs the
  * ones no other suite does (deploy, gas, oracle with simulate) exactly as documented, through
- * npm, and checks that each remaining one is run by another suite, `npm test` or `.ci/run`.
+ * npm, and checks that each remaining one is run by another suite, `npm test`, `.ci/run` or the
+ * benchmark runner `.ci/run` starts.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
@@ -35,7 +36,7 @@ describe("the READMEs' commands", () => {
     for (const undo of cleanup.reverse()) await undo();
   });
 
-  it("are package scripts, each run by a test, npm test or .ci/run", async () => {
+  it("are package scripts, each run by a test, npm test, .ci/run or the benchmark runner", async () => {
     const { scripts } = JSON.parse(await readFile("package.json", "utf8")) as { scripts: Record<string, string> };
     const documented = new Set<string>();
     for (const document of DOCUMENTS) {
@@ -43,11 +44,15 @@ describe("the READMEs' commands", () => {
     }
     expect(documented.size).toBeGreaterThan(5);
     const runners = await Promise.all([...(await filesUnder("test")), "scripts/test.ts", ".ci/run"].map((file) => readFile(file, "utf8")));
+    // What `npm run bench` (in .ci/run) runs: bench/<name>.ts for each name it lists.
+    const benchRunner = await readFile("bench/run.ts", "utf8");
+    const benches = JSON.parse(benchRunner.match(/const BENCHES = (\[[^\]]*\])/)![1]!) as string[];
     for (const name of documented) {
       expect(Object.keys(scripts), `npm run ${name}`).toContain(name);
       const file = scripts[name]!.match(/(?:scripts|bench|api)\/[\w-]+\.ts/)?.[0];
       const runs = (text: string) => text.includes(`npm run ${name}`) || new RegExp(`"run",( "-s",)? "${name}"`).test(text) || (file !== undefined && text.includes(file));
-      expect(runners.some(runs), `nothing runs npm run ${name}`).toBe(true);
+      const benched = file !== undefined && benches.some((bench) => file === `bench/${bench}.ts`);
+      expect(runners.some(runs) || benched, `nothing runs npm run ${name}`).toBe(true);
     }
   });
 
