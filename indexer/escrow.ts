@@ -6,19 +6,17 @@ import { lower, positionOf, type ChainPosition, type Db } from "./context";
 
 type EscrowRow = typeof escrowAccount.$inferSelect;
 
+/**
+ * One upsert: `change` applies to the stored row, or to an empty account for a user's first
+ * event. It is also called to build the inserted row when one exists, so it must be pure.
+ */
 export async function updateEscrow(db: Db, user: Address, position: ChainPosition, change: (row: EscrowRow) => Partial<EscrowRow>) {
-  const current: EscrowRow = (await db.find(escrowAccount, { user })) ?? {
-    user,
-    balance: 0n,
-    escrowed: 0n,
-    deposited: 0n,
-    withdrawn: 0n,
-    spent: 0n,
-    updatedBlock: position.blockNumber,
-    updatedAt: position.timestamp,
-  };
-  const next = { ...current, ...change(current), updatedBlock: position.blockNumber, updatedAt: position.timestamp };
-  await db.insert(escrowAccount).values(next).onConflictDoUpdate(next);
+  const updated = { updatedBlock: position.blockNumber, updatedAt: position.timestamp };
+  const empty: EscrowRow = { user, balance: 0n, escrowed: 0n, deposited: 0n, withdrawn: 0n, spent: 0n, ...updated };
+  await db
+    .insert(escrowAccount)
+    .values({ ...empty, ...change(empty), ...updated })
+    .onConflictDoUpdate((row) => ({ ...change(row), ...updated }));
 }
 
 ponder.on("InferencePayment:Deposited", async ({ event, context }) => {

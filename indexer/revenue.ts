@@ -1,6 +1,6 @@
 /**
  * Payouts and the revenue buckets over them, priced in USD by the FAR/USD feed. One function,
- * `recordPayout`, is the only writer of both, so buckets always sum to the payouts.
+ * `recordPayouts`, is the only writer of both, so buckets always sum to the payouts.
  */
 import { ponder, type Context } from "ponder:registry";
 import { nodeRevenueBucket, paymentSettings, payout, priceState, revenueBucket } from "ponder:schema";
@@ -31,29 +31,36 @@ async function farUsdPrice(context: IndexingContext, position: ChainPosition) {
   return row;
 }
 
-export async function recordPayout(context: IndexingContext, input: PayoutInput, position: ChainPosition) {
-  if (input.amount === 0n) return;
+/**
+ * Records the payouts of one log, all priced by the one answer in force there: looked up once
+ * (not per payout), and only if some payout moves money.
+ */
+export async function recordPayouts(context: IndexingContext, inputs: PayoutInput[], position: ChainPosition) {
+  const paid = inputs.filter((input) => input.amount !== 0n);
+  if (paid.length === 0) return;
   const price = await farUsdPrice(context, position);
-  const usdValue = (input.amount * price.answer) / 10n ** BigInt(price.decimals);
-  await context.db.insert(payout).values({
-    id: logId(position, input.stream),
-    ...input,
-    usdValue,
-    farUsdPrice: price.answer,
-    ...position,
-  });
-  for (const { interval, seconds } of BUCKETS) {
-    const bucketStart = position.timestamp - (position.timestamp % seconds);
-    const key = { interval, bucketStart, stream: input.stream };
-    await context.db
-      .insert(revenueBucket)
-      .values({ ...key, amount: input.amount, usdValue, payoutCount: 1 })
-      .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
-    if (input.node) {
+  for (const input of paid) {
+    const usdValue = (input.amount * price.answer) / 10n ** BigInt(price.decimals);
+    await context.db.insert(payout).values({
+      id: logId(position, input.stream),
+      ...input,
+      usdValue,
+      farUsdPrice: price.answer,
+      ...position,
+    });
+    for (const { interval, seconds } of BUCKETS) {
+      const bucketStart = position.timestamp - (position.timestamp % seconds);
+      const key = { interval, bucketStart, stream: input.stream };
       await context.db
-        .insert(nodeRevenueBucket)
-        .values({ ...key, node: input.node, amount: input.amount, usdValue, payoutCount: 1 })
+        .insert(revenueBucket)
+        .values({ ...key, amount: input.amount, usdValue, payoutCount: 1 })
         .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
+      if (input.node) {
+        await context.db
+          .insert(nodeRevenueBucket)
+          .values({ ...key, node: input.node, amount: input.amount, usdValue, payoutCount: 1 })
+          .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
+      }
     }
   }
 }

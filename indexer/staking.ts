@@ -7,7 +7,7 @@ import { ponder } from "ponder:registry";
 import { staker, stakingEvent } from "ponder:schema";
 import type { Address } from "viem";
 import { logId, lower, positionOf, type ChainPosition, type Db } from "./context";
-import { recordPayout } from "./revenue";
+import { recordPayouts } from "./revenue";
 import { rewardPerTokenAt } from "./staking-math";
 import { updateTokenStats } from "./token";
 
@@ -99,7 +99,7 @@ ponder.on("FARToken:RewardsClaimed", async ({ event, context }) => {
   const { after } = await checkpoint(context.db, token, holder, position, (row) => ({ rewardsClaimed: row.rewardsClaimed + amount }));
   await updateTokenStats(context.db, token, position, (row) => ({ rewardsMinted: row.rewardsMinted + amount }));
   await recordAction(context.db, holder, "REWARD_CLAIM", amount, after.staked, position);
-  await recordPayout(context, { stream: "STAKING_REWARD", recipient: holder, amount, taskId: null, node: null }, position);
+  await recordPayouts(context, [{ stream: "STAKING_REWARD", recipient: holder, amount, taskId: null, node: null }], position);
 });
 
 ponder.on("FARToken:RevenueShareClaimed", async ({ event, context }) => {

@@ -7,7 +7,7 @@ import { node, task } from "ponder:schema";
 import { zeroAddress } from "viem";
 import { lower, positionOf, type ChainPosition } from "./context";
 import { updateEscrow } from "./escrow";
-import { recordPayout, treasuryOf } from "./revenue";
+import { recordPayouts, treasuryOf } from "./revenue";
 
 /** Where and when a task left the CREATED state, the same for a settlement and a cancellation. */
 function settledAt(position: ChainPosition, createdAt: number) {
@@ -70,13 +70,15 @@ ponder.on("InferencePayment:TaskCompleted", async ({ event, context }) => {
     totalEarned: row.totalEarned + nodePayment,
   }));
   const settlement = { taskId, node: nodeAddress };
-  await recordPayout(context, { stream: "NODE_PAYMENT", recipient: nodeAddress, amount: nodePayment, ...settlement }, position);
-  await recordPayout(
+  await recordPayouts(
     context,
-    { stream: "STAKER_SHARE", recipient: lower(context.contracts.FARToken.address), amount: stakerPayment, ...settlement },
+    [
+      { stream: "NODE_PAYMENT", recipient: nodeAddress, amount: nodePayment, ...settlement },
+      { stream: "STAKER_SHARE", recipient: lower(context.contracts.FARToken.address), amount: stakerPayment, ...settlement },
+      { stream: "TREASURY", recipient: await treasuryOf(context), amount: treasuryPayment, ...settlement },
+    ],
     position,
   );
-  await recordPayout(context, { stream: "TREASURY", recipient: await treasuryOf(context), amount: treasuryPayment, ...settlement }, position);
 });
 
 ponder.on("InferencePayment:TaskCancelled", async ({ event, context }) => {

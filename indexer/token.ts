@@ -7,53 +7,52 @@ import { rewardPerTokenAt } from "./staking-math";
 
 type TokenStatsRow = typeof tokenStats.$inferSelect;
 
-/** The row exists from the token's constructor events on; the defaults only cover a later start. */
+/**
+ * One upsert: `change` applies to the stored row, or to zeroed stats for the first event (it is
+ * called for both, so it must be pure). The row exists from the token's constructor events on;
+ * the zeroed stats only cover a later start.
+ */
 export async function updateTokenStats(
   db: Db,
   token: Address,
   position: ChainPosition,
   change: (row: TokenStatsRow) => Partial<TokenStatsRow>,
 ): Promise<TokenStatsRow> {
-  const current =
-    (await db.find(tokenStats, { token })) ??
-    ({
-      token,
-      totalSupply: 0n,
-      totalStaked: 0n,
-      holderCount: 0,
-      stakerCount: 0,
-      rewardRate: 0n,
-      lockPeriod: 0,
-      rewardPerTokenStored: 0n,
-      rewardUpdatedAt: position.timestamp,
-      revenuePerToken: 0n,
-      revenueDistributed: 0n,
-      revenueShareClaimed: 0n,
-      rewardsMinted: 0n,
-      updatedBlock: position.blockNumber,
-      updatedAt: position.timestamp,
-    } satisfies TokenStatsRow);
-  const next = { ...current, ...change(current), updatedBlock: position.blockNumber, updatedAt: position.timestamp };
-  await db.insert(tokenStats).values(next).onConflictDoUpdate(next);
-  return next;
+  const updated = { updatedBlock: position.blockNumber, updatedAt: position.timestamp };
+  const zeroed: TokenStatsRow = {
+    token,
+    totalSupply: 0n,
+    totalStaked: 0n,
+    holderCount: 0,
+    stakerCount: 0,
+    rewardRate: 0n,
+    lockPeriod: 0,
+    rewardPerTokenStored: 0n,
+    rewardUpdatedAt: position.timestamp,
+    revenuePerToken: 0n,
+    revenueDistributed: 0n,
+    revenueShareClaimed: 0n,
+    rewardsMinted: 0n,
+    ...updated,
+  };
+  return db
+    .insert(tokenStats)
+    .values({ ...zeroed, ...change(zeroed), ...updated })
+    .onConflictDoUpdate((row) => ({ ...change(row), ...updated }));
 }
 
-/** Applies `delta` to a holder's balance and returns how the holder count changes (−1, 0, +1). */
+/**
+ * Applies `delta` to a holder's balance and returns how the holder count changes (−1, 0, +1).
+ * One upsert that adds to the stored row, not a find then a write: the balance before is the
+ * balance after minus `delta` (zero for a new holder).
+ */
 async function moveBalance(db: Db, holder: Address, delta: bigint, position: ChainPosition): Promise<number> {
-  const existing = await db.find(account, { address: holder });
-  const before = existing?.balance ?? 0n;
-  const after = before + delta;
-  await db
+  const updated = { updatedBlock: position.blockNumber, updatedAt: position.timestamp };
+  const { balance: after } = await db
     .insert(account)
-    .values({
-      address: holder,
-      balance: after,
-      firstSeenBlock: position.blockNumber,
-      updatedBlock: position.blockNumber,
-      updatedAt: position.timestamp,
-    })
-    .onConflictDoUpdate({ balance: after, updatedBlock: position.blockNumber, updatedAt: position.timestamp });
-  return Number(after > 0n) - Number(before > 0n);
+    .values({ address: holder, balance: delta, firstSeenBlock: position.blockNumber, ...updated })
+    .onConflictDoUpdate((row) => ({ balance: row.balance + delta, ...updated }));
+  return Number(after > 0n) - Number(after - delta > 0n);
 }
 
 ponder.on("FARToken:Transfer", async ({ event, context }) => {
