@@ -370,6 +370,10 @@ async function main() {
         measured.push(await settle());
       }
       for (const event of measured) await deliveredAll(event.block, opened * event.payouts, 60_000);
+      // Under load a watcher's poll can come back after the deliveries did: let both see the last
+      // block (a watcher marks every block up to what it saw) before reading their times.
+      const lastBlock = Math.max(...measured.map((event) => event.block));
+      for (const deadline = Date.now() + 30_000; !(committed.seenAt.has(lastBlock) && status.seenAt.has(lastBlock)) && Date.now() < deadline; ) await sleep(50);
       const ponderCores = (await cpuSeconds(pid) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
       const rssAfterEventsKb = await rssKb(pid);
 
