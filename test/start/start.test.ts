@@ -70,6 +70,9 @@ describe("npm start", () => {
         // The group is gone already.
       }
       await exited;
+      // Killed before Ctrl-C (a failed or skipped step), the start script could not stop the
+      // children it runs in groups of their own: anvil names the data directory, Ponder its port.
+      for (const pattern of [dataDir, `ponder start .*--port ${port}`]) spawnSync("pkill", ["-KILL", "-f", pattern]);
     });
     await waitUntil(() => output.includes("[far] Ctrl-C stops everything.") || child.exitCode !== null, "npm start to print ready", 180_000);
     readyAt = Date.now();
