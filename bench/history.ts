@@ -22,6 +22,7 @@ import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { writeManifest, type DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { benchArgs } from "./args";
 import { handledTopics } from "./indexing/events";
 
 const DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), "data");
@@ -228,9 +229,8 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  const index = args.indexOf("--events");
-  const target = index >= 0 ? Number(args[index + 1]) : args.includes("--quick") ? 5_000 : 100_000;
+  const { quick, option } = benchArgs();
+  const target = Number(option("--events") ?? (quick ? 5_000 : 100_000));
   const history = await ensureHistory(target, console.log);
   console.log(
     `history: ${history.events} events, ${history.transactions} transactions, blocks ${history.firstBlock}–${history.headBlock} ` +

@@ -19,14 +19,10 @@ import { freePort } from "../test/helpers/ports";
 import { ensureHistory, type History } from "./history";
 import { handledEventNames, handledTopics, registeredByIndexer } from "./indexing/events";
 import { runPonder } from "./indexing/ponder";
+import { benchArgs } from "./args";
 import { startRpcProxy } from "./indexing/rpc-proxy";
 
-const args = process.argv.slice(2);
-const quick = args.includes("--quick");
-const option = (name: string) => {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-};
+const { quick, option } = benchArgs();
 const EVENTS = Number(option("--events") ?? (quick ? 5_000 : 100_000));
 const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 3));
 const RAW_CHUNK_BLOCKS = 25;

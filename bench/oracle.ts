@@ -16,14 +16,10 @@ import { startOracle } from "../oracle/main";
 import { createSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { benchArgs } from "./args";
 import { nodeAddresses, oracleEnv, users } from "../test/oracle/helpers";
 
-const args = process.argv.slice(2);
-const quick = args.includes("--quick");
-const option = (name: string) => {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-};
+const { quick, option } = benchArgs();
 const TASKS = Number(option("--tasks") ?? (quick ? 60 : 400));
 const REPEATS = Number(option("--repeats") ?? 3);
 const BATCH_SIZE = 50;

@@ -15,14 +15,10 @@ import { query, waitUntil } from "../test/helpers/graphql";
 import { startPonder } from "../test/helpers/ponder";
 import { BLOCK_SECONDS, buildDataset } from "./queries/dataset";
 import { percentile, runLoad, type LoadRequest, type LoadResult } from "./queries/load";
+import { benchArgs } from "./args";
 import { buildMix, QUESTION_NAMES, type Question, type Target } from "./queries/mix";
 
-const args = process.argv.slice(2);
-const quick = args.includes("--quick");
-const option = (name: string) => {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-};
+const { quick, option } = benchArgs();
 const EVENTS = Number(option("--events") ?? (quick ? 3_000 : 30_000));
 const SECONDS = Number(option("--seconds") ?? (quick ? 2 : 10));
 const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 3));

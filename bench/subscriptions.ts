@@ -13,6 +13,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { Agent, request, type ClientRequest, type IncomingMessage } from "node:http";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import type { Hash, Hex } from "viem";
+import { benchArgs } from "./args";
 
 const PAYOUTS = "subscription { payouts { cursor action blockNumber payout { id } } }";
 
@@ -148,12 +149,7 @@ async function main() {
   const { query } = await import("../test/helpers/graphql");
   const { startPonder } = await import("../test/helpers/ponder");
 
-  const args = process.argv.slice(2);
-  const quick = args.includes("--quick");
-  const option = (name: string) => {
-    const index = args.indexOf(name);
-    return index >= 0 ? args[index + 1] : undefined;
-  };
+  const { quick, option } = benchArgs();
   const subscriberCounts = (option("--subscribers") ?? (quick ? "100,500" : "1000,5000")).split(",").map(Number);
   const pollMs = Number(option("--poll-ms") ?? 250);
   const events = Number(option("--events") ?? (quick ? 8 : 20));

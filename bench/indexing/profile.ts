@@ -13,13 +13,10 @@ import { startAnvil } from "../../common/anvil";
 import { freePort } from "../../test/helpers/ports";
 import { ensureHistory } from "../history";
 import { runPonder } from "./ponder";
+import { benchArgs } from "../args";
 import { startRpcProxy } from "./rpc-proxy";
 
-const args = process.argv.slice(2);
-const option = (name: string) => {
-  const index = args.indexOf(name);
-  return index >= 0 ? args[index + 1] : undefined;
-};
+const { flag, option } = benchArgs();
 const project = (option("--project") ?? "ours") as "ours" | "empty";
 const profileDir = option("--cpu-prof");
 const history = await ensureHistory(Number(option("--events") ?? 100_000));
@@ -56,7 +53,7 @@ const anvil = await startAnvil({ port: await freePort(), loadState: history.stat
 const proxy = await startRpcProxy(anvil.rpcUrl, history.manifest.contracts.PriceFeed.address);
 let databaseUrl: string | undefined;
 let dropDatabase = async () => {};
-if (args.includes("--postgres")) {
+if (flag("--postgres")) {
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   const name = `bench_idx_profile_${process.pid}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
@@ -86,7 +83,7 @@ try {
       metrics = await (await fetch(`${baseUrl}/metrics`)).text();
     },
   });
-  if (args.includes("--log")) console.log(run.log);
+  if (flag("--log")) console.log(run.log);
   console.log(`${project} on ${databaseUrl ? "Postgres" : "PGlite"}: ${history.events} events, start → ready ${run.totalSeconds.toFixed(2)} s, backfill ${run.backfillSeconds.toFixed(2)} s`);
 } finally {
   await proxy.stop();
