@@ -17,13 +17,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { encodeFunctionData, getAddress, keccak256, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { writeManifest, type DeploymentManifest } from "../contracts/deploy/manifest";
-import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../test/helpers/chain";
 import { benchArgs } from "./args";
 import { handledTopics } from "./indexing/events";
+import { taskIdOf, taskSalt } from "../common/task";
 
 const DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), "data");
 const USERS = 40;
@@ -33,7 +34,6 @@ const NODE_OFFSET = USER_OFFSET + USERS;
 const ROUND_SECONDS = 300;
 /** Ponder backfills up to head − 30 on anvil; these empty blocks put every event in the backfill. */
 const TRAILING_BLOCKS = 64;
-const STAKE_LOCK_SECONDS = 3600;
 
 export type History = {
   dir: string;
@@ -86,7 +86,6 @@ async function buildHistory(targetEvents: number, dir: string, log: (line: strin
   const chain = await startDeployedChain({
     dumpState: statePath,
     accounts: NODE_OFFSET + NODES,
-    stakeLockSeconds: STAKE_LOCK_SECONDS,
     extraArgs: ["--gas-limit", "300000000"],
   });
   try {
@@ -167,9 +166,12 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
       }),
     );
     await mine();
+    // Past the initial stakes' lock once (a day, the token's minimum), so the unstaking half can
+    // unstake from the first round on and even a quick history has every kind of event.
+    await rpc("evm_increaseTime", [toHex(TEST_STAKE_LOCK_SECONDS)]);
+    await mine();
     await rpc("anvil_setBlockTimestampInterval", [ROUND_SECONDS]);
 
-    const lockRounds = Math.ceil(STAKE_LOCK_SECONDS / ROUND_SECONDS) + 1;
     let openTasks: Hex[] = [];
     for (let round = 0; events < targetEvents; round++) {
       const created: Hex[] = [];
@@ -188,15 +190,15 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
       };
       const userWork = users.map(async (user, i) => {
         await send(user, token, encodeFunctionData({ abi: farTokenAbi, functionName: "transfer", args: [users[(i + 1 + round) % USERS]!, FAR + BigInt(round)] }), 100_000n);
-        const taskId = keccak256(toHex(`bench-history-${round}-${i}`));
-        await send(user, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "createTask", args: [taskId, 10n * FAR] }), 200_000n);
-        created[i] = taskId;
+        const salt = taskSalt(`bench-history-${round}-${i}`);
+        await send(user, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }), 200_000n);
+        created[i] = taskIdOf(user, salt);
         // The first half of the users keep staking (which renews their lock); the second half
         // staked once at the start and unstake a little once that lock has run out.
         if (i === round % (USERS / 2)) {
           await send(user, token, encodeFunctionData({ abi: farTokenAbi, functionName: "stake", args: [10n * FAR] }), 250_000n);
         }
-        if (i === USERS / 2 + (round % (USERS / 2)) && round >= lockRounds) {
+        if (i === USERS / 2 + (round % (USERS / 2))) {
           await send(user, token, encodeFunctionData({ abi: farTokenAbi, functionName: "unstake", args: [FAR] }), 250_000n);
         }
         if (i === (round * 3) % USERS && round > 0) {

@@ -142,9 +142,10 @@ function runSubscriberWorker() {
 
 async function main() {
   // Loaded here, not at the top: the worker thread runs this same file and needs none of it.
-  const { getAddress, keccak256, parseEventLogs, toHex } = await import("viem");
+  const { getAddress, parseEventLogs } = await import("viem");
   const { farTokenAbi, inferencePaymentAbi } = await import("../abis");
   const { anvilAccount } = await import("../common/chain");
+  const { taskIdOf, taskSalt } = await import("../common/task");
   const { FAR, startDeployedChain } = await import("../test/helpers/chain");
   const { query } = await import("../test/helpers/graphql");
   const { startPonder } = await import("../test/helpers/ponder");
@@ -261,9 +262,9 @@ async function main() {
       await mined(user.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [1_000_000n * FAR] }));
       const taskIds: Hex[] = [];
       for (let i = 0; i <= events; i++) {
-        const id = keccak256(toHex(`bench-subscriptions-${subscribers}-${i}`));
-        await mined(user.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [id, 10n * FAR] }));
-        taskIds.push(id);
+        const salt = taskSalt(`bench-subscriptions-${subscribers}-${i}`);
+        await mined(user.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }));
+        taskIds.push(taskIdOf(user.account.address, salt));
       }
 
       const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_FEED_POLL_MS: String(pollMs) } });

@@ -10,6 +10,8 @@ import { ConfigError } from "./errors";
 /** Anvil's public development mnemonic: only ever used when the chain is a local anvil. */
 export const ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
 export const ANVIL_CHAIN_ID = 31337;
+/** FARToken.MIN_LOCK_PERIOD: the token's constructor refuses a shorter stake lock. */
+export const MIN_STAKE_LOCK_SECONDS = 24 * 3600;
 
 const address = z
   .string()
@@ -33,7 +35,7 @@ const deploySchema = chainSchema.extend({
   ORACLE_ADDRESS: address.optional(),
   TREASURY_ADDRESS: address.optional(),
   INITIAL_SUPPLY: z.coerce.bigint().default(800_000_000n * 10n ** 18n),
-  STAKE_LOCK_SECONDS: seconds.default(7 * 24 * 3600),
+  STAKE_LOCK_SECONDS: seconds.min(MIN_STAKE_LOCK_SECONDS, `must be at least ${MIN_STAKE_LOCK_SECONDS} (FARToken.MIN_LOCK_PERIOD, one day)`).default(7 * 24 * 3600),
   TASK_TIMEOUT_SECONDS: seconds.default(24 * 3600),
   FAR_USD_PRICE: z.coerce.bigint().default(25_000_000n),
 });

@@ -5,7 +5,6 @@
  */
 import {
   encodeFunctionData,
-  keccak256,
   parseEther,
   toHex,
   type Address,
@@ -23,8 +22,10 @@ import type { Logger } from "./logger";
 import type { TaskResultFields } from "./message";
 import type { ModelTable } from "./pricing";
 import type { ResultStream } from "./stream";
+import { taskIdOf, taskSalt } from "../common/task";
 
-export type SimulatedTask = { taskId: Hex; user: Address; escrow: bigint };
+/** `taskId` is what the chain derives from `user` and `salt` (common/task.ts), and what the scheduler reports. */
+export type SimulatedTask = { taskId: Hex; salt: Hex; user: Address; escrow: bigint };
 
 export type CreateSimulatorParameters = {
   publicClient: PublicClient;
@@ -148,14 +149,15 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
       const byUser = new Map<LocalAccount, SimulatedTask[]>();
       for (let i = 0; i < count; i++) {
         const user = parameters.users[i % parameters.users.length]!;
-        const task = { taskId: keccak256(toHex(`sim:${runId}:${taskCounter++}`)), user: user.address, escrow: parseEther(String(1 + Math.floor(next() * 10))) };
+        const salt = taskSalt(`sim:${runId}:${taskCounter++}`);
+        const task = { taskId: taskIdOf(user.address, salt), salt, user: user.address, escrow: parseEther(String(1 + Math.floor(next() * 10))) };
         tasks.push(task);
         byUser.set(user, [...(byUser.get(user) ?? []), task]);
       }
       await Promise.all(
         [...byUser].map(async ([user, own]) => {
           for (const task of own) {
-            hashes.push(await send(user, parameters.payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "createTask", args: [task.taskId, task.escrow] })));
+            hashes.push(await send(user, parameters.payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "createTask", args: [task.salt, task.escrow] })));
           }
         }),
       );

@@ -2,10 +2,11 @@
  * `npm run gas`: gas per task for `completeTask` one at a time versus `completeTasks` in
  * batches, measured on a fresh anvil with a staker present (so every path pays the stakers).
  */
-import { getAddress, keccak256, toHex, type Hash } from "viem";
+import { getAddress, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { taskIdOf, taskSalt } from "../common/task";
 
 const BATCH_SIZES = [1, 10, 50, 100];
 const chain = await startDeployedChain();
@@ -26,11 +27,11 @@ try {
 
   let counter = 0;
   const createTasks = async (count: number) => {
-    const ids = Array.from({ length: count }, () => keccak256(toHex(`gas-task-${counter++}`)));
-    for (const id of ids) {
-      await gasOf(user!.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [id, 10n * FAR] }));
+    const salts = Array.from({ length: count }, () => taskSalt(`gas-task-${counter++}`));
+    for (const salt of salts) {
+      await gasOf(user!.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }));
     }
-    return ids;
+    return salts.map((salt) => taskIdOf(user!.account.address, salt));
   };
 
   const rows: { mode: string; tasks: number; gas: bigint; perTask: bigint }[] = [];

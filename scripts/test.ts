@@ -31,7 +31,8 @@ function step(name: string, ok: boolean) {
 }
 
 console.log("== contracts: build and ABI freshness; typecheck ==");
-const build = await run("forge", ["build"]);
+// scripts/forge.cjs, not the npm `forge` wrapper: the wrapper exits 0 even when forge failed.
+const build = await run("node", ["scripts/forge.cjs", "build"]);
 step("contracts compile", build.code === 0);
 const abis = await run("tsx", ["scripts/generate-abis.ts", "--check"]);
 step("abis/ matches contracts/", abis.code === 0);
@@ -39,7 +40,7 @@ const typecheck = await run("tsc", ["--noEmit"]);
 step("TypeScript strict typecheck", typecheck.code === 0);
 
 console.log("\n== contracts: forge test (unit, fuzz, invariant) ==");
-const forge = await run("forge", ["test"], true);
+const forge = await run("node", ["scripts/forge.cjs", "test"], true);
 const forgeSummary = [...forge.output.matchAll(/(\d+) tests passed, (\d+) failed, (\d+) skipped/g)].at(-1);
 if (forgeSummary) {
   total.passed += Number(forgeSummary[1]);

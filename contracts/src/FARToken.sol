@@ -17,13 +17,19 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 ///  - the spec never paid the staker share to stakers; here a reward-per-token accumulator
 ///    splits every distribution pro rata to stake at that moment;
 ///  - a stake is locked for `lockPeriod` after the holder's latest stake, so a stake placed
-///    just before a large distribution cannot leave right after it.
+///    just before a large distribution cannot leave right after it; the lock is never shorter
+///    than MIN_LOCK_PERIOD, so it cannot be configured away.
 contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable {
     bytes32 public constant REVENUE_ROLE = keccak256("REVENUE_ROLE");
 
     uint256 public constant MAX_SUPPLY = 1_000_000_000 ether;
     uint256 public constant MAX_REWARD_RATE = 10_000;
     uint256 public constant MAX_LOCK_PERIOD = 365 days;
+    /// With no lock, stake → settlement → unstake → claim fits in one block and takes a cut of a
+    /// settlement's staker share with no exposure. With a day's floor, a just-in-time stake stays
+    /// through a day of other settlements (which dilute the one it aimed at) and of price moves:
+    /// a position, not a risk-free trade. Longer locks stay the admin's choice (7 days by default).
+    uint256 public constant MIN_LOCK_PERIOD = 1 days;
     uint256 private constant ACC_PRECISION = 1e18;
     uint256 private constant YEAR = 365 days;
 
@@ -63,12 +69,13 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
     error NothingStaked();
     error RateTooHigh(uint256 rate);
     error LockTooLong(uint256 period);
+    error LockTooShort(uint256 period);
 
     constructor(address admin, uint256 initialSupply, uint256 initialLockPeriod)
         ERC20("Far Labs Token", "FAR")
         ERC20Capped(MAX_SUPPLY)
     {
-        if (initialLockPeriod > MAX_LOCK_PERIOD) revert LockTooLong(initialLockPeriod);
+        _checkLockPeriod(initialLockPeriod);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         lockPeriod = initialLockPeriod;
         rewardUpdatedAt = block.timestamp;
@@ -165,7 +172,7 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
     }
 
     function setLockPeriod(uint256 newPeriod) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (newPeriod > MAX_LOCK_PERIOD) revert LockTooLong(newPeriod);
+        _checkLockPeriod(newPeriod);
         emit LockPeriodUpdated(lockPeriod, newPeriod);
         lockPeriod = newPeriod;
     }
@@ -176,6 +183,11 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
 
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+    }
+
+    function _checkLockPeriod(uint256 period) private pure {
+        if (period < MIN_LOCK_PERIOD) revert LockTooShort(period);
+        if (period > MAX_LOCK_PERIOD) revert LockTooLong(period);
     }
 
     function _checkpoint(address user) private {

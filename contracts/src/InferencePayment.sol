@@ -19,7 +19,10 @@ import {FARToken} from "./FARToken.sol";
 ///  - every state change emits an event with indexed keys;
 ///  - a task never settled can be cancelled by its user after `taskTimeout`, and a failed task
 ///    is refunded in full;
-///  - the oracle can settle many tasks in one transaction.
+///  - the oracle can settle many tasks in one transaction;
+///  - a task id is derived from its creator and a salt (`taskIdOf`), so nobody can take an id
+///    another user is about to open (the spec's caller-chosen global ids could be front-run
+///    with the same id and a 1-wei escrow).
 contract InferencePayment is AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -158,8 +161,12 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
         emit Withdrawn(msg.sender, amount, newBalance);
     }
 
-    function createTask(bytes32 taskId, uint256 estimatedCost) external nonReentrant {
+    /// @notice Escrows `estimatedCost` of the caller's deposit for a new task whose id is
+    /// `taskIdOf(msg.sender, salt)`: only the caller can open an id in that space, so a pending
+    /// createTask cannot be squatted. Reusing a salt reverts with `TaskExists`.
+    function createTask(bytes32 salt, uint256 estimatedCost) external nonReentrant returns (bytes32 taskId) {
         if (estimatedCost == 0) revert ZeroAmount();
+        taskId = taskIdOf(msg.sender, salt);
         if (tasks[taskId].status != TaskStatus.None) revert TaskExists(taskId);
         uint256 available = userBalances[msg.sender];
         if (available < estimatedCost) revert InsufficientBalance(available, estimatedCost);
@@ -257,6 +264,11 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
         if (newTimeout > MAX_TASK_TIMEOUT) revert TimeoutTooLong(newTimeout);
         emit TaskTimeoutUpdated(taskTimeout, newTimeout);
         taskTimeout = newTimeout;
+    }
+
+    /// @notice The id `createTask(salt, …)` gives a task opened by `creator`.
+    function taskIdOf(address creator, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(creator, salt));
     }
 
     function getLatestPrice() public view returns (int256) {

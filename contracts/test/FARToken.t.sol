@@ -44,6 +44,7 @@ contract FARTokenTest is Fixture {
         assertEq(far.cap(), far.MAX_SUPPLY());
         assertEq(far.MAX_REWARD_RATE(), 10_000);
         assertEq(far.MAX_LOCK_PERIOD(), 365 days);
+        assertEq(far.MIN_LOCK_PERIOD(), 1 days);
         assertEq(far.REVENUE_ROLE(), keccak256("REVENUE_ROLE"));
         assertEq(far.totalSupply(), INITIAL_SUPPLY);
         assertEq(far.balanceOf(admin), INITIAL_SUPPLY - 3 * USER_FUNDS);
@@ -71,18 +72,38 @@ contract FARTokenTest is Fixture {
         assertEq(t.lockPeriod(), 3 days);
     }
 
-    function test_Constructor_ZeroLockAndSupply() public {
-        FARToken t = new FARToken(alice, 0, 0);
+    function test_Constructor_MinLockAndZeroSupply() public {
+        FARToken t = new FARToken(alice, 0, 1 days);
         assertEq(t.totalSupply(), 0);
-        assertEq(t.lockPeriod(), 0);
+        assertEq(t.lockPeriod(), 1 days);
     }
 
     function test_Constructor_EmitsMintTransfer() public {
         vm.expectEmit(true, true, false, true);
         emit IERC20.Transfer(address(0), alice, 123 ether);
-        FARToken t = new FARToken(alice, 123 ether, 0);
+        FARToken t = new FARToken(alice, 123 ether, LOCK);
         assertEq(t.balanceOf(alice), 123 ether);
-        assertEq(t.lockPeriod(), 0);
+        assertEq(t.lockPeriod(), LOCK);
+    }
+
+    function test_RevertWhen_Constructor_NoLock() public {
+        vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooShort.selector, 0));
+        new FARToken(admin, 0, 0);
+    }
+
+    function test_RevertWhen_Constructor_LockTooShort() public {
+        vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooShort.selector, 1 days - 1));
+        new FARToken(admin, 0, 1 days - 1);
+    }
+
+    function testFuzz_Constructor_LockBounds(uint256 period) public {
+        if (period < 1 days) {
+            vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooShort.selector, period));
+        } else if (period > 365 days) {
+            vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooLong.selector, period));
+        }
+        FARToken t = new FARToken(admin, 0, period);
+        if (period >= 1 days && period <= 365 days) assertEq(t.lockPeriod(), period);
     }
 
     function test_Constructor_MaxLockAllowed() public {
@@ -461,10 +482,47 @@ contract FARTokenTest is Fixture {
         far.setLockPeriod(365 days + 1);
     }
 
+    function test_SetLockPeriod_MinAllowed() public {
+        vm.prank(admin);
+        far.setLockPeriod(1 days);
+        assertEq(far.lockPeriod(), 1 days);
+    }
+
+    function test_RevertWhen_SetLockPeriod_Zero() public {
+        vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooShort.selector, 0));
+        vm.prank(admin);
+        far.setLockPeriod(0);
+        assertEq(far.lockPeriod(), LOCK);
+    }
+
+    function test_RevertWhen_SetLockPeriod_TooShort() public {
+        vm.expectRevert(abi.encodeWithSelector(FARToken.LockTooShort.selector, 1 days - 1));
+        vm.prank(admin);
+        far.setLockPeriod(1 days - 1);
+    }
+
+    /// At the minimum lock, a stake cannot leave in its own block (stake → settlement → unstake)
+    /// nor at any time before a full day has passed.
+    function test_MinLock_UnstakeRefusedForADay() public {
+        vm.prank(admin);
+        far.setLockPeriod(1 days);
+        _stake(bob, 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(FARToken.StakeLocked.selector, block.timestamp + 1 days));
+        vm.prank(bob);
+        far.unstake(1 ether);
+        vm.warp(block.timestamp + 1 days - 1);
+        vm.expectRevert(abi.encodeWithSelector(FARToken.StakeLocked.selector, block.timestamp + 1));
+        vm.prank(bob);
+        far.unstake(1 ether);
+        vm.warp(block.timestamp + 1);
+        vm.prank(bob);
+        far.unstake(1 ether);
+    }
+
     function test_RevertWhen_SetLockPeriod_NotAdmin() public {
         vm.expectRevert(_unauthorized(stranger, DEFAULT_ADMIN));
         vm.prank(stranger);
-        far.setLockPeriod(1);
+        far.setLockPeriod(2 days);
     }
 
     // ---------------------------------------------------------------- pause / unpause

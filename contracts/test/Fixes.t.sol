@@ -20,13 +20,13 @@ contract FixesTest is Fixture {
 
     function test_Fix1_SupplyCap_ConstructorCannotMintAboveCap() public {
         vm.expectRevert(abi.encodeWithSelector(ERC20Capped.ERC20ExceededCap.selector, CAP + 1, CAP));
-        new FARToken(admin, CAP + 1, 0);
+        new FARToken(admin, CAP + 1, LOCK);
     }
 
     /// The spec's deployment (whole cap minted up front) leaves no room for rewards: claiming
     /// mints nothing, the reward stays accrued, and only burnt supply can be re-minted.
     function test_Fix1_SupplyCap_SpecFullMintThenRewardsStayAccrued() public {
-        FARToken t = new FARToken(admin, CAP, 0);
+        FARToken t = new FARToken(admin, CAP, LOCK);
         vm.startPrank(admin);
         t.stake(100_000_000 ether);
         vm.warp(block.timestamp + YEAR); // 1% of 100M = 1M accrued
@@ -99,7 +99,7 @@ contract FixesTest is Fixture {
         rate = bound(rate, 0, 10_000);
         amount = bound(amount, 1, initial);
         dt = bound(dt, 1, 50 * YEAR);
-        FARToken t = new FARToken(admin, initial, 0);
+        FARToken t = new FARToken(admin, initial, LOCK);
         vm.startPrank(admin);
         t.setRewardRate(rate);
         t.stake(amount);
@@ -125,10 +125,10 @@ contract FixesTest is Fixture {
     /// Spec: score 100 pays 66% + 20% + 20% = 106%, the extra 6% taken from other users.
     function test_Fix2_EscrowSolvency_TopScorePaysExactlyTheCost() public {
         _stake(carol, 1000 ether);
-        _openTask(alice, _taskId(1), 100 ether);
+        _openTask(alice, _salt(1), 100 ether);
         _deposit(bob, 50 ether); // another user's money sitting in the contract
 
-        _complete(_taskId(1), node1, 100 ether, 100);
+        _complete(_taskId(alice, 1), node1, 100 ether, 100);
         assertEq(far.balanceOf(node1), 66 ether);
         assertEq(far.undistributedRevenue(), 20 ether);
         assertEq(far.balanceOf(treasury), 14 ether); // the treasury absorbed the +10%
@@ -142,17 +142,17 @@ contract FixesTest is Fixture {
 
     /// Spec: an actualCost above the escrow was paid out of other users' deposits.
     function test_Fix2_EscrowSolvency_CostAboveEscrowRejected() public {
-        _openTask(alice, _taskId(1), 10 ether);
+        _openTask(alice, _salt(1), 10 ether);
         _deposit(bob, 1000 ether);
         vm.expectRevert(
-            abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, _taskId(1), 500 ether, 10 ether)
+            abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, _taskId(alice, 1), 500 ether, 10 ether)
         );
-        _complete(_taskId(1), node1, 500 ether, 80);
+        _complete(_taskId(alice, 1), node1, 500 ether, 80);
 
         InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](1);
-        s[0] = InferencePayment.Settlement(_taskId(1), node1, 10 ether + 1, 80);
+        s[0] = InferencePayment.Settlement(_taskId(alice, 1), node1, 10 ether + 1, 80);
         vm.expectRevert(
-            abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, _taskId(1), 10 ether + 1, 10 ether)
+            abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, _taskId(alice, 1), 10 ether + 1, 10 ether)
         );
         vm.prank(oracle);
         pay.completeTasks(s);
@@ -161,12 +161,12 @@ contract FixesTest is Fixture {
 
     /// Spec: score 1000 gives adjustment 560, i.e. the node takes 336% of the cost.
     function test_Fix2_EscrowSolvency_UnboundedScoreRejected() public {
-        _openTask(alice, _taskId(1), 10 ether);
+        _openTask(alice, _salt(1), 10 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.ScoreOutOfRange.selector, 1000));
-        _complete(_taskId(1), node1, 10 ether, 1000);
+        _complete(_taskId(alice, 1), node1, 10 ether, 1000);
 
         InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](1);
-        s[0] = InferencePayment.Settlement(_taskId(1), node1, 10 ether, 101);
+        s[0] = InferencePayment.Settlement(_taskId(alice, 1), node1, 10 ether, 101);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.ScoreOutOfRange.selector, 101));
         vm.prank(oracle);
         pay.completeTasks(s);
@@ -180,8 +180,8 @@ contract FixesTest is Fixture {
             uint256 escrow = bound(r, 1, 10_000 ether);
             uint256 cost = bound(r >> 64, 0, escrow);
             uint256 score = bound(r >> 128, 0, 100);
-            _openTask(alice, _taskId(i), escrow);
-            _complete(_taskId(i), i % 2 == 0 ? node1 : node2, cost, score);
+            _openTask(alice, _salt(i), escrow);
+            _complete(_taskId(alice, i), i % 2 == 0 ? node1 : node2, cost, score);
             assertEq(far.balanceOf(address(pay)), pay.totalUserBalances() + pay.totalEscrowed());
             assertGe(far.balanceOf(address(pay)), pay.userBalances(alice) + pay.userBalances(bob));
         }
@@ -325,31 +325,31 @@ contract FixesTest is Fixture {
         vm.prank(bob);
         p.deposit(500 ether);
         vm.startPrank(alice);
-        p.createTask(_taskId(1), 100 ether);
-        p.createTask(_taskId(2), 200 ether);
-        p.createTask(_taskId(3), 50 ether);
+        p.createTask(_salt(1), 100 ether);
+        p.createTask(_salt(2), 200 ether);
+        p.createTask(_salt(3), 50 ether);
         vm.stopPrank();
         vm.prank(bob);
-        p.createTask(_taskId(4), 300 ether);
+        p.createTask(_salt(4), 300 ether);
 
         vm.prank(oracle);
-        p.completeTask(_taskId(1), node1, 70 ether, 95);
+        p.completeTask(_taskId(alice, 1), node1, 70 ether, 95);
         vm.prank(admin);
         p.setTreasury(nodeOwner); // later treasury shares go to a new address
         InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](2);
-        s[0] = InferencePayment.Settlement(_taskId(2), node2, 200 ether, 30);
-        s[1] = InferencePayment.Settlement(_taskId(1), node2, 1 ether, 30); // skipped
+        s[0] = InferencePayment.Settlement(_taskId(alice, 2), node2, 200 ether, 30);
+        s[1] = InferencePayment.Settlement(_taskId(alice, 1), node2, 1 ether, 30); // skipped
         vm.prank(oracle);
         p.completeTasks(s);
         vm.prank(oracle);
-        p.failTask(_taskId(3), node1);
+        p.failTask(_taskId(alice, 3), node1);
         vm.prank(oracle);
         p.updateNodeRating(node1, 42);
         vm.prank(oracle);
         p.deactivateNode(node2);
         vm.warp(block.timestamp + 30 days);
         vm.prank(bob);
-        p.cancelTask(_taskId(4));
+        p.cancelTask(_taskId(bob, 4));
         vm.prank(bob);
         p.withdraw(123 ether);
         vm.prank(carol);
@@ -414,14 +414,14 @@ contract FixesTest is Fixture {
 
         _stake(bob, 1000 ether); // honest staker, long before
         vm.warp(block.timestamp + 30 days);
-        _openTask(alice, _taskId(1), USER_FUNDS); // a large task is about to settle
+        _openTask(alice, _salt(1), USER_FUNDS); // a large task is about to settle
 
         // attacker front-runs the settlement with a huge stake ...
         vm.prank(attacker);
         far.stake(100_000_000 ether);
         uint256 unlock = far.unlockTime(attacker);
         assertEq(unlock, block.timestamp + LOCK);
-        _complete(_taskId(1), node1, USER_FUNDS, 80);
+        _complete(_taskId(alice, 1), node1, USER_FUNDS, 80);
 
         // ... and tries to back-run it with an unstake: locked, in the same block and until the end of the lock
         vm.expectRevert(abi.encodeWithSelector(FARToken.StakeLocked.selector, unlock));
@@ -452,8 +452,8 @@ contract FixesTest is Fixture {
     function test_Fix4_StakerShare_ProRataAndClaimable() public {
         _stake(alice, 100 ether);
         _stake(bob, 300 ether);
-        _openTask(carol, _taskId(1), 100 ether);
-        _complete(_taskId(1), node1, 100 ether, 80); // 20 FAR to stakers
+        _openTask(carol, _salt(1), 100 ether);
+        _complete(_taskId(carol, 1), node1, 100 ether, 80); // 20 FAR to stakers
 
         assertEq(far.pendingRevenueShare(alice), 5 ether);
         assertEq(far.pendingRevenueShare(bob), 15 ether);
@@ -482,18 +482,18 @@ contract FixesTest is Fixture {
         vm.warp(block.timestamp + LOCK);
         vm.prank(alice);
         far.unstake(100 ether);
-        _openTask(carol, _taskId(1), 50 ether);
-        _complete(_taskId(1), node1, 50 ether, 80);
+        _openTask(carol, _salt(1), 50 ether);
+        _complete(_taskId(carol, 1), node1, 50 ether, 80);
         assertEq(far.pendingRevenueShare(alice), 0);
         assertEq(far.pendingRevenueShare(bob), 10 ether);
     }
 
     function test_Fix4_StakerShare_NothingStakedGoesToTreasury() public {
         assertEq(far.totalStaked(), 0);
-        _openTask(alice, _taskId(1), 100 ether);
+        _openTask(alice, _salt(1), 100 ether);
         vm.expectEmit(true, true, true, true, address(pay));
-        emit InferencePayment.TaskCompleted(_taskId(1), alice, node1, 100 ether, 60 ether, 0, 40 ether, 0, 80);
-        _complete(_taskId(1), node1, 100 ether, 80);
+        emit InferencePayment.TaskCompleted(_taskId(alice, 1), alice, node1, 100 ether, 60 ether, 0, 40 ether, 0, 80);
+        _complete(_taskId(alice, 1), node1, 100 ether, 80);
         assertEq(far.balanceOf(treasury), 40 ether);
         assertEq(far.balanceOf(address(far)), 0);
         assertEq(far.undistributedRevenue(), 0);
@@ -504,15 +504,15 @@ contract FixesTest is Fixture {
     // =====================================================================================
 
     function test_Fix5_NoStuckFunds_UnsettledTaskCancelledAfterTimeout() public {
-        _openTask(alice, _taskId(1), 250 ether);
+        _openTask(alice, _salt(1), 250 ether);
         uint256 expiresAt = block.timestamp + TIMEOUT;
-        vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskNotExpired.selector, _taskId(1), expiresAt));
+        vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskNotExpired.selector, _taskId(alice, 1), expiresAt));
         vm.prank(alice);
-        pay.cancelTask(_taskId(1));
+        pay.cancelTask(_taskId(alice, 1));
 
         vm.warp(expiresAt);
         vm.prank(alice);
-        pay.cancelTask(_taskId(1));
+        pay.cancelTask(_taskId(alice, 1));
         vm.prank(alice);
         pay.withdraw(250 ether);
         assertEq(far.balanceOf(alice), USER_FUNDS);
@@ -521,18 +521,18 @@ contract FixesTest is Fixture {
         // a late settlement cannot charge the refunded escrow
         vm.expectRevert(
             abi.encodeWithSelector(
-                InferencePayment.TaskNotOpen.selector, _taskId(1), InferencePayment.TaskStatus.Cancelled
+                InferencePayment.TaskNotOpen.selector, _taskId(alice, 1), InferencePayment.TaskStatus.Cancelled
             )
         );
-        _complete(_taskId(1), node1, 250 ether, 80);
+        _complete(_taskId(alice, 1), node1, 250 ether, 80);
     }
 
     function test_Fix5_NoStuckFunds_FailedTaskRefundedInFull() public {
-        _openTask(alice, _taskId(1), 250 ether);
+        _openTask(alice, _salt(1), 250 ether);
         vm.expectEmit(true, true, true, true, address(pay));
-        emit InferencePayment.TaskCancelled(_taskId(1), alice, node2, 250 ether, true);
+        emit InferencePayment.TaskCancelled(_taskId(alice, 1), alice, node2, 250 ether, true);
         vm.prank(oracle);
-        pay.failTask(_taskId(1), node2);
+        pay.failTask(_taskId(alice, 1), node2);
         assertEq(pay.userBalances(alice), 250 ether);
         vm.prank(alice);
         pay.withdraw(250 ether);
@@ -541,11 +541,11 @@ contract FixesTest is Fixture {
         vm.warp(block.timestamp + TIMEOUT);
         vm.expectRevert(
             abi.encodeWithSelector(
-                InferencePayment.TaskNotOpen.selector, _taskId(1), InferencePayment.TaskStatus.Cancelled
+                InferencePayment.TaskNotOpen.selector, _taskId(alice, 1), InferencePayment.TaskStatus.Cancelled
             )
         );
         vm.prank(alice);
-        pay.cancelTask(_taskId(1));
+        pay.cancelTask(_taskId(alice, 1));
     }
 
     /// Whatever happens to a set of tasks, every user can eventually get every unspent FAR out.
@@ -556,22 +556,22 @@ contract FixesTest is Fixture {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             address u = users[i % 3];
             uint256 escrow = bound(r, 1, 1000 ether);
-            _openTask(u, _taskId(i), escrow);
+            _openTask(u, _salt(i), escrow);
             uint256 fate = (r >> 200) % 3;
             if (fate == 0) {
                 uint256 cost = bound(r >> 64, 0, escrow);
-                _complete(_taskId(i), node1, cost, bound(r >> 128, 0, 100));
+                _complete(_taskId(users[i % 3], i), node1, cost, bound(r >> 128, 0, 100));
                 spent += cost;
             } else if (fate == 1) {
                 vm.prank(oracle);
-                pay.failTask(_taskId(i), node2);
+                pay.failTask(_taskId(users[i % 3], i), node2);
             } // else left open: cancelled after the timeout below
         }
         vm.warp(block.timestamp + TIMEOUT);
         for (uint256 i = 0; i < 9; i++) {
-            if (_status(_taskId(i)) == InferencePayment.TaskStatus.Created) {
+            if (_status(_taskId(users[i % 3], i)) == InferencePayment.TaskStatus.Created) {
                 vm.prank(users[i % 3]);
-                pay.cancelTask(_taskId(i));
+                pay.cancelTask(_taskId(users[i % 3], i));
             }
         }
         for (uint256 i = 0; i < 3; i++) {
@@ -652,9 +652,9 @@ contract FixesTest is Fixture {
         for (uint256 i = 0; i < n; i++) {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
             uint256 escrow = bound(r, 1, 10_000 ether);
-            _openTask(i % 2 == 0 ? alice : bob, _taskId(i), escrow);
+            bytes32 id = _openTask(i % 2 == 0 ? alice : bob, _salt(i), escrow);
             s[i] = InferencePayment.Settlement(
-                _taskId(i), i % 3 == 0 ? node2 : node1, bound(r >> 64, 0, escrow), bound(r >> 128, 0, 100)
+                id, i % 3 == 0 ? node2 : node1, bound(r >> 64, 0, escrow), bound(r >> 128, 0, 100)
             );
         }
     }
@@ -713,20 +713,20 @@ contract FixesTest is Fixture {
         _assertSameTotals(afterFirst, _totals());
 
         // mixed batch: one cancelled, one settled, one open
-        _openTask(alice, _taskId(100), 10 ether);
-        _openTask(alice, _taskId(101), 10 ether);
+        _openTask(alice, _salt(100), 10 ether);
+        _openTask(alice, _salt(101), 10 ether);
         vm.prank(oracle);
-        pay.failTask(_taskId(100), node1);
+        pay.failTask(_taskId(alice, 100), node1);
         InferencePayment.Settlement[] memory m = new InferencePayment.Settlement[](3);
-        m[0] = InferencePayment.Settlement(_taskId(100), node1, 10 ether, 80);
+        m[0] = InferencePayment.Settlement(_taskId(alice, 100), node1, 10 ether, 80);
         m[1] = s[0];
-        m[2] = InferencePayment.Settlement(_taskId(101), node1, 10 ether, 80);
+        m[2] = InferencePayment.Settlement(_taskId(alice, 101), node1, 10 ether, 80);
         vm.expectEmit(true, false, false, true, address(pay));
-        emit InferencePayment.SettlementSkipped(_taskId(100), InferencePayment.TaskStatus.Cancelled);
+        emit InferencePayment.SettlementSkipped(_taskId(alice, 100), InferencePayment.TaskStatus.Cancelled);
         vm.expectEmit(true, false, false, true, address(pay));
         emit InferencePayment.SettlementSkipped(s[0].taskId, InferencePayment.TaskStatus.Completed);
         vm.expectEmit(true, true, true, true, address(pay));
-        emit InferencePayment.TaskCompleted(_taskId(101), alice, node1, 10 ether, 6 ether, 2 ether, 2 ether, 0, 80);
+        emit InferencePayment.TaskCompleted(_taskId(alice, 101), alice, node1, 10 ether, 6 ether, 2 ether, 2 ether, 0, 80);
         vm.prank(oracle);
         pay.completeTasks(m);
         assertEq(pay.userBalances(alice), afterFirst.aliceBal + 10 ether); // the failed task's refund only

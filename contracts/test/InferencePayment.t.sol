@@ -13,14 +13,21 @@ contract InferencePaymentTest is Fixture {
     bytes32 internal constant DEFAULT_ADMIN = 0x00;
     bytes32 internal ORACLE;
     bytes32 internal NODE;
-    bytes32 internal constant T1 = keccak256("t1");
-    bytes32 internal constant T2 = keccak256("t2");
-    bytes32 internal constant T3 = keccak256("t3");
+    bytes32 internal constant S1 = keccak256("t1");
+    bytes32 internal constant S2 = keccak256("t2");
+    bytes32 internal constant S3 = keccak256("t3");
+    /// The ids of alice's tasks with S1 and S2, and of carol's with S3.
+    bytes32 internal T1;
+    bytes32 internal T2;
+    bytes32 internal T3;
 
     function setUp() public override {
         super.setUp();
         ORACLE = pay.ORACLE_ROLE();
         NODE = pay.NODE_ROLE();
+        T1 = pay.taskIdOf(alice, S1);
+        T2 = pay.taskIdOf(alice, S2);
+        T3 = pay.taskIdOf(carol, S3);
     }
 
     function _unauthorized(address who, bytes32 role) internal pure returns (bytes memory) {
@@ -162,7 +169,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_Withdraw_EscrowedFunds() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.InsufficientBalance.selector, 0, 1));
         vm.prank(alice);
         pay.withdraw(1);
@@ -174,7 +181,7 @@ contract InferencePaymentTest is Fixture {
         _deposit(alice, 100 ether);
         vm.expectEmit(true, true, false, true, address(pay));
         emit InferencePayment.TaskCreated(T1, alice, 40 ether, 60 ether);
-        _createTask(alice, T1, 40 ether);
+        _createTask(alice, S1, 40 ether);
 
         (address user, address node, uint256 amount, uint256 ts, InferencePayment.TaskStatus status) = pay.tasks(T1);
         assertEq(user, alice);
@@ -191,41 +198,92 @@ contract InferencePaymentTest is Fixture {
     function test_RevertWhen_CreateTask_Zero() public {
         _deposit(alice, 1 ether);
         vm.expectRevert(InferencePayment.ZeroAmount.selector);
-        _createTask(alice, T1, 0);
+        _createTask(alice, S1, 0);
     }
 
     function test_RevertWhen_CreateTask_InsufficientBalance() public {
         _deposit(alice, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.InsufficientBalance.selector, 1 ether, 2 ether));
-        _createTask(alice, T1, 2 ether);
+        _createTask(alice, S1, 2 ether);
     }
 
-    function test_RevertWhen_CreateTask_IdTakenByOpenTask() public {
-        _openTask(alice, T1, 1 ether);
-        _deposit(bob, 1 ether);
+    function test_CreateTask_IdDerivedFromCreatorAndSalt() public {
+        assertEq(pay.taskIdOf(alice, S1), keccak256(abi.encode(alice, S1)));
+        assertTrue(pay.taskIdOf(alice, S1) != pay.taskIdOf(bob, S1));
+        assertTrue(pay.taskIdOf(alice, S1) != pay.taskIdOf(alice, S2));
+        _deposit(alice, 1 ether);
+        vm.expectEmit(true, true, false, true, address(pay));
+        emit InferencePayment.TaskCreated(T1, alice, 1 ether, 0);
+        assertEq(_createTask(alice, S1, 1 ether), T1);
+    }
+
+    function test_RevertWhen_CreateTask_SaltReused() public {
+        _openTask(alice, S1, 1 ether);
+        _deposit(alice, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskExists.selector, T1));
-        _createTask(bob, T1, 1 ether);
+        _createTask(alice, S1, 1 ether);
+    }
+
+    /// The attack of issue 11: bob sees alice's pending createTask and front-runs it with the
+    /// same salt, and with her id itself as a salt, escrowing 1 wei. He only opens tasks of his
+    /// own; alice's createTask still succeeds, and bob cannot touch her task.
+    function test_CreateTask_FrontRunWithSameSaltCannotSquat() public {
+        _deposit(bob, 2);
+        bytes32 squatted = _createTask(bob, S1, 1);
+        bytes32 squattedById = _createTask(bob, T1, 1);
+        assertTrue(squatted != T1 && squattedById != T1, "the squatter gets ids of his own");
+        (address squatUser,,,,) = pay.tasks(squatted);
+        assertEq(squatUser, bob);
+        assertTrue(_status(T1) == InferencePayment.TaskStatus.None, "alice's id is still free");
+
+        _deposit(alice, 10 ether);
+        vm.expectEmit(true, true, false, true, address(pay));
+        emit InferencePayment.TaskCreated(T1, alice, 10 ether, 0);
+        assertEq(_createTask(alice, S1, 10 ether), T1);
+        (address user,, uint256 amount,,) = pay.tasks(T1);
+        assertEq(user, alice);
+        assertEq(amount, 10 ether);
+
+        vm.warp(block.timestamp + TIMEOUT);
+        vm.expectRevert(abi.encodeWithSelector(InferencePayment.NotTaskUser.selector, T1));
+        vm.prank(bob);
+        pay.cancelTask(T1);
+        _complete(T1, node1, 10 ether, 80);
+        assertTrue(_status(T1) == InferencePayment.TaskStatus.Completed);
+        assertTrue(_status(squatted) == InferencePayment.TaskStatus.Created);
+    }
+
+    /// Whatever another account opened first, with any salt, the victim's createTask succeeds
+    /// with the id it computed in advance.
+    function testFuzz_CreateTask_CannotBeBlocked(bytes32 salt, bytes32 squatSalt, bool squatterIsCarol) public {
+        address squatter = squatterIsCarol ? carol : bob;
+        _deposit(squatter, 1);
+        _createTask(squatter, squatSalt, 1);
+        _deposit(alice, 1 ether);
+        assertEq(_createTask(alice, salt, 1 ether), pay.taskIdOf(alice, salt));
+        (address user,,,,) = pay.tasks(pay.taskIdOf(alice, salt));
+        assertEq(user, alice);
     }
 
     function test_RevertWhen_CreateTask_IdOfSettledOrCancelledTask() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         _complete(T1, node1, 1 ether, 80);
-        _openTask(alice, T2, 1 ether);
+        _openTask(alice, S2, 1 ether);
         vm.prank(oracle);
         pay.failTask(T2, node1);
 
         _deposit(alice, 2 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskExists.selector, T1));
-        _createTask(alice, T1, 1 ether);
+        _createTask(alice, S1, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskExists.selector, T2));
-        _createTask(alice, T2, 1 ether);
+        _createTask(alice, S2, 1 ether);
     }
 
     // ---------------------------------------------------------------- completeTask
 
     function test_CompleteTask_ExactSplitWithStakers() public {
         _stake(bob, 1000 ether);
-        _openTask(alice, T1, 100 ether);
+        _openTask(alice, S1, 100 ether);
         // score 100: node 60% x 110% of 80 = 52.8, stakers 16, treasury the rest = 11.2, refund 20
         uint256 perToken = (16 ether * 1e18) / 1000 ether;
 
@@ -265,7 +323,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_CompleteTask_NoStakersTreasuryTakesStakerShare() public {
-        _openTask(alice, T1, 100 ether);
+        _openTask(alice, S1, 100 ether);
         // score 80: node exactly 60; nothing staked so the treasury takes the other 40
         vm.expectEmit(true, true, true, true, address(pay));
         emit InferencePayment.TaskCompleted(T1, alice, node1, 100 ether, 60 ether, 0, 40 ether, 0, 80);
@@ -280,8 +338,8 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_CompleteTask_LowScoreAndZeroCost() public {
-        _openTask(alice, T1, 10 ether);
-        _openTask(alice, T2, 10 ether);
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 10 ether);
         // score 40: the node's multiplier comes from the model (80% with the spec's formula)
         uint256 nodeCut = (10 ether * 60 * _modelAdjustment(40)) / 10_000;
         _complete(T1, node1, 10 ether, 40);
@@ -300,7 +358,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CompleteTask_NotOracle() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(_unauthorized(alice, ORACLE));
         vm.prank(alice);
         pay.completeTask(T1, node1, 1 ether, 80);
@@ -315,14 +373,14 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CompleteTask_AlreadyCompleted() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         _complete(T1, node1, 1 ether, 80);
         vm.expectRevert(_notOpen(T1, InferencePayment.TaskStatus.Completed));
         _complete(T1, node1, 1 ether, 80);
     }
 
     function test_RevertWhen_CompleteTask_Cancelled() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.warp(block.timestamp + TIMEOUT);
         vm.prank(alice);
         pay.cancelTask(T1);
@@ -331,13 +389,13 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CompleteTask_NodeNotRegistered() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.NodeNotActive.selector, stranger));
         _complete(T1, stranger, 1 ether, 80);
     }
 
     function test_RevertWhen_CompleteTask_NodeDeactivated() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.prank(oracle);
         pay.deactivateNode(node1);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.NodeNotActive.selector, node1));
@@ -345,13 +403,13 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CompleteTask_CostExceedsEscrow() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, T1, 1 ether + 1, 1 ether));
         _complete(T1, node1, 1 ether + 1, 80);
     }
 
     function test_RevertWhen_CompleteTask_ScoreOutOfRange() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.ScoreOutOfRange.selector, 101));
         _complete(T1, node1, 1 ether, 101);
     }
@@ -362,7 +420,7 @@ contract InferencePaymentTest is Fixture {
         vm.prank(admin);
         far.revokeRole(revenueRole, address(pay));
         _stake(bob, 1 ether);
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.expectRevert(_unauthorized(address(pay), revenueRole));
         _complete(T1, node1, 10 ether, 80);
     }
@@ -379,9 +437,9 @@ contract InferencePaymentTest is Fixture {
 
     function test_CompleteTasks_SettlesAllAndPaysOnce() public {
         _stake(bob, 100 ether);
-        _openTask(alice, T1, 10 ether);
-        _openTask(alice, T2, 20 ether);
-        _openTask(carol, T3, 30 ether);
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 20 ether);
+        _openTask(carol, S3, 30 ether);
 
         InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](3);
         s[0] = _settlement(T1, node1, 10 ether, 80); // node 6, stakers 2, treasury 2
@@ -415,8 +473,8 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_CompleteTasks_SkipsTasksNotOpen() public {
-        _openTask(alice, T1, 10 ether);
-        _openTask(alice, T2, 10 ether);
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 10 ether);
         _complete(T1, node1, 10 ether, 80);
         bytes32 unknown = keccak256("unknown");
 
@@ -459,8 +517,8 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CompleteTasks_OneInvalidRevertsAll() public {
-        _openTask(alice, T1, 10 ether);
-        _openTask(alice, T2, 10 ether);
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 10 ether);
         InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](2);
         s[0] = _settlement(T1, node1, 10 ether, 80);
         s[1] = _settlement(T2, node1, 11 ether, 80);
@@ -484,7 +542,7 @@ contract InferencePaymentTest is Fixture {
     // ---------------------------------------------------------------- failTask
 
     function test_FailTask_RefundsEscrowInFull() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.expectEmit(true, true, true, true, address(pay));
         emit InferencePayment.TaskCancelled(T1, alice, node1, 10 ether, true);
         vm.prank(oracle);
@@ -502,7 +560,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_FailTask_BlamesDeactivatedNode() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.startPrank(oracle);
         pay.deactivateNode(node2);
         pay.failTask(T1, node2);
@@ -513,14 +571,14 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_FailTask_NotOracle() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(_unauthorized(alice, ORACLE));
         vm.prank(alice);
         pay.failTask(T1, node1);
     }
 
     function test_RevertWhen_FailTask_UnknownNode() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.UnknownNode.selector, stranger));
         vm.prank(oracle);
         pay.failTask(T1, stranger);
@@ -531,7 +589,7 @@ contract InferencePaymentTest is Fixture {
         vm.prank(oracle);
         pay.failTask(T1, node1);
 
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         _complete(T1, node1, 1 ether, 80);
         vm.expectRevert(_notOpen(T1, InferencePayment.TaskStatus.Completed));
         vm.prank(oracle);
@@ -541,7 +599,7 @@ contract InferencePaymentTest is Fixture {
     // ---------------------------------------------------------------- cancelTask
 
     function test_CancelTask_AfterTimeout() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.warp(block.timestamp + TIMEOUT);
         vm.expectEmit(true, true, true, true, address(pay));
         emit InferencePayment.TaskCancelled(T1, alice, address(0), 10 ether, false);
@@ -557,7 +615,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CancelTask_BeforeTimeout() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         uint256 expiresAt = block.timestamp + TIMEOUT;
         vm.warp(expiresAt - 1);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.TaskNotExpired.selector, T1, expiresAt));
@@ -566,7 +624,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CancelTask_NotTaskUser() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         vm.warp(block.timestamp + TIMEOUT);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.NotTaskUser.selector, T1));
         vm.prank(bob);
@@ -577,14 +635,14 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RevertWhen_CancelTask_AlreadyClosed() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         _complete(T1, node1, 5 ether, 80);
         vm.warp(block.timestamp + TIMEOUT);
         vm.expectRevert(_notOpen(T1, InferencePayment.TaskStatus.Completed));
         vm.prank(alice);
         pay.cancelTask(T1);
 
-        _openTask(alice, T2, 1 ether);
+        _openTask(alice, S2, 1 ether);
         vm.warp(block.timestamp + TIMEOUT);
         vm.startPrank(alice);
         pay.cancelTask(T2);
@@ -594,7 +652,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_CancelTask_UsesCurrentTimeout() public {
-        _openTask(alice, T1, 1 ether);
+        _openTask(alice, S1, 1 ether);
         vm.prank(admin);
         pay.setTaskTimeout(0);
         vm.prank(alice);
@@ -624,7 +682,7 @@ contract InferencePaymentTest is Fixture {
     }
 
     function test_RegisterNode_ReactivationKeepsHistory() public {
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         _complete(T1, node1, 10 ether, 100); // reliability 90, earned 6.6
         vm.startPrank(oracle);
         pay.deactivateNode(node1);
@@ -745,7 +803,7 @@ contract InferencePaymentTest is Fixture {
         pay.setTreasury(carol);
         assertEq(pay.treasury(), carol);
 
-        _openTask(alice, T1, 10 ether);
+        _openTask(alice, S1, 10 ether);
         _complete(T1, node1, 10 ether, 80);
         assertEq(far.balanceOf(carol), USER_FUNDS + 4 ether);
         assertEq(far.balanceOf(treasury), 0);

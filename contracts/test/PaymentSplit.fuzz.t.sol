@@ -8,10 +8,13 @@ import {InferencePayment} from "../src/InferencePayment.sol";
 contract PaymentSplitFuzzTest is Fixture {
     uint256 internal constant MAX_COST = 1e30;
     uint256 internal constant WHALE_FUNDS = 400_000_000 ether;
-    bytes32 internal constant ID = keccak256("fuzz-task");
+    bytes32 internal constant SALT = keccak256("fuzz-task");
+    /// The id of alice's task opened with SALT.
+    bytes32 internal ID;
 
     function setUp() public override {
         super.setUp();
+        ID = pay.taskIdOf(alice, SALT);
         // alice can escrow a large part of the supply, so settlements reach ~4e26 wei
         vm.prank(admin);
         far.transfer(alice, WHALE_FUNDS);
@@ -81,7 +84,7 @@ contract PaymentSplitFuzzTest is Fixture {
 
     function _settleAndCheck(uint256 escrow, uint256 cost, uint256 score, bool withStake, uint256 stakeAmt) internal {
         if (withStake) _stake(bob, stakeAmt);
-        _openTask(alice, ID, escrow);
+        _openTask(alice, SALT, escrow);
         Balances memory b0 = _balances();
 
         _expectCompleted(escrow, cost, score, withStake);
@@ -130,7 +133,7 @@ contract PaymentSplitFuzzTest is Fixture {
     function testFuzz_RevertWhen_CompleteTask_CostAboveEscrow(uint256 escrow, uint256 cost) public {
         escrow = bound(escrow, 1, USER_FUNDS);
         cost = bound(cost, escrow + 1, MAX_COST);
-        _openTask(alice, ID, escrow);
+        _openTask(alice, SALT, escrow);
         vm.expectRevert(abi.encodeWithSelector(InferencePayment.CostExceedsEscrow.selector, ID, cost, escrow));
         _complete(ID, node1, cost, 80);
     }

@@ -3,9 +3,10 @@
  * every balance the settlement touches and the arguments of every event it emits.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getAddress, keccak256, parseEventLogs, toHex, type Hash } from "viem";
+import { getAddress, parseEventLogs, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../helpers/chain";
+import { taskIdOf, taskSalt } from "../../common/task";
 
 describe("contracts smoke test", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
@@ -51,9 +52,12 @@ describe("contracts smoke test", () => {
     const [deposited] = parseEventLogs({ abi: inferencePaymentAbi, logs: depositReceipt.logs, eventName: "Deposited" });
     expect(deposited!.args).toEqual({ user: userAddress, amount: 400n * FAR, newBalance: 400n * FAR });
 
-    const taskId = keccak256(toHex("smoke-task-1"));
+    const salt = taskSalt("smoke-task-1");
+    const taskId = taskIdOf(userAddress, salt);
+    // The id the contract derives is the one computed here, before sending.
+    expect(await publicClient.readContract({ address: payment, abi: inferencePaymentAbi, functionName: "taskIdOf", args: [userAddress, salt] })).toBe(taskId);
     const createReceipt = await send(
-      user!.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [taskId, 100n * FAR] }),
+      user!.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 100n * FAR] }),
     );
     const [created] = parseEventLogs({ abi: inferencePaymentAbi, logs: createReceipt.logs, eventName: "TaskCreated" });
     expect(created!.args).toEqual({ taskId, user: userAddress, escrow: 100n * FAR, newBalance: 300n * FAR });

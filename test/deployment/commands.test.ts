@@ -63,6 +63,7 @@ describe("the READMEs' commands", () => {
       [["api"], { DATABASE_URL: "postgres://127.0.0.1:1/none", DATABASE_SCHEMA: "far", API_MAX_DEPTH: "deep" }, /Invalid setting API_MAX_DEPTH: /],
       [["simulate"], { SIMULATOR_FAILURE_RATE: "2" }, /Invalid setting SIMULATOR_FAILURE_RATE: /],
       [["deploy"], { CHAIN: "bsc" }, /DEPLOYER_PRIVATE_KEY, ORACLE_ADDRESS and TREASURY_ADDRESS are required off anvil/],
+      [["deploy"], { STAKE_LOCK_SECONDS: "3600" }, /Invalid setting STAKE_LOCK_SECONDS: must be at least 86400/],
       [["far", "--", "status"], { INDEXER_URL: "not a url" }, /Invalid setting INDEXER_URL: /],
     ];
     for (const [args, env, expected] of cases) {

@@ -4,11 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAnvil, type StartAnvilParameters } from "../../common/anvil";
 import { anvilAccount, createClients } from "../../common/chain";
+import { MIN_STAKE_LOCK_SECONDS } from "../../common/config";
 import { deployContracts } from "../../contracts/deploy/deploy";
 import { writeManifest } from "../../contracts/deploy/manifest";
 import { freePort } from "./ports";
 
 export const FAR = 10n ** 18n;
+/** The stake lock of test chains: the shortest the token accepts, so tests warp past it quickly. */
+export const TEST_STAKE_LOCK_SECONDS = MIN_STAKE_LOCK_SECONDS;
 
 export async function startDeployedChain(options: Omit<StartAnvilParameters, "port"> & { stakeLockSeconds?: number } = {}) {
   const anvil = await startAnvil({ port: await freePort(), ...options });
@@ -20,7 +23,7 @@ export async function startDeployedChain(options: Omit<StartAnvilParameters, "po
     oracle: anvilAccount(1).address,
     treasury: anvilAccount(2).address,
     initialSupply: 800_000_000n * FAR,
-    stakeLockSeconds: options.stakeLockSeconds ?? 3600,
+    stakeLockSeconds: options.stakeLockSeconds ?? TEST_STAKE_LOCK_SECONDS,
     taskTimeoutSeconds: 3600,
     initialPrice: 25_000_000n,
   });

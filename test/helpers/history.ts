@@ -3,12 +3,13 @@
  * are sent unsigned from anvil's unlocked accounts with fixed gas, and one block is mined per
  * phase. A round is one transfer and one task per user, then one batch settling those tasks.
  */
-import { encodeFunctionData, getAddress, keccak256, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
 import { FAR } from "./chain";
 import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "./scenario";
+import { taskIdOf, taskSalt } from "../../common/task";
 
 export type GenerateHistoryParameters = {
   publicClient: PublicClient;
@@ -63,9 +64,9 @@ export async function generateHistory(parameters: GenerateHistoryParameters): Pr
       const tasks: Hex[] = [];
       for (const [i, user] of users.entries()) {
         await send(user, token, call(farTokenAbi, "transfer", [users[(i + 1 + round) % users.length]!, FAR + BigInt(round)]), 100_000n);
-        const id = keccak256(toHex(`history-${round}-${i}`));
-        await send(user, payment, call(inferencePaymentAbi, "createTask", [id, 10n * FAR]), 200_000n);
-        tasks.push(id);
+        const salt = taskSalt(`history-${round}-${i}`);
+        await send(user, payment, call(inferencePaymentAbi, "createTask", [salt, 10n * FAR]), 200_000n);
+        tasks.push(taskIdOf(user, salt));
       }
       await mine();
       const node = nodes[round % nodes.length]!;

@@ -3,12 +3,13 @@
  * tasks, one per block, then replace those blocks with one that settles a different task at a
  * different cost.
  */
-import { createWalletClient, encodeFunctionData, getAddress, http, keccak256, parseEventLogs, toHex, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
+import { createWalletClient, encodeFunctionData, getAddress, http, parseEventLogs, toHex, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
 import { anvil } from "viem/chains";
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
 import { FAR } from "./chain";
+import { taskIdOf, taskSalt } from "../../common/task";
 
 export type ReorgDriverParameters = { rpcUrl: string; publicClient: PublicClient; manifest: DeploymentManifest; user: Address; node: Address; label: string };
 
@@ -27,10 +28,10 @@ export async function createReorgDriver({ rpcUrl, publicClient, manifest, user, 
     async settleBlocks(depth: number): Promise<{ receipts: TransactionReceipt[]; spare: Hex }> {
       const tasks: Hex[] = [];
       for (let i = 0; i <= depth; i++) {
-        const id = keccak256(toHex(`${label}-${counter++}`));
+        const salt = taskSalt(`${label}-${counter++}`);
         await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [10n * FAR] });
-        await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [id, 10n * FAR] });
-        tasks.push(id);
+        await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] });
+        tasks.push(taskIdOf(user, salt));
       }
       const hashes: Hex[] = [];
       for (const taskId of tasks.slice(0, depth)) hashes.push(await wallet.sendTransaction({ account: oracle, to: payment, data: completeCall(taskId, 7n * FAR) }));

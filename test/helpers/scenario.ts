@@ -8,7 +8,6 @@ import {
   createWalletClient,
   getAddress,
   http,
-  keccak256,
   maxUint256,
   toHex,
   type Address,
@@ -19,7 +18,8 @@ import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
-import { FAR } from "./chain";
+import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
+import { taskIdOf, taskSalt } from "../../common/task";
 
 export type ScenarioOptions = {
   rpcUrl: string;
@@ -121,8 +121,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     [14, async () => {
       const user = random.pick(users)!;
       const escrow = random.amount((await depositBalance(user)) / 4n);
-      const id = keccak256(toHex(`${options.label ?? "scenario"}-${options.seed}-${taskCounter++}`));
-      if (await send({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [id, escrow] })) {
+      const salt = taskSalt(`${options.label ?? "scenario"}-${options.seed}-${taskCounter++}`);
+      const id = taskIdOf(user, salt);
+      if (await send({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, escrow] })) {
         openTasks.push({ id, user, escrow });
         taskIds.push(id);
       }
@@ -154,7 +155,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     [6, async () => { const user = random.pick(users)!; return send({ account: user, address: token, abi: farTokenAbi, functionName: "stake", args: [random.amount((await tokenBalance(user)) / 10n)] }); }],
     [3, async () => {
       const user = random.pick(users)!;
-      if (random.next() < 0.5) await warp(3601);
+      if (random.next() < 0.5) await warp(TEST_STAKE_LOCK_SECONDS + 1);
       return send({ account: user, address: token, abi: farTokenAbi, functionName: "unstake", args: [random.amount(await staked(user))] });
     }],
     [3, async () => send({ account: random.pick(users)!, address: token, abi: farTokenAbi, functionName: "claimRewards", args: [] })],

@@ -4,7 +4,7 @@
  * cursor ends with the same, without duplicates; reorgs retract exactly what they removed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWalletClient, getAddress, http, keccak256, toHex, type Hex } from "viem";
+import { createWalletClient, getAddress, http, toHex, type Hex } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../helpers/chain";
@@ -13,6 +13,7 @@ import { startPonder, type PonderProcess } from "../helpers/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
 import { prng, runScenario, type ScenarioResult } from "../helpers/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
+import { taskIdOf, taskSalt } from "../../common/task";
 
 describe("payout subscriptions, embedded (SSE)", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
@@ -140,9 +141,10 @@ describe("payout subscriptions, embedded (SSE)", () => {
     cleanup.push(() => [tasks, staking, progress].forEach((handle) => handle.close()));
     await new Promise((resolve) => setTimeout(resolve, 500));
 
-    const id = keccak256(toHex("subscribed-task"));
+    const salt = taskSalt("subscribed-task");
+    const id = taskIdOf(user, salt);
     await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [5n * FAR] });
-    await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [id, 5n * FAR] });
+    await wallet.writeContract({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 5n * FAR] });
     await wallet.writeContract({ account: user, address: token, abi: farTokenAbi, functionName: "stake", args: [2n * FAR] });
     const head = Number(await publicClient.getBlockNumber());
 

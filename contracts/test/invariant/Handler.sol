@@ -173,9 +173,8 @@ contract Handler is CheatBase {
         count = bound(count, 1, _min(4, amount));
         for (uint256 i = 0; i < count; i++) {
             uint256 escrow = i + 1 == count ? amount - (amount / count) * (count - 1) : amount / count;
-            bytes32 id = keccak256(abi.encode("inv-task", ++nonce));
             vm.prank(a);
-            pay.createTask(id, escrow);
+            bytes32 id = pay.createTask(keccak256(abi.encode("inv-task", ++nonce)), escrow);
             _addOpen(id, a, escrow);
         }
         calls["createTask"]++;

@@ -81,15 +81,15 @@ abstract contract Fixture is TestBase {
         pay.deposit(amount);
     }
 
-    function _createTask(address who, bytes32 id, uint256 escrow) internal {
+    function _createTask(address who, bytes32 salt, uint256 escrow) internal returns (bytes32 id) {
         vm.prank(who);
-        pay.createTask(id, escrow);
+        id = pay.createTask(salt, escrow);
     }
 
     /// Deposits exactly the escrow and opens the task.
-    function _openTask(address who, bytes32 id, uint256 escrow) internal {
+    function _openTask(address who, bytes32 salt, uint256 escrow) internal returns (bytes32 id) {
         _deposit(who, escrow);
-        _createTask(who, id, escrow);
+        id = _createTask(who, salt, escrow);
     }
 
     function _complete(bytes32 id, address node, uint256 cost, uint256 score) internal {
@@ -101,8 +101,14 @@ abstract contract Fixture is TestBase {
         (,,,, status) = pay.tasks(id);
     }
 
-    function _taskId(uint256 i) internal pure returns (bytes32) {
+    function _salt(uint256 i) internal pure returns (bytes32) {
         return keccak256(abi.encode("task", i));
+    }
+
+    /// The id of the task `who` opens with `_salt(i)`. Computed here rather than by calling
+    /// `pay.taskIdOf`, so using it as an argument never consumes a pending prank or expectRevert.
+    function _taskId(address who, uint256 i) internal pure returns (bytes32) {
+        return keccak256(abi.encode(who, _salt(i)));
     }
 
     /// Independent model of the documented split, used to check the contract's arithmetic.
