@@ -1,13 +1,16 @@
 /**
  * `npm test`: every suite of the project in one run — the contracts (forge: unit, fuzz,
  * invariant), the ABI freshness check, and vitest (smoke, indexer, API, oracle). Ends with
- * one line `N passed, N failed` that CI reads.
+ * one line `N passed, N failed` that CI reads. `npm test -- --contracts`: the contract steps only
+ * (compile, ABI freshness, forge test), which is all a Solidity change needs re-run.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHROMIUM_PATH, hasChromium } from "../test/helpers/graphiql";
+
+const contractsOnly = process.argv.includes("--contracts");
 
 type Tally = { passed: number; failed: number; skipped: number };
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
@@ -36,8 +39,10 @@ const build = await run("node", ["scripts/forge.cjs", "build"]);
 step("contracts compile", build.code === 0);
 const abis = await run("tsx", ["scripts/generate-abis.ts", "--check"]);
 step("abis/ matches contracts/", abis.code === 0);
-const typecheck = await run("tsc", ["--noEmit"]);
-step("TypeScript strict typecheck", typecheck.code === 0);
+if (!contractsOnly) {
+  const typecheck = await run("tsc", ["--noEmit"]);
+  step("TypeScript strict typecheck", typecheck.code === 0);
+}
 
 console.log("\n== contracts: forge test (unit, fuzz, invariant) ==");
 const forge = await run("node", ["scripts/forge.cjs", "test"], true);
@@ -48,6 +53,8 @@ if (forgeSummary) {
   total.skipped += Number(forgeSummary[3]);
 }
 if (forge.code !== 0 && (!forgeSummary || Number(forgeSummary[2]) === 0)) step("forge test ran", false);
+
+if (contractsOnly) finish();
 
 console.log("\n== vitest ==");
 const skippedSuites = [
@@ -70,6 +77,11 @@ if (report) {
 if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step("vitest ran", false);
 
 if (skippedSuites.length > 0) console.log(`\nskipped: ${skippedSuites.join("; ")}`);
-console.log(`\n${total.skipped} skipped`);
-console.log(`${total.passed} passed, ${total.failed} failed`);
-process.exit(total.failed > 0 ? 1 : 0);
+
+finish();
+
+function finish(): never {
+  console.log(`\n${total.skipped} skipped`);
+  console.log(`${total.passed} passed, ${total.failed} failed`);
+  process.exit(total.failed > 0 ? 1 : 0);
+}
