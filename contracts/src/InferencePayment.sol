@@ -164,6 +164,9 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
     /// @notice Escrows `estimatedCost` of the caller's deposit for a new task whose id is
     /// `taskIdOf(msg.sender, salt)`: only the caller can open an id in that space, so a pending
     /// createTask cannot be squatted. Reusing a salt reverts with `TaskExists`.
+    /// @dev A caller's salt rather than a per-creator nonce: the id is known before the
+    /// transaction is mined (the scheduler reports it), one account's concurrent createTasks need
+    /// no ordering, and a reorg that reorders them cannot hand an id to a different task.
     function createTask(bytes32 salt, uint256 estimatedCost) external nonReentrant returns (bytes32 taskId) {
         if (estimatedCost == 0) revert ZeroAmount();
         taskId = taskIdOf(msg.sender, salt);
