@@ -17,6 +17,7 @@
  */
 import { Hono, type Context } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
+import { HTTPException } from "hono/http-exception";
 import loadPostgresParser from "pg-query-emscripten";
 import postgres from "postgres";
 import superjson from "superjson";
@@ -167,7 +168,16 @@ export function createSqlApp(settings: SqlSettings) {
 
   const app = new Hono();
   const unauthorized = { message: { error: { code: "UNAUTHORIZED", message: "A valid bearer token (API_SQL_TOKEN) is required" } } };
-  app.use("/sql/*", bearerAuth({ token: settings.API_SQL_TOKEN!, noAuthenticationHeader: unauthorized, invalidAuthenticationHeader: unauthorized, invalidToken: unauthorized }));
+  const authenticate = bearerAuth({ token: settings.API_SQL_TOKEN!, noAuthenticationHeader: unauthorized, invalidAuthenticationHeader: unauthorized, invalidToken: unauthorized });
+  // bearerAuth refuses by throwing; Ponder's server, which mounts this app, answers any throw with a 500.
+  app.use("/sql/*", async (c, next) => {
+    try {
+      return await authenticate(c, next);
+    } catch (error) {
+      if (error instanceof HTTPException) return error.getResponse();
+      throw error;
+    }
+  });
   app.get("/sql/db", async (c) => {
     let query: { sql?: unknown; params?: unknown };
     try {
