@@ -40,6 +40,12 @@ describe.skipIf(!databaseUrl)("far verify", () => {
     const rows = Object.fromEntries(counts.split(", ").map((entry) => [entry.slice(0, entry.lastIndexOf(" ")), Number(entry.slice(entry.lastIndexOf(" ") + 1))]));
     return { ...run, rows };
   };
+  /** Edits the index behind Ponder's back; its triggers (reorg log, live queries) stay out of it. */
+  const tamper = (statement: string) =>
+    direct.begin(async (tx) => {
+      await tx.unsafe(`SET LOCAL session_replication_role = replica`);
+      await tx.unsafe(statement);
+    });
   const indexHead = async () => ponder.waitForBlock(await chain.publicClient.getBlockNumber());
 
   beforeAll(async () => {
@@ -81,13 +87,13 @@ describe.skipIf(!databaseUrl)("far verify", () => {
       expect(run.stdout, run.stderr).toMatch(/values checked at block \d+: 0 differences/);
       expect(run.status).toBe(0);
       for (const table of TABLES) expect(run.rows[table], `${table} rows checked (${run.stdout.split("\n").at(-3)})`).toBeGreaterThan(0);
-      expect(run.rows.task).toBeGreaterThan(50);
+      expect(run.rows.task).toBeGreaterThan(10);
     });
   }
 
   it("fails when a row was edited behind the indexer's back", async () => {
     const [task] = await direct.unsafe(`SELECT id FROM task ORDER BY id LIMIT 1`);
-    await direct.unsafe(`UPDATE task SET escrow = escrow + 1 WHERE id = '${String(task!.id)}'`);
+    await tamper(`UPDATE task SET escrow = escrow + 1 WHERE id = '${String(task!.id)}'`);
     for (const through of ["graphql", "postgres"] as const) {
       const run = farVerify(through);
       expect(run.status, run.stdout).toBe(1);
@@ -97,7 +103,7 @@ describe.skipIf(!databaseUrl)("far verify", () => {
 
   it("fails when a table reads as empty, naming the rows the chain requires", async () => {
     const [{ n }] = (await direct.unsafe(`SELECT count(*)::int AS n FROM task`)) as unknown as [{ n: number }];
-    await direct.unsafe(`DELETE FROM task`);
+    await tamper(`DELETE FROM task`);
     for (const through of ["graphql", "postgres"] as const) {
       const run = farVerify(through);
       expect(run.status, run.stdout).toBe(1);
