@@ -74,6 +74,9 @@ const READ_ATTEMPTS = 3;
  * and every cached answer survives the reorg. On anvil an `evm_revert` reuses block numbers, so
  * the comment this command used to make each text unique ("block N, attempt k") repeats after a
  * revert and is answered from the cache: an answer taken at block N of the abandoned branch.
+ * Reproduced on PGlite: 7 tasks, a reorg replacing the 3 blocks that created 3 of them with empty
+ * blocks; after Ponder indexed the new head, `/sql/db` kept answering 7 to the same text (5 of 5
+ * reads) while a new text and GraphQL answered 4.
  * (PGlite's single session is not the cause: PGlite 0.2.13 runs `query()` under the same mutex
  * as `transaction()`, so a read cannot land inside the indexer's open transaction.)
  * Now: Postgres in one REPEATABLE READ snapshot that also holds the checkpoint, or GraphQL with
