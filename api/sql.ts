@@ -108,7 +108,12 @@ export async function validateSelect(sql: string, tables: ReadonlySet<string>): 
           if (node.schemaname || node.catalogname) throw new SqlRefused("SQL_NOT_READ_ONLY", "Schema-qualified names are not accepted");
           relations.push(String(node.relname));
         }
-        if (key === "CommonTableExpr") cteNames.add(String(node.ctename));
+        if (key === "CommonTableExpr") {
+          // A CTE's name also passes where its scope ends: named like a catalog or Ponder table
+          // (`pg_authid`, `_ponder_meta`), it would let that relation be read outside the CTE.
+          if (/^(pg_|_)/.test(String(node.ctename))) throw new SqlRefused("SQL_NOT_READ_ONLY", `A CTE may not be named ${String(node.ctename)}`);
+          cteNames.add(String(node.ctename));
+        }
       }
       walk(child);
     }

@@ -54,6 +54,8 @@ const WRITES = [
   "SELECT * FROM payout FOR UPDATE",
   "SELECT * FROM pg_catalog.pg_authid",
   "SELECT * FROM pg_authid",
+  "SELECT * FROM (WITH pg_authid AS (SELECT 1) SELECT 1) s, pg_authid",
+  "SELECT * FROM (WITH _ponder_meta AS (SELECT 1) SELECT 1) s, _ponder_meta",
   "SELECT pg_read_file('/etc/passwd')",
   "SELECT lo_import('/etc/passwd')",
   "SELECT dblink_exec('dbname=test', 'DELETE FROM payout')",
