@@ -41,14 +41,15 @@ const queryRows = (sql: postgres.Sql | postgres.TransactionSql): QueryRows => as
 async function status() {
   const indexer = loadIndexerConfig();
   const { publicClient } = createClients(indexer, anvilAccount(0));
+  const api = indexer.DATABASE_URL ? undefined : indexerApi();
   const head = Number(await publicClient.getBlockNumber());
   let progress: { chain: string; latest: BlockPoint; finalized: number } | undefined;
-  if (indexer.DATABASE_URL) {
-    const sql = openPostgres(indexer.DATABASE_URL);
+  if (!api) {
+    const sql = openPostgres(indexer.DATABASE_URL!);
     const [row] = await readProgress(queryRows(sql)).finally(() => sql.end());
     if (row) progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, finalized: row.finalized.number };
   } else {
-    const block = await readIndexedBlock(indexerApi()).catch((error: unknown) => {
+    const block = await readIndexedBlock(api).catch((error: unknown) => {
       if (error instanceof BaseError) throw error;
       return undefined;
     });
