@@ -34,6 +34,14 @@ const apiSchema = z.object({
   /** A WebSocket that completes no graphql-ws handshake within this long is closed. */
   API_WS_INIT_TIMEOUT_MS: positive.default(10_000),
   API_WS_KEEPALIVE_MS: positive.default(12_000),
+  /** SQL over HTTP at /sql/db (embedded, Postgres only): off unless set, and then only with API_SQL_TOKEN. */
+  API_SQL: flag.default(false),
+  API_SQL_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /** Unset: DATABASE_URL. Better: the read-only analyst role's URL (README, "For analysts"). */
+  API_SQL_DATABASE_URL: z.string().url().optional(),
+  API_SQL_TIMEOUT_MS: positive.default(5_000),
+  API_SQL_MAX_ROWS: positive.default(10_000),
+  API_SQL_MAX_BYTES: positive.default(10_000_000),
 });
 
 const replicaSchema = apiSchema.extend({
@@ -56,6 +64,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   if (config.API_DEFAULT_PAGE_SIZE > config.API_MAX_PAGE_SIZE) {
     throw new ConfigError("Invalid setting API_DEFAULT_PAGE_SIZE: must not exceed API_MAX_PAGE_SIZE");
   }
+  if (config.API_SQL && !config.API_SQL_TOKEN) throw new ConfigError("Invalid setting API_SQL_TOKEN: required when API_SQL=true");
   return config;
 }
 

@@ -2,16 +2,20 @@
  * The API inside Ponder's HTTP server (`ponder start` / `ponder serve`): Ponder keeps /health,
  * /ready, /status and /metrics; this adds /graphql, reading through Ponder's read-only database.
  */
+import { getTableName, isTable } from "drizzle-orm";
 import { Hono } from "hono";
-import { client } from "ponder";
+import type { client } from "ponder";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import type { PublicClient } from "viem";
-import { loadApiConfig } from "./config";
+import { loadIndexerConfig } from "../common/config";
+import { ConfigError } from "../common/errors";
+import { loadApiConfig, type ApiConfig } from "./config";
 import { createApi, GRAPHQL_PATH } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed } from "./feed";
 import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
+import { createSqlApp, sqlDisabledApp } from "./sql";
 
 /**
  * Ponder serves /metrics from a registry of its own (not prom-client's global one), reachable
@@ -39,10 +43,28 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
   });
   const app = new Hono();
   app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw));
-  // Ponder's read-only SQL over HTTP (validated SELECTs): analysts' tools and `far verify` use it
-  // where the database is an embedded PGlite that no other process can open.
+  app.route("/", config.API_SQL ? sqlApp(config, ponder.schema) : sqlDisabledApp());
   const ponderTables = { db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema };
-  app.use("/sql/*", client(ponderTables));
   if (config.API_PONDER_GRAPHQL) app.use(PONDER_GRAPHQL_PATH, ponderGraphql(ponderTables));
   return app;
+}
+
+/**
+ * SQL over HTTP needs Postgres: PGlite runs a statement synchronously on this process's event
+ * loop and honours no statement_timeout, so nothing could stop a cross join (measured: a PGlite
+ * `SET statement_timeout = 100` does not end a 45 s statement) and GraphQL would freeze with it.
+ * PGlite users read through /graphql instead.
+ */
+function sqlApp(config: ApiConfig, schema: Record<string, unknown>) {
+  const databaseUrl = config.API_SQL_DATABASE_URL ?? loadIndexerConfig().DATABASE_URL;
+  if (!databaseUrl) {
+    throw new ConfigError("Invalid setting API_SQL: needs Postgres (DATABASE_URL or API_SQL_DATABASE_URL); PGlite cannot time out a statement, read through /graphql");
+  }
+  const namespace = (globalThis as { PONDER_NAMESPACE_BUILD?: { schema?: string } }).PONDER_NAMESPACE_BUILD?.schema;
+  return createSqlApp({
+    ...config,
+    databaseUrl,
+    schema: namespace ?? "public",
+    tables: Object.values(schema).filter(isTable).map((table) => getTableName(table)),
+  }).app;
 }

@@ -4,7 +4,7 @@
  *   verify                       every indexed value against the contracts' views at the indexed block
  *   node register <node> [owner] register a GPU node, through the running oracle
  *   node rate <node> <rating>    set a node's rating (0..100), through the running oracle
- * Reads the indexer through INDEXER_URL (its HTTP server) or, with DATABASE_URL, Postgres directly.
+ * Reads the indexer through its GraphQL API at INDEXER_URL or, with DATABASE_URL, Postgres directly.
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -14,92 +14,130 @@ import { anvilAccount, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
-import { readProgress } from "../indexer/checkpoint";
+import { readProgress, type BlockPoint } from "../indexer/checkpoint";
 import { resolveSources } from "../indexer/sources";
-import { verifyIndexedState, type QueryRows } from "../indexer/verify";
+import { readIndexedStateSql, verifyIndexedState, type IndexedState, type QueryRows } from "../indexer/verify";
+import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../indexer/verify-graphql";
 
-/** Ponder's read-only SQL endpoint takes superjson; plain JSON under `json` is valid superjson. */
-function queryOverHttp(indexerUrl: string): QueryRows {
-  return async (sql) => {
-    const url = `${indexerUrl}/sql/db?sql=${encodeURIComponent(JSON.stringify({ json: { sql, params: [] } }))}`;
-    const response = await fetch(url).catch((cause: unknown) => {
-      throw new BaseError(`The indexer does not answer at ${indexerUrl}`, { cause, metaMessages: ["Is `npm start` running? Set INDEXER_URL otherwise."] });
-    });
-    if (!response.ok) throw new BaseError(`The indexer refused a query (${response.status})`, { details: await response.text() });
-    return ((await response.json()) as { rows: Record<string, unknown>[] }).rows;
-  };
+/**
+ * How `far` reads the index: Postgres directly with DATABASE_URL, else the GraphQL API at
+ * INDEXER_URL — what users read. Never Ponder's `/sql/db`: its result cache answers by query text
+ * and is not invalidated by a reorg (see verify below), and it is off by default now.
+ */
+function indexerApi(): GraphqlReader {
+  const { INDEXER_URL } = loadCliConfig();
+  return graphqlReader(
+    `${INDEXER_URL}/graphql`,
+    (cause) => new BaseError(`The indexer does not answer at ${INDEXER_URL}`, { cause, metaMessages: ["Is `npm start` running? Set INDEXER_URL otherwise."] }),
+  );
 }
 
-function openQuery(): { query: QueryRows; close: () => Promise<void> } {
-  const cli = loadCliConfig();
-  const indexer = loadIndexerConfig();
-  if (!indexer.DATABASE_URL) return { query: queryOverHttp(cli.INDEXER_URL), close: async () => {} };
-  const sql = postgres(indexer.DATABASE_URL, { max: 2, onnotice: () => {}, connection: { search_path: cli.DATABASE_SCHEMA } });
-  return { query: async (text) => (await sql.unsafe(text)) as Record<string, unknown>[], close: () => sql.end() };
+function openPostgres(databaseUrl: string) {
+  return postgres(databaseUrl, { max: 1, onnotice: () => {}, connection: { search_path: loadCliConfig().DATABASE_SCHEMA, default_transaction_read_only: true } });
 }
+
+const queryRows = (sql: postgres.Sql | postgres.TransactionSql): QueryRows => async (text) => (await sql.unsafe(text)) as Record<string, unknown>[];
 
 async function status() {
   const indexer = loadIndexerConfig();
   const { publicClient } = createClients(indexer, anvilAccount(0));
-  const { query, close } = openQuery();
-  try {
-    const [progress] = await readProgress(query);
-    const head = Number(await publicClient.getBlockNumber());
-    if (!progress) return console.log("The indexer has not committed anything yet.");
-    const lag = Math.max(0, Math.floor(Date.now() / 1000) - progress.latest.timestamp);
-    console.log(`chain           ${progress.chainName} (${progress.chainId})`);
-    console.log(`indexed block   ${progress.latest.number} (${head - progress.latest.number} behind the head ${head}, ${lag} s old)`);
-    console.log(`finalized block ${progress.finalized.number}`);
-  } finally {
-    await close();
+  const api = indexer.DATABASE_URL ? undefined : indexerApi();
+  const head = Number(await publicClient.getBlockNumber());
+  let progress: { chain: string; latest: BlockPoint; finalized: number } | undefined;
+  if (!api) {
+    const sql = openPostgres(indexer.DATABASE_URL!);
+    const [row] = await readProgress(queryRows(sql)).finally(() => sql.end());
+    if (row) progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, finalized: row.finalized.number };
+  } else {
+    const block = await readIndexedBlock(api).catch((error: unknown) => {
+      if (error instanceof BaseError) throw error;
+      return undefined;
+    });
+    if (block) progress = { chain: `${indexer.CHAIN} (${block.chainId})`, latest: { number: Number(block.number), timestamp: Date.parse(block.timestamp) / 1000 }, finalized: Number(block.finalized) };
   }
+  if (!progress) return console.log("The indexer has not committed anything yet.");
+  const lag = Math.max(0, Math.floor(Date.now() / 1000) - progress.latest.timestamp);
+  console.log(`chain           ${progress.chain}`);
+  console.log(`indexed block   ${progress.latest.number} (${head - progress.latest.number} behind the head ${head}, ${lag} s old)`);
+  console.log(`finalized block ${progress.finalized}`);
 }
 
-const VERIFY_ATTEMPTS = 3;
+/** Reads of the index that never see two different blocks: one snapshot, or a block that held still. */
+const READ_ATTEMPTS = 3;
 
+/**
+ * Why verify no longer reads Ponder's `/sql/db` (it twice read `task` as empty while GraphQL
+ * served hundreds of tasks): Ponder 0.17.7's `client()` middleware caches each result promise
+ * under the request's query text and drops it only when a NOTIFY lists a table changed by a new
+ * block (`live_query_notify`, fired by updates of `_ponder_checkpoint`). A reorg revert (`reorg`
+ * event in ponder/dist/esm/runtime/omnichain.js) first DROPS the live-query triggers, rewinds the
+ * tables and recreates the triggers without touching `_ponder_checkpoint`, so no NOTIFY is sent
+ * and every cached answer survives the reorg. On anvil an `evm_revert` reuses block numbers, so
+ * the comment this command used to make each text unique ("block N, attempt k") repeats after a
+ * revert and is answered from the cache: an answer taken at block N of the abandoned branch.
+ * Reproduced on PGlite: 7 tasks, a reorg replacing the 3 blocks that created 3 of them with empty
+ * blocks; after Ponder indexed the new head, `/sql/db` kept answering 7 to the same text (5 of 5
+ * reads) while a new text and GraphQL answered 4.
+ * (PGlite's single session is not the cause: PGlite 0.2.13 runs `query()` under the same mutex
+ * as `transaction()`, so a read cannot land inside the indexer's open transaction.)
+ * Now: Postgres in one REPEATABLE READ snapshot that also holds the checkpoint, or GraphQL with
+ * the indexed block read before and after; and every table's row count is held to the chain's logs.
+ */
 async function verify() {
   const indexer = loadIndexerConfig();
   const { publicClient } = createClients(indexer, anvilAccount(0));
   const sources = resolveSources(indexer);
-  const { query, close } = openQuery();
+  const manifest = {
+    contracts: {
+      FARToken: { address: sources.farToken, deployBlock: sources.startBlock },
+      InferencePayment: { address: sources.inferencePayment, deployBlock: sources.startBlock },
+      PriceFeed: { address: sources.priceFeed, deployBlock: sources.startBlock },
+    },
+  };
+  const sql = indexer.DATABASE_URL ? openPostgres(indexer.DATABASE_URL) : undefined;
+  const api = sql ? undefined : indexerApi();
+  const indexedBlock = async () => {
+    if (api) return (await readIndexedBlock(api)).number;
+    const [progress] = await readProgress(queryRows(sql!));
+    if (!progress) throw new BaseError("The indexer has not committed anything yet");
+    return BigInt(progress.latest.number);
+  };
+  /** The whole index at one block, and that block. */
+  const readIndex = async (): Promise<{ blockNumber: bigint; state: IndexedState }> => {
+    if (sql) {
+      return sql.begin("isolation level repeatable read read only", async (tx) => {
+        const [progress] = await readProgress(queryRows(tx));
+        if (!progress) throw new BaseError("The indexer has not committed anything yet");
+        return { blockNumber: BigInt(progress.latest.number), state: await readIndexedStateSql(queryRows(tx)) };
+      });
+    }
+    for (let attempt = 1; ; attempt++) {
+      const before = await indexedBlock();
+      const state = await readIndexedStateGraphql(api!);
+      const after = await indexedBlock();
+      if (before === after) return { blockNumber: after, state };
+      if (attempt === READ_ATTEMPTS) throw new BaseError(`The index moved from block ${before} to ${after} while it was read, ${READ_ATTEMPTS} times`);
+    }
+  };
   // Tables hold only the newest state, so the chain must hold still while both are read: on a
-  // local anvil mining pauses until the check is done; elsewhere blocks past the one checked fail it.
+  // local anvil mining pauses until the check is done; elsewhere the read is pinned to one block.
   const paused = indexer.CHAIN === "anvil";
   if (paused) await publicClient.request({ method: "evm_setIntervalMining" as never, params: [0] as never });
   try {
     const head = await publicClient.getBlockNumber();
-    let progress = (await readProgress(query))[0];
-    for (let waited = 0; paused && progress && BigInt(progress.latest.number) < head && waited < 60_000; waited += 200) {
+    for (let waited = 0; paused && (await indexedBlock()) < head; waited += 200) {
+      if (waited > 60_000) throw new BaseError(`The indexer did not reach the head block ${head} within 60 s`);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      progress = (await readProgress(query))[0];
     }
-    if (!progress) throw new BaseError("The indexer has not committed anything yet");
-    const blockNumber = BigInt(progress.latest.number);
-    const manifest = {
-      contracts: {
-        FARToken: { address: sources.farToken, deployBlock: sources.startBlock },
-        InferencePayment: { address: sources.inferencePayment, deployBlock: sources.startBlock },
-        PriceFeed: { address: sources.priceFeed, deployBlock: sources.startBlock },
-      },
-    };
-    // Ponder's SQL endpoint caches results by query text until it hears of a write: a comment
-    // naming the block and the attempt makes every look a fresh read.
-    const check = (attempt: number) =>
-      verifyIndexedState({ publicClient, manifest, query: (text) => query(`${text} /* far verify: block ${blockNumber}, attempt ${attempt} */`), blockNumber });
-    let { differences, checked } = await check(1);
-    // Read over HTTP, the index is not one snapshot: a difference that a second look at the same
-    // block no longer shows is reported as seen, not as a verdict.
-    for (let attempt = 2; differences.length > 0 && attempt <= VERIFY_ATTEMPTS; attempt++) {
-      for (const difference of differences) console.error(`transient? ${difference} (re-checking block ${blockNumber}, attempt ${attempt} of ${VERIFY_ATTEMPTS})`);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-      ({ differences, checked } = await check(attempt));
-    }
+    const { blockNumber, state } = await readIndex();
+    const { differences, checked, rows } = await verifyIndexedState({ publicClient, manifest, state, blockNumber });
     for (const difference of differences) console.log(`DIFFERENCE ${difference}`);
+    console.log(`rows checked per table (${api ? "GraphQL API" : "Postgres"}): ${Object.entries(rows).map(([table, count]) => `${table} ${count}`).join(", ")}`);
     console.log(`${checked} values checked at block ${blockNumber}: ${differences.length} differences`);
     if (differences.length > 0) process.exitCode = 1;
   } finally {
     if (paused) await publicClient.request({ method: "evm_setIntervalMining" as never, params: [loadStartConfig().ANVIL_BLOCK_TIME] as never });
-    await close();
+    await sql?.end();
   }
 }
 

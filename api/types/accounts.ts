@@ -2,8 +2,9 @@
 import { account, escrowAccount, node, staker, task } from "../../schema";
 import { builder } from "../builder";
 import { rowBy, rowsBy } from "../loaders";
+import { paginate, type Ordering } from "../pagination";
 import { loadReceivedPayouts } from "./payouts";
-import { AccountRef, EscrowRef, NodeRef, PayoutConnection, RevenueStreamEnum, StakerRef, TaskConnection, TaskStatusEnum, pageArgs } from "./refs";
+import { AccountConnection, AccountRef, EscrowRef, NodeRef, PayoutConnection, RevenueStreamEnum, StakerRef, TaskConnection, TaskStatusEnum, pageArgs } from "./refs";
 import { loadTaskPage } from "./tasks";
 
 EscrowRef.implement({
@@ -63,5 +64,16 @@ builder.queryField("account", (t) =>
     type: AccountRef,
     args: { address: t.arg({ type: "Address", required: true }) },
     resolve: (_root, { address }) => ({ address }),
+  }),
+);
+
+const BY_ADDRESS: Ordering = { name: "account:address", keys: [{ column: account.address, direction: "asc" }] };
+
+builder.queryField("accounts", (t) =>
+  t.field({
+    type: AccountConnection,
+    description: "Every address that ever held FAR, by address: lets a reader (such as `far verify`) walk all of them.",
+    args: pageArgs,
+    resolve: (_root, args, context) => paginate(context, { table: account, ordering: BY_ADDRESS, args }),
   }),
 );

@@ -50,6 +50,7 @@ export const BlockRefRef = builder.objectRef<BlockRef>("BlockRef");
 export const IndexingStatusRef = builder.objectRef<IndexingStatus>("IndexingStatus");
 export const IndexedTransactionRef = builder.objectRef<IndexedTransaction>("IndexedTransaction");
 
+export const AccountConnection = builder.connectionObject({ type: AccountRef, name: "AccountConnection" });
 export const StakerConnection = builder.connectionObject({ type: StakerRef, name: "StakerConnection" });
 export const StakingChangeConnection = builder.connectionObject({ type: StakingChangeRef, name: "StakingChangeConnection" });
 export const NodeConnection = builder.connectionObject({ type: NodeRef, name: "NodeConnection" });
