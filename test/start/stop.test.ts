@@ -143,8 +143,7 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "far-stop-"));
-    // No empty blocks (an hour apart): the chain, and so each start's sync, stays the same size.
-    baseEnv = { ...process.env, DATA_DIR: dataDir, DEPLOYMENTS_DIR: join(dataDir, "deployments"), SIMULATOR: "off", ANVIL_BLOCK_TIME: "3600" };
+    baseEnv = { ...process.env, DATA_DIR: dataDir, DEPLOYMENTS_DIR: join(dataDir, "deployments"), SIMULATOR: "off" };
     for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN", "STOP_TIMEOUT_MS"]) delete baseEnv[name];
     // The first start deploys; the runs after it reuse its chain and index.
     const started = Date.now();
