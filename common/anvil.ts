@@ -21,6 +21,8 @@ export type StartAnvilParameters = {
    * then stops its own work before the chain goes away.
    */
   detached?: boolean;
+  /** Called with the process as soon as it is spawned, before it answers: a caller's stop can then reach it while it starts. */
+  onSpawn?: (child: ChildProcess) => void;
 };
 
 export type AnvilInstance = {
@@ -46,6 +48,7 @@ export async function startAnvil(parameters: StartAnvilParameters): Promise<Anvi
   if (parameters.dumpState) args.push("--dump-state", parameters.dumpState);
   args.push(...(parameters.extraArgs ?? []));
   const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"], detached: parameters.detached ?? false });
+  parameters.onSpawn?.(child);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const rpcUrl = `http://127.0.0.1:${parameters.port}`;

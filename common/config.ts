@@ -62,6 +62,8 @@ const startSchema = z.object({
   DATA_DIR: z.string().default(".data"),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("far"),
   SIMULATOR: z.enum(["on", "off"]).default("on"),
+  /** Ctrl-C: how long the parts get, together, to stop when asked before they are killed. */
+  STOP_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
 });
 
 /** `npm run far`: where the operators' CLI finds the indexer (when it has no DATABASE_URL) and the oracle. */

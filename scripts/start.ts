@@ -2,7 +2,15 @@
  * `npm start`: the whole system on one machine. Without RPC_URL it runs its own anvil (state
  * kept in DATA_DIR, so a restart continues the same chain), deploys the contracts when the chain
  * has none, and runs Ponder (PGlite unless DATABASE_URL) with the GraphQL API, the oracle and
- * the scheduler simulator. Ctrl-C stops everything; nothing is left running.
+ * the scheduler simulator. Ctrl-C (or SIGTERM) stops everything, even half-way through starting:
+ * each part is asked to stop, and what has not stopped within STOP_TIMEOUT_MS is killed
+ * (scripts/shutdown.ts); nothing is left running.
+ *
+ * `npm start` runs this file as `node --import tsx`, in this one process: tsx's own command
+ * relays a signal to the script's process and SIGKILLs it when the script does not confirm
+ * within 30 ms, twice, which a busy event loop (the oracle's embedded PGlite) often cannot; the
+ * script then died before stopping anything and anvil and Ponder, in their own process groups,
+ * ran on.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,6 +30,7 @@ import { startOracle } from "../oracle/main";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { deployFromConfig } from "./deploy";
+import { createShutdown } from "./shutdown";
 
 const say = (line: string) => process.stdout.write(`[far] ${line}\n`);
 
@@ -37,38 +46,34 @@ async function main() {
     // graphql-js runs development-only checks on every request otherwise (5 % of CPU in bench/queries.ts).
     NODE_ENV: process.env.NODE_ENV ?? "production",
   };
-  const stops: (() => Promise<unknown>)[] = [];
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say("stopping…");
-    for (const stop of stops.reverse()) await stop().catch((error: unknown) => say(`while stopping: ${String(error)}`));
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
+  const shutdown = createShutdown({ timeoutMs: start.STOP_TIMEOUT_MS, say });
+  process.on("SIGINT", () => void shutdown.stop(0));
+  process.on("SIGTERM", () => void shutdown.stop(0));
+  // Every step below goes through `guard`: once stopping has begun, none goes on to the next.
+  const { guard } = shutdown;
 
   let anvil: AnvilInstance | undefined;
   if (start.embeddedAnvil) {
-    await mkdir(join(dataDir, "anvil"), { recursive: true });
+    await guard(mkdir(join(dataDir, "anvil"), { recursive: true }));
     say(`starting anvil on port ${start.ANVIL_PORT} (state in ${join(start.DATA_DIR, "anvil")})`);
-    anvil = await startAnvil({
-      port: start.ANVIL_PORT,
-      blockTime: start.ANVIL_BLOCK_TIME,
-      extraArgs: ["--state", join(dataDir, "anvil", "state.json"), "--state-interval", "5"],
-      detached: true,
-    });
-    lastResort(anvil.process);
-    stops.push(() => anvil!.stop());
+    anvil = await guard(
+      startAnvil({
+        port: start.ANVIL_PORT,
+        blockTime: start.ANVIL_BLOCK_TIME,
+        extraArgs: ["--state", join(dataDir, "anvil", "state.json"), "--state-interval", "5"],
+        detached: true,
+        // Stopped (and its state saved) last, even if Ctrl-C comes while it is still loading.
+        onSpawn: (child) => shutdown.child("anvil", child),
+      }),
+    );
     env.RPC_URL = anvil.rpcUrl;
   }
   const indexer = loadIndexerConfig(env);
 
-  if (indexer.CHAIN === "anvil" && !(await hasDeployment(env))) {
+  if (indexer.CHAIN === "anvil" && !(await guard(hasDeployment(env)))) {
     say("no contracts on this chain: clearing the old index and deploying");
-    await forgetIndexedChain(env, start.DATABASE_SCHEMA);
-    const { path } = await deployFromConfig(env);
+    await guard(forgetIndexedChain(env, start.DATABASE_SCHEMA));
+    const { path } = await guard(deployFromConfig(env));
     say(`deployed; manifest at ${path}`);
   }
 
@@ -78,30 +83,27 @@ async function main() {
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,
   });
-  lastResort(ponder);
-  stops.push(() => stopChild(ponder));
+  shutdown.child("Ponder", ponder);
   ponder.once("exit", (code) => {
-    if (!stopping) {
+    if (!shutdown.stopping) {
       say(`the indexer exited (code ${code})`);
-      void shutdown(1);
+      void shutdown.stop(1);
     }
   });
-  await waitForReady(`http://127.0.0.1:${start.PORT}/ready`, ponder);
+  await guard(waitForReady(`http://127.0.0.1:${start.PORT}/ready`, ponder));
 
   // The operators' CLI on this machine reads the token from DATA_DIR; it never leaves the machine.
   env.ORACLE_ADMIN_TOKEN ??= randomBytes(24).toString("hex");
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 });
+  await guard(mkdir(dataDir, { recursive: true }));
+  await guard(writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 }));
   const simulatorConfig = loadSimulatorConfig(env);
   const stream = createMemoryStream();
   const log = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
-  const oracle = await startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, log });
-  stops.push(() => oracle.stop());
+  const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, log }));
+  shutdown.part("the oracle", () => oracle.stop());
   if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
-    const abort = new AbortController();
-    stops.push(async () => abort.abort());
-    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, log: log.child({ name: "simulator" }), signal: abort.signal }).catch(
-      (error: unknown) => !stopping && log.error({ msg: "simulator stopped", error: String(error) }),
+    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, log: log.child({ name: "simulator" }), signal: shutdown.signal }).catch(
+      (error: unknown) => !shutdown.stopping && log.error({ msg: "simulator stopped", error: String(error) }),
     );
   }
 
@@ -156,28 +158,6 @@ async function waitForReady(url: string, child: ChildProcess) {
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-/**
- * Children run in their own process groups so that Ctrl-C lets the oracle finish first; should
- * this process end some other way, they still go with it.
- */
-function lastResort(child: ChildProcess) {
-  process.once("exit", () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const force = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.once("exit", () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
 }
 
 runCommand(main, { prefix: "[far] " });

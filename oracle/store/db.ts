@@ -9,22 +9,56 @@ export type Row = Record<string, unknown>;
 
 export type Sql = {
   query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
-  /** Runs `fn` in one database transaction; everything it writes commits or none of it. */
+  /**
+   * Runs `fn` in one database transaction; everything it writes commits or none of it. On Postgres
+   * a transaction aborted as a deadlock victim or a serialization failure runs again from the
+   * start, so `fn` must do nothing outside the database but compute its result.
+   */
   transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 };
 
+/** SQLSTATEs of a transaction Postgres aborted only because of another one: running it again is right. */
+const TRANSIENT_SQLSTATES = new Set(["40P01" /* deadlock_detected */, "40001" /* serialization_failure */]);
+
+export const isTransientSqlError = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && TRANSIENT_SQLSTATES.has(String((error as { code?: unknown }).code));
+
+export type RetryPolicy = { attempts: number; baseMs: number; maxMs: number };
+
+/** Enough for a handful of replicas colliding; a conflict that outlasts it is not a passing one. */
+const TRANSIENT_RETRY: RetryPolicy = { attempts: 8, baseMs: 10, maxMs: 1_000 };
+
+/**
+ * Runs `run` (a whole transaction, or one statement outside any) again when Postgres aborted it
+ * as a deadlock victim or a serialization failure, after a jittered, doubling, capped wait; any
+ * other error, or the last attempt's, goes to the caller.
+ */
+export async function retryTransient<T>(run: () => Promise<T>, policy: RetryPolicy = TRANSIENT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= policy.attempts || !isTransientSqlError(error)) throw error;
+      const ceiling = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs);
+      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+    }
+  }
+}
+
 export function createPostgresSql(parameters: { url: string; max?: number }): Sql {
   const client = postgres(parameters.url, { max: parameters.max ?? 4, onnotice: () => {} });
-  const wrap = (run: postgres.Sql | postgres.TransactionSql): Sql => ({
-    query: (text, params = []) => run.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as Promise<never[]>,
+  // Inside a transaction a statement is never retried alone: Postgres aborted the whole transaction.
+  const wrap = (run: postgres.Sql | postgres.TransactionSql, inTransaction: boolean): Sql => ({
+    query: (text, params = []) => {
+      const once = () => run.unsafe(text, params as postgres.ParameterOrJSON<never>[]) as unknown as Promise<never[]>;
+      return inTransaction ? once() : retryTransient(once);
+    },
     transaction: (fn) =>
-      "savepoint" in run
-        ? fn(wrap(run))
-        : (client.begin((tx) => fn(wrap(tx))) as Promise<Awaited<ReturnType<typeof fn>>>),
+      inTransaction ? fn(wrap(run, true)) : retryTransient(() => client.begin((tx) => fn(wrap(tx, true))) as Promise<Awaited<ReturnType<typeof fn>>>),
     close: () => client.end({ timeout: 5 }),
   });
-  return wrap(client);
+  return wrap(client, false);
 }
 
 export async function createPgliteSql(parameters: { dataDir: string }): Promise<Sql> {

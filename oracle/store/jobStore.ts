@@ -2,6 +2,11 @@
  * Durable job and transaction state: the source of truth of the oracle. A message is
  * acknowledged only after its job is committed here; a transaction is broadcast only after its
  * signed bytes are committed here.
+ *
+ * Every transaction here takes its locks in one order, tables and rows alike: leases → txs →
+ * attempts → jobs (and `migrate` creates and indexes the tables in that order), so two replicas
+ * never wait on each other in a circle. What Postgres still aborts (two multi-row updates of the
+ * same jobs, a serialization failure) is retried whole by the Sql layer (db.ts retryTransient).
  */
 import type { Address, Hash, Hex } from "viem";
 import { BaseError } from "../../common/errors";
@@ -357,13 +362,6 @@ export function createJobStore(parameters: CreateJobStoreParameters) {
 
     async addAttempt(txId: number, attempt: SignedAttempt, replace?: { to: Address; data: Hex; gas: bigint; kind: TxKind }) {
       await sql.transaction(async (tx) => {
-        await tx.query(`insert into ${s}.attempts (tx_id, hash, raw, max_fee, priority_fee) values ($1, $2, $3, $4, $5)`, [
-          txId,
-          attempt.hash,
-          attempt.raw,
-          attempt.maxFee.toString(),
-          attempt.priorityFee.toString(),
-        ]);
         if (replace) {
           // The no-op takes the nonce; its jobs go back to be prepared (and sent) again.
           await tx.query(`update ${s}.txs set kind = $2, to_address = $3, data = $4, gas = $5 where id = $1`, [
@@ -373,18 +371,22 @@ export function createJobStore(parameters: CreateJobStoreParameters) {
             replace.data,
             replace.gas.toString(),
           ]);
-          await tx.query(`update ${s}.jobs set state = 'received', tx_id = null, updated_at = now() where tx_id = $1`, [txId]);
         }
+        await tx.query(`insert into ${s}.attempts (tx_id, hash, raw, max_fee, priority_fee) values ($1, $2, $3, $4, $5)`, [
+          txId,
+          attempt.hash,
+          attempt.raw,
+          attempt.maxFee.toString(),
+          attempt.priorityFee.toString(),
+        ]);
+        if (replace) await tx.query(`update ${s}.jobs set state = 'received', tx_id = null, updated_at = now() where tx_id = $1`, [txId]);
       });
     },
 
     async markBroadcast(hash: Hash) {
       await sql.transaction(async (tx) => {
-        const [row] = await tx.query(
-          `update ${s}.attempts set broadcast_at = coalesce(broadcast_at, now()) where hash = $1 returning tx_id::text`,
-          [hash],
-        );
-        if (row) await tx.query(`update ${s}.txs set state = 'pending' where id = $1 and state = 'signed'`, [row.tx_id]);
+        await tx.query(`update ${s}.txs set state = 'pending' where id = (select tx_id from ${s}.attempts where hash = $1) and state = 'signed'`, [hash]);
+        await tx.query(`update ${s}.attempts set broadcast_at = coalesce(broadcast_at, now()) where hash = $1`, [hash]);
       });
     },
 
