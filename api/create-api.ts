@@ -54,7 +54,7 @@ export function createApi(parameters: CreateApiParameters) {
         return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
       },
     },
-    plugins: [useLoadShedding(config), useExecutionCancellation(), ...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
+    plugins: [useLoadShedding(config, registry), useExecutionCancellation(), ...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
   });
   return { yoga, schema };
 }
