@@ -115,6 +115,21 @@ export async function post(url: string, query: string, options: { signal?: Abort
 
 export const codesOf = (reply: Reply) => (reply.body.errors ?? []).map((error) => error.extensions?.code);
 
+/**
+ * Stops the chain (SIGSTOP anvil) until the returned function resumes it: a `transaction(hash)`
+ * query for an unknown hash asks the chain for its receipt and waits, holding its slot, on both
+ * servers (Ponder's read-only database gives up on a lock after 500 ms; a stopped chain waits).
+ */
+export function stallChain(edge: Edge) {
+  edge.chain.anvil.process.kill("SIGSTOP");
+  let resumed = false;
+  return () => {
+    if (!resumed) edge.chain.anvil.process.kill("SIGCONT");
+    resumed = true;
+  };
+}
+export const STALLING_QUERY = `{ transaction(hash: "0x${"ab".repeat(32)}") { blockNumber } }`;
+
 /** Reads payouts: it waits while the payout table is locked. */
 export const PAYOUTS_QUERY = `{ payouts(first: 100) { edges { node { id amount usdValue recipient } } } }`;
 /** Reads no user table: Ponder's checkpoint only. */
