@@ -52,7 +52,7 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
       await exited;
     });
     const baseUrl = `http://127.0.0.1:${port}`;
-    await waitUntil(() => child.exitCode !== null || fetch(`${baseUrl}/health`).then((response) => response.ok, () => false), "the replica to listen");
+    await waitUntil(() => child.exitCode !== null || fetch(`${baseUrl}/health`).then((response) => response.ok, () => false), "the replica to listen", 240_000);
     if (child.exitCode !== null) throw new Error(`the replica exited with code ${child.exitCode}`);
     return { baseUrl, graphqlUrl: `${baseUrl}/graphql`, port, child };
   }
