@@ -27,12 +27,21 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
     await edge?.stop();
   });
 
-  const status = async (url: string) => (await post(url, STATUS)).body.data!.indexingStatus as Status;
+  let last: unknown;
+  /** The status, kept for the failure message of a wait that never saw what it waited for. */
+  const status = async (url: string) => {
+    const reply = await post(url, STATUS);
+    last = reply.body;
+    return reply.body.data!.indexingStatus as Status;
+  };
+  const synced = async (url: string) => (await status(url)).synced;
   const mine = (blocks: number) =>
     fetch(edge.chain.anvil.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_mine", params: [`0x${blocks.toString(16)}`] }) });
 
-  it("replica: a paused indexer is not synced and /ready answers 503 with the reason; resumed, both recover", async () => {
-    await waitUntil(async () => (await status(replica.graphqlUrl)).synced, "synced before the pause");
+  it("replica: a paused indexer is not synced and /ready answers 503 with the reason; resumed, both recover", { timeout: 400_000 }, async () => {
+    await waitUntil(() => synced(replica.graphqlUrl), "synced before the pause", 120_000).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${JSON.stringify(last)}`);
+    });
     expect((await fetch(`${replica.baseUrl}/ready`)).status).toBe(200);
     edge.ponder.child.kill("SIGSTOP");
     try {
@@ -49,12 +58,14 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
     } finally {
       edge.ponder.child.kill("SIGCONT");
     }
-    await waitUntil(async () => (await status(replica.graphqlUrl)).synced, "synced after the resume", 120_000);
+    await waitUntil(() => synced(replica.graphqlUrl), "synced after the resume", 120_000);
     expect((await fetch(`${replica.baseUrl}/ready`)).status).toBe(200);
   });
 
-  it("embedded: blocks the indexer has not polled yet make it unsynced, and /synced 503; after its next poll, both recover", async () => {
-    await waitUntil(async () => (await status(edge.embeddedUrl)).synced, "synced before mining");
+  it("embedded: blocks the indexer has not polled yet make it unsynced, and /synced 503; after its next poll, both recover", { timeout: 400_000 }, async () => {
+    await waitUntil(() => synced(edge.embeddedUrl), "synced before mining", 120_000).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${JSON.stringify(last)}`);
+    });
     expect((await fetch(`${edge.ponder.baseUrl}/synced`)).status).toBe(200);
     // Ponder may poll between the mining and the reads: then it is synced, and the next try mines again.
     let seen: { status: Status; synced: Response } | undefined;
