@@ -43,6 +43,8 @@ export function createApi(parameters: CreateApiParameters) {
     logging: false,
     maskedErrors: {
       maskError: (error, message, isDev) => {
+        // Built with its code by a plugin (OVERLOADED): an answer to the client, not a failure to log.
+        if (error instanceof GraphQLError && !error.originalError && error.extensions.code) return error;
         const apiError = errorIn(error, ApiError);
         if (!apiError) {
           // Nobody reads the answer to a client that left: not a server error.
