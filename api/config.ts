@@ -8,6 +8,7 @@ import { ConfigError } from "../common/errors";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
 const positive = z.coerce.number().int().positive();
+const nonnegative = z.coerce.number().int().nonnegative();
 
 const apiSchema = z.object({
   API_GRAPHIQL: flag.default(true),
@@ -42,13 +43,28 @@ const apiSchema = z.object({
   API_SQL_TIMEOUT_MS: positive.default(5_000),
   API_SQL_MAX_ROWS: positive.default(10_000),
   API_SQL_MAX_BYTES: positive.default(10_000_000),
+  /** The largest request body (HTTP) or WebSocket message accepted: 413 BODY_TOO_LARGE, or close 1009. */
+  API_MAX_BODY_BYTES: positive.default(100 * 1024),
+  /** Operations (not subscriptions) executing at once per process; more wait in a queue of API_MAX_QUEUED. */
+  API_MAX_CONCURRENT: positive.default(16),
+  API_MAX_QUEUED: nonnegative.default(64),
+  /** A queued operation that gets no slot within this long is answered OVERLOADED. */
+  API_QUEUE_TIMEOUT_MS: positive.default(2_000),
+  /** Requests per client address per API_RATE_LIMIT_WINDOW_MS; 0: no rate limit. */
+  API_RATE_LIMIT: nonnegative.default(0),
+  API_RATE_LIMIT_WINDOW_MS: positive.default(1_000),
+  /** Behind one reverse proxy (docker-compose's api-proxy): the client is the last X-Forwarded-For address. */
+  API_TRUST_PROXY: flag.default(false),
+  /** Synced (and /ready) while the indexed block is at most this many blocks behind the chain's head. */
+  API_SYNCED_MAX_LAG_BLOCKS: nonnegative.default(10),
 });
 
 const replicaSchema = apiSchema.extend({
   DATABASE_URL: z.string().url(),
   DATABASE_SCHEMA: z.string().min(1),
   API_PORT: z.coerce.number().int().nonnegative().default(4000),
-  API_HOST: z.string().default("0.0.0.0"),
+  /** Loopback unless set: docker-compose.yml sets 0.0.0.0 so that api-proxy reaches the replicas. */
+  API_HOST: z.string().min(1).default("127.0.0.1"),
   API_DB_POOL_SIZE: positive.default(10),
   RPC_URL: z.string().url().optional(),
 });

@@ -8,9 +8,10 @@ import type { ApiConfig } from "./config";
 import { countingDb, readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
 import { ApiError } from "./errors";
 import type { FeedHub } from "./feed/hub";
+import { headFor, judgeSync, type SyncState } from "./status";
 
-/** Enough of a chain client to tell at which block a transaction was mined. */
-export type ChainReader = Pick<PublicClient, "getTransactionReceipt">;
+/** Enough of a chain client to tell at which block a transaction was mined, and where the chain's head is. */
+export type ChainReader = Pick<PublicClient, "getTransactionReceipt" | "getBlockNumber">;
 
 export type ApiDependencies = {
   db: ApiDb;
@@ -26,6 +27,8 @@ export type ApiContext = {
   chain: ChainReader | undefined;
   sqlStatements: () => number;
   status: () => Promise<IndexingStatus>;
+  /** Whether that progress keeps up with the chain's head (api/status.ts). */
+  sync: (status: IndexingStatus) => Promise<SyncState>;
   /** The request's loader for `name`; `name` must include any arguments the batch depends on. */
   loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => DataLoader<string, V>;
   /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
@@ -41,15 +44,16 @@ export type ApiContext = {
  */
 const STATUS_TTL_MS = 1_000;
 
-export async function readStatus(db: ApiDb): Promise<IndexingStatus> {
+async function readStatus(db: ApiDb): Promise<IndexingStatus> {
   const status = await readIndexingStatus(db);
   if (!status) throw new ApiError("INDEXER_NOT_READY", "The indexer has not written its first checkpoint yet");
   return status;
 }
 
-export function createContext(dependencies: ApiDependencies): ApiContext {
+/** `signal`: the request's; once its client has gone, no further statement starts and a running one is cancelled. */
+export function createContext(dependencies: ApiDependencies, signal?: AbortSignal): ApiContext {
   let statements = 0;
-  const db = countingDb(dependencies.db, () => (statements += 1));
+  const db = countingDb(dependencies.db, () => (statements += 1), signal);
   const loaders = new Map<string, DataLoader<string, unknown>>();
   let status: Promise<IndexingStatus> | undefined;
   let statusReadAt = 0;
@@ -65,6 +69,7 @@ export function createContext(dependencies: ApiDependencies): ApiContext {
       }
       return status;
     },
+    sync: async (progress) => judgeSync(progress, await headFor(dependencies.chain), dependencies.config.API_SYNCED_MAX_LAG_BLOCKS),
     loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => {
       let loader = loaders.get(name);
       if (!loader) {

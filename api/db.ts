@@ -40,7 +40,8 @@ export type IndexingStatus = {
   latest: BlockRef;
   safe: BlockRef;
   finalized: BlockRef;
-  synced: boolean;
+  /** Ponder's `is_ready`: the historical backfill is over (not whether the indexer keeps up: api/status.ts). */
+  backfilled: boolean;
 };
 
 
@@ -53,24 +54,50 @@ export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | un
     latest: decodeCheckpoint(row.latestCheckpoint),
     safe: decodeCheckpoint(row.safeCheckpoint),
     finalized: decodeCheckpoint(row.finalizedCheckpoint),
-    synced: app?.value.is_ready === 1,
+    backfilled: app?.value.is_ready === 1,
   };
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };
+/** What drizzle's prepared queries hold: postgres.js's `unsafe` returns a query that can be cancelled. */
+type PreparedQuery = { execute: (...args: unknown[]) => Promise<unknown>; client?: { unsafe?: (...args: unknown[]) => { cancel?: () => unknown } } };
+
+/** A statement asked for after the request's client went away: never sent. */
+export class RequestAbortedError extends Error {
+  override name = "RequestAbortedError";
+}
 
 /**
- * The same database, counting each statement it runs. Every drizzle query builder takes the
- * database's session when it is created and prepares exactly one statement through it, so a
- * per-request view with a counting session sees every statement of that request, whatever the
- * driver (PGlite, node-postgres, postgres.js).
+ * The same database, counting each statement it runs and, given the request's signal, refusing
+ * to start one once the client has gone (and cancelling a running one where the driver can:
+ * postgres.js). Every drizzle query builder takes the database's session when it is created and
+ * prepares exactly one statement through it, so a per-request view with its own session sees
+ * every statement of that request, whatever the driver (PGlite, node-postgres, postgres.js).
  */
-export function countingDb(db: ApiDb, onStatement: () => void): ApiDb {
+export function countingDb(db: ApiDb, onStatement: () => void, signal?: AbortSignal): ApiDb {
   const session = (db as unknown as SessionHolder).session;
   const counting = Object.create(session) as SessionHolder["session"];
   counting.prepareQuery = function (this: unknown, ...args: unknown[]) {
     onStatement();
-    return session.prepareQuery.apply(this, args);
+    const prepared = session.prepareQuery.apply(this, args) as PreparedQuery;
+    if (!signal) return prepared;
+    const execute = prepared.execute;
+    const client = prepared.client;
+    if (typeof client?.unsafe === "function") {
+      const unsafe = client.unsafe.bind(client);
+      prepared.client = Object.assign(Object.create(client) as object, {
+        unsafe: (...query: unknown[]) => {
+          const pending = unsafe(...query);
+          signal.addEventListener("abort", () => void Promise.resolve(pending.cancel?.()).catch(() => {}), { once: true });
+          return pending;
+        },
+      });
+    }
+    prepared.execute = function (this: unknown, ...values: unknown[]) {
+      if (signal.aborted) return Promise.reject(new RequestAbortedError("The client went away; the statement was not sent"));
+      return execute.apply(this, values);
+    };
+    return prepared;
   };
   return Object.create(db, { session: { value: counting } }) as ApiDb;
 }

@@ -1,6 +1,9 @@
 /**
  * The API inside Ponder's HTTP server (`ponder start` / `ponder serve`): Ponder keeps /health,
- * /ready, /status and /metrics; this adds /graphql, reading through Ponder's read-only database.
+ * /ready, /status and /metrics; this adds /graphql, reading through Ponder's read-only database,
+ * and /synced. Ponder answers /ready before any route of ours is reached, and its /ready says
+ * only that the backfill ended (it stays 200 when the indexer stalls); /synced is the
+ * replica's /ready rule (api/status.ts), for a load balancer's readiness probe.
  */
 import { getTableName, isTable } from "drizzle-orm";
 import { Hono } from "hono";
@@ -11,11 +14,15 @@ import type { PublicClient } from "viem";
 import { loadIndexerConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { loadApiConfig, type ApiConfig } from "./config";
-import { createApi, GRAPHQL_PATH } from "./create-api";
+import { createApi } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed } from "./feed";
+import { mountGraphql } from "./http";
 import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
 import { createSqlApp, sqlDisabledApp } from "./sql";
+import { readiness } from "./status";
+
+export const SYNCED_PATH = "/synced";
 
 /**
  * Ponder serves /metrics from a registry of its own (not prom-client's global one), reachable
@@ -32,17 +39,22 @@ function ponderRegistry(logger: pino.Logger): Registry {
 export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<string, PublicClient>; schema: Parameters<typeof client>[0]["schema"] }) {
   const config = loadApiConfig();
   const logger = pino({ name: "api", level: config.API_LOG_LEVEL });
+  // The indexer follows one chain; its client tells read-your-write queries where a transaction was mined, and status where the head is.
+  const chain = Object.values(ponder.publicClients)[0];
   const { yoga } = createApi({
     db: ponder.db,
     feed: startFeed({ db: ponder.db, config, logger }),
     config,
     logger,
     registry: ponderRegistry(logger),
-    // The indexer follows one chain; its client tells read-your-write queries where a transaction was mined.
-    chain: Object.values(ponder.publicClients)[0],
+    chain,
   });
   const app = new Hono();
-  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw));
+  mountGraphql(app, yoga, config);
+  app.get(SYNCED_PATH, async (c) => {
+    const { ok, body } = await readiness(ponder.db, chain, config);
+    return c.text(body, ok ? 200 : 503);
+  });
   app.route("/", config.API_SQL ? sqlApp(config, ponder.schema) : sqlDisabledApp());
   const ponderTables = { db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema };
   if (config.API_PONDER_GRAPHQL) app.use(PONDER_GRAPHQL_PATH, ponderGraphql(ponderTables));

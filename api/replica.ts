@@ -3,18 +3,21 @@
  * through `search_path`) and serves /graphql, /health, /ready and /metrics on its own HTTP
  * server. Any number of them can run behind a load balancer.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
 import { drizzle } from "drizzle-orm/postgres-js";
+import { Hono } from "hono";
 import { pino } from "pino";
 import postgres from "postgres";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { createPublicClient, http } from "viem";
 import { WebSocketServer } from "ws";
 import type { ReplicaConfig } from "./config";
-import { readStatus } from "./context";
 import { createApi } from "./create-api";
 import { startFeed } from "./feed";
+import { mountGraphql } from "./http";
+import { readiness } from "./status";
 import { serveGraphqlWs } from "./websocket";
 
 export async function startReplica(config: ReplicaConfig) {
@@ -29,36 +32,32 @@ export async function startReplica(config: ReplicaConfig) {
   const db = drizzle(client, { casing: "snake_case" });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "far_api_" });
+  // Without RPC_URL the replica cannot see the chain's head: /ready then only says the backfill ended.
   const chain = config.RPC_URL ? createPublicClient({ transport: http(config.RPC_URL) }) : undefined;
   const feed = startFeed({ db, config, logger });
   const { yoga } = createApi({ db, config, logger, registry, chain, feed });
 
-  const routes: Record<string, (response: ServerResponse) => Promise<void>> = {
-    "/health": async (response) => void response.end("ok"),
-    "/ready": async (response) => {
-      const status = await readStatus(db).catch(() => undefined);
-      response.statusCode = status?.synced ? 200 : 503;
-      response.end(status?.synced ? "ok" : "The indexer has not caught up with the chain yet");
-    },
-    "/metrics": async (response) => {
-      response.setHeader("content-type", registry.contentType);
-      response.end(await registry.metrics());
-    },
-  };
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const route = routes[new URL(request.url ?? "/", "http://replica").pathname];
-    if (!route) return yoga(request, response);
-    route(response).catch((error: unknown) => {
-      logger.error({ msg: "Route failed", path: request.url, err: error });
-      response.statusCode = 500;
-      response.end();
-    });
+  const app = new Hono();
+  app.get("/health", (c) => c.text("ok"));
+  app.get("/ready", async (c) => {
+    const { ok, body } = await readiness(db, chain, config);
+    return c.text(body, ok ? 200 : 503);
   });
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
+  mountGraphql(app, yoga, config);
+  app.onError((error, c) => {
+    logger.error({ msg: "Route failed", path: c.req.path, err: error });
+    return c.body(null, 500);
+  });
+
+  const server = await new Promise<Server>((resolve) => {
+    const listening = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, () => resolve(listening as Server));
+  });
+  // A message larger than the body limit closes the connection with 1009 (Message Too Big), as the WebSocket protocol says.
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.API_MAX_BODY_BYTES });
   serveGraphqlWs({ yoga, sockets, config });
-  await new Promise<void>((resolve) => server.listen(config.API_PORT, config.API_HOST, resolve));
   const { port } = server.address() as AddressInfo;
-  logger.info({ msg: "API replica listening", port, database_schema: config.DATABASE_SCHEMA });
+  logger.info({ msg: "API replica listening", host: config.API_HOST, port, database_schema: config.DATABASE_SCHEMA });
   const close = async () => {
     for (const socket of sockets.clients) socket.terminate();
     sockets.close();

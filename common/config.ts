@@ -57,6 +57,8 @@ const indexerSchema = chainSchema.extend({
 /** `npm start`: without RPC_URL it runs its own anvil, keeping chain and index under DATA_DIR. */
 const startSchema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(42069),
+  /** Ponder's (and so the embedded API's) listening address: loopback unless set, e.g. 0.0.0.0 to serve a network. */
+  HOST: z.string().min(1).default("127.0.0.1"),
   ANVIL_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
   ANVIL_BLOCK_TIME: z.coerce.number().int().positive().default(1),
   DATA_DIR: z.string().default(".data"),

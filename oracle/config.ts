@@ -87,6 +87,8 @@ const oracleSchema = z.object({
   ORACLE_SHUTDOWN_TIMEOUT_MS: ms.default(30_000),
   /** Port of /metrics, /health and /operations (0: no server). */
   ORACLE_METRICS_PORT: ms.default(9464),
+  /** Its listening address: loopback unless set (docker-compose.yml sets 0.0.0.0 for Prometheus in other containers). */
+  ORACLE_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** Bearer token of /operations (node registration and rating by operators); unset: refused. */
   ORACLE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ORACLE_MODELS: modelTable.optional(),

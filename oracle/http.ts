@@ -17,7 +17,7 @@ import type { ResultStream } from "./stream";
 export type ServeOracleHttpParameters = {
   metrics: OracleMetrics;
   port: number;
-  host?: string;
+  host: string;
   stream: ResultStream;
   store: JobStore;
   models: ModelTable;
@@ -95,6 +95,6 @@ export function serveOracleHttp(parameters: ServeOracleHttpParameters): Promise<
   });
   return new Promise((resolve, reject) => {
     server.once("error", (cause) => reject(new ConfigError(`The oracle cannot listen on port ${parameters.port}: ${cause.message} (set ORACLE_METRICS_PORT)`)));
-    server.listen(parameters.port, parameters.host ?? "0.0.0.0", () => resolve(server));
+    server.listen(parameters.port, parameters.host, () => resolve(server));
   });
 }

@@ -85,7 +85,7 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
   const metrics = createMetrics();
   const server =
     config.ORACLE_METRICS_PORT > 0
-      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, stream: opened.stream, store: opened.store, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
+      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, host: config.ORACLE_METRICS_HOST, stream: opened.stream, store: opened.store, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
       : undefined;
   const worker = createOracleWorker({
     ...opened,

@@ -78,7 +78,7 @@ async function main() {
   }
 
   say("starting the indexer and API (Ponder)");
-  const ponder = spawn(resolve("node_modules/.bin/ponder"), ["start", "--schema", start.DATABASE_SCHEMA, "--port", String(start.PORT)], {
+  const ponder = spawn(resolve("node_modules/.bin/ponder"), ["start", "--schema", start.DATABASE_SCHEMA, "--port", String(start.PORT), "--hostname", start.HOST], {
     env,
     stdio: ["ignore", "inherit", "inherit"],
     detached: true,

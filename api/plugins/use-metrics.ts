@@ -3,7 +3,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { useObserver } from "./observe";
 
 /** Reuses a metric already registered, so that re-creating the API (Ponder's dev reload) does not throw. */
-function metric<T>(registry: Registry, name: string, create: () => T): T {
+export function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 

@@ -19,7 +19,21 @@ IndexingStatusRef.implement({
       description: "Seconds between now and the latest indexed block's timestamp (0 if that block is from the future, as on a warped test chain).",
       resolve: (status) => Math.max(0, Math.floor(Date.now() / 1000) - status.latest.timestamp),
     }),
-    synced: t.exposeBoolean("synced", { description: "The historical backfill is complete and the indexer follows the chain head." }),
+    headBlock: t.int({
+      nullable: true,
+      description: "The chain's head block (read at most once a second); null where the server has no chain client (a replica without RPC_URL).",
+      resolve: async (status, _args, context) => (await context.sync(status)).headBlock,
+    }),
+    lagBlocks: t.int({
+      nullable: true,
+      description: "Blocks between the chain's head and latestBlock; null when the head is unknown.",
+      resolve: async (status, _args, context) => (await context.sync(status)).lagBlocks,
+    }),
+    synced: t.boolean({
+      description:
+        "The historical backfill is complete and latestBlock is at most API_SYNCED_MAX_LAG_BLOCKS behind the chain's head block (false when the head cannot be read; without a chain client, the backfill alone).",
+      resolve: async (status, _args, context) => (await context.sync(status)).synced,
+    }),
   }),
 });
 

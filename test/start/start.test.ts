@@ -16,7 +16,7 @@ import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../helpers/graphiql";
 import { query, subscribeSse, waitUntil } from "../helpers/graphql";
-import { freePort } from "../helpers/ports";
+import { freePort, listeningAddresses } from "../helpers/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 
 const SIMULATED_SECONDS_BEFORE_VERIFY = 60;
@@ -184,6 +184,10 @@ describe("npm start", () => {
     expect(verify.stdout, verify.stderr).toMatch(/values checked at block \d+: 0 differences/);
     expect(verify.status).toBe(0);
     step("verified");
+  });
+
+  it("listens on 127.0.0.1 only: Ponder with the API, anvil and the oracle", async () => {
+    for (const used of [port, anvilPort, oraclePort]) expect(await listeningAddresses(used), `port ${used}`).toEqual(["127.0.0.1"]);
   });
 
   it("stops everything on Ctrl-C", async () => {

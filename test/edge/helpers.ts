@@ -1,0 +1,136 @@
+/**
+ * The public edge under test: a chain with a scenario on it, a real `ponder start` with the
+ * embedded API indexing it into a Postgres database of the suite's own, and API replicas
+ * (`tsx scripts/api.ts`) over the same tables, each with the settings a test gives it.
+ */
+import { spawn } from "node:child_process";
+import postgres from "postgres";
+import { startDeployedChain } from "../helpers/chain";
+import { createTestDatabase } from "../helpers/database";
+import { waitUntil } from "../helpers/graphql";
+import { startPonder } from "../helpers/ponder";
+import { freePort } from "../helpers/ports";
+import { runScenario } from "../helpers/scenario";
+
+export type Edge = Awaited<ReturnType<typeof startEdge>>;
+
+export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { databaseUrl: string; ponderEnv?: Record<string, string>; steps?: number }) {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const chain = await startDeployedChain();
+  cleanup.push(() => chain.anvil.stop());
+  await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 11, steps });
+  const database = await createTestDatabase(databaseUrl);
+  cleanup.push(() => database.drop());
+  const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, env: { API_LOG_LEVEL: "warn", ...ponderEnv } });
+  cleanup.push(() => ponder.kill());
+  // Generous: on a machine busy with other suites Ponder alone can take minutes to start.
+  await ponder.waitForBlock(await chain.publicClient.getBlockNumber(), 480_000);
+  await waitUntil(() => fetch(`${ponder.baseUrl}/ready`).then((response) => response.ok, () => false), "Ponder's backfill to end", 240_000);
+  // The suite's own connection to the indexer's database: to hold locks and watch statements.
+  const admin = postgres(database.url, { max: 2, onnotice: () => {} });
+  cleanup.push(() => admin.end());
+
+  /** A replica over the same tables; `env` adds or overrides its settings. */
+  async function startReplica(env: Record<string, string> = {}) {
+    const port = await freePort();
+    const child = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        DATABASE_SCHEMA: ponder.schema,
+        API_PORT: String(port),
+        RPC_URL: chain.anvil.rpcUrl,
+        API_LOG_LEVEL: "warn",
+        API_FEED_PREFIX: `far-test-${ponder.schema}-${port}`,
+        ...env,
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    cleanup.push(async () => {
+      child.kill("SIGTERM");
+      await exited;
+    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await waitUntil(() => child.exitCode !== null || fetch(`${baseUrl}/health`).then((response) => response.ok, () => false), "the replica to listen", 240_000);
+    if (child.exitCode !== null) throw new Error(`the replica exited with code ${child.exitCode}`);
+    return { baseUrl, graphqlUrl: `${baseUrl}/graphql`, port, child };
+  }
+
+  /**
+   * Holds an exclusive lock on the payout table: every statement reading it waits, so an
+   * operation that reads payouts keeps its slot for exactly as long as the test wants.
+   */
+  async function lockPayouts() {
+    let release!: () => void;
+    let locked!: () => void;
+    const held = new Promise<void>((resolve) => (locked = resolve));
+    const done = admin.begin(async (sql) => {
+      await sql.unsafe(`LOCK TABLE "${ponder.schema}".payout IN ACCESS EXCLUSIVE MODE`);
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await held;
+    return async () => {
+      release();
+      await done;
+    };
+  }
+
+  /** Statements (of any process) waiting on the payout lock right now. */
+  async function waitingOnLock(): Promise<number> {
+    const [row] = await admin<{ count: string }[]>`
+      SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%payout%' AND datname = current_database()`;
+    return Number(row!.count);
+  }
+
+  return {
+    chain,
+    ponder,
+    database,
+    admin,
+    embeddedUrl: `${ponder.baseUrl}/graphql`,
+    startReplica,
+    lockPayouts,
+    waitingOnLock,
+    async stop() {
+      for (const step of cleanup.reverse()) await step().catch(() => {});
+    },
+  };
+}
+
+export type Reply = { status: number; headers: Headers; body: { data?: Record<string, unknown>; errors?: { message: string; extensions?: { code?: string } }[] } };
+
+/** POSTs a GraphQL request; the body parsed whatever the status. */
+export async function post(url: string, query: string, options: { signal?: AbortSignal; variables?: Record<string, unknown> } = {}): Promise<Reply> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+    body: JSON.stringify({ query, variables: options.variables ?? {} }),
+    signal: options.signal,
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as Reply["body"] };
+}
+
+export const codesOf = (reply: Reply) => (reply.body.errors ?? []).map((error) => error.extensions?.code);
+
+/**
+ * Stops the chain (SIGSTOP anvil) until the returned function resumes it: a `transaction(hash)`
+ * query for an unknown hash asks the chain for its receipt and waits, holding its slot, on both
+ * servers (Ponder's read-only database gives up on a lock after 500 ms; a stopped chain waits).
+ */
+export function stallChain(edge: Edge) {
+  edge.chain.anvil.process.kill("SIGSTOP");
+  let resumed = false;
+  return () => {
+    if (!resumed) edge.chain.anvil.process.kill("SIGCONT");
+    resumed = true;
+  };
+}
+export const STALLING_QUERY = `{ transaction(hash: "0x${"ab".repeat(32)}") { blockNumber } }`;
+
+/** Reads payouts: it waits while the payout table is locked. */
+export const PAYOUTS_QUERY = `{ payouts(first: 100) { edges { node { id amount usdValue recipient } } } }`;
+/** Reads no user table: Ponder's checkpoint only. */
+export const CHEAP_QUERY = `{ indexingStatus { chainId latestBlock { number } } }`;
