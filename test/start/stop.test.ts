@@ -177,7 +177,7 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
       const { stoppedMs, processes } = await interruptAndExpectNothingLeft(run, `run ${index}, Ctrl-C ${moment}`);
       process.stderr.write(`[stop test] run ${index}: Ctrl-C ${moment}, ${processes} processes, all gone in ${stoppedMs} ms\n`);
     }
-  }, 900_000);
+  }, 1_800_000);
 
   it("kills a Ponder that cannot act on SIGTERM (SIGSTOP) once its share of the deadline is up, and says so", async () => {
     const run = startRun(await envWithFreePorts());
