@@ -8,7 +8,8 @@ import { createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createContext, type ApiDependencies } from "./context";
-import { ApiError } from "./errors";
+import { ApiError, asClientError, clipMessage, isRequestError } from "./errors";
+import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLogging } from "./plugins/use-logging";
 import { useMetrics } from "./plugins/use-metrics";
@@ -41,15 +42,18 @@ export function createApi(parameters: CreateApiParameters) {
     maskedErrors: {
       maskError: (error, message, isDev) => {
         const apiError = apiErrorIn(error);
-        if (!apiError) {
-          logger.error({ msg: "GraphQL resolver failed", err: error });
-          return maskError(error, message, isDev);
+        if (apiError) {
+          const located = error instanceof GraphQLError ? error : undefined;
+          return new GraphQLError(clipMessage(apiError.shortMessage), { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
         }
-        const located = error instanceof GraphQLError ? error : undefined;
-        return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
+        // Syntax, validation and variable errors are the client's: coded, clipped, and logged
+        // (by use-logging, without a stack) as the refusals they are rather than as our failures.
+        if (isRequestError(error)) return asClientError(error, "BAD_USER_INPUT");
+        logger.error({ msg: "GraphQL resolver failed", err: error });
+        return maskError(error, message, isDev);
       },
     },
-    plugins: [...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
+    plugins: [useClientErrors(), ...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
   });
   return { yoga, schema };
 }
