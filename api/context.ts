@@ -31,6 +31,8 @@ export type ApiContext = {
   /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
   isFinalized: (blockNumber: number) => Promise<boolean>;
   feed: FeedHub | undefined;
+  /** Counts revenue-series points against the request's one budget (API_MAX_SERIES_POINTS), across aliases and nodes. */
+  spendSeriesPoints: (points: number) => void;
   /** A new context over the same dependencies: fresh loaders, for a subscription that re-reads. */
   renew: () => ApiContext;
 };
@@ -53,6 +55,7 @@ export function createContext(dependencies: ApiDependencies): ApiContext {
   const loaders = new Map<string, DataLoader<string, unknown>>();
   let status: Promise<IndexingStatus> | undefined;
   let statusReadAt = 0;
+  let seriesPoints = 0;
   const context: ApiContext = {
     db,
     config: dependencies.config,
@@ -75,6 +78,13 @@ export function createContext(dependencies: ApiDependencies): ApiContext {
     },
     isFinalized: async (blockNumber) => blockNumber <= (await context.status()).finalized.number,
     feed: dependencies.feed,
+    spendSeriesPoints: (points) => {
+      const budget = dependencies.config.API_MAX_SERIES_POINTS;
+      if (seriesPoints + points > budget) {
+        throw new ApiError("TOO_MANY_SERIES_POINTS", `This request asks for more than ${budget} revenue-series points in all; ask for fewer series or shorter ranges`);
+      }
+      seriesPoints += points;
+    },
     renew: () => createContext(dependencies),
   };
   return context;

@@ -53,7 +53,7 @@ export function createApi(parameters: CreateApiParameters) {
         return maskError(error, message, isDev);
       },
     },
-    plugins: [useClientErrors(), ...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
+    plugins: [useClientErrors(), ...useLimits(config), useMetrics(registry, config.API_METRICS_MAX_OPERATIONS), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
   });
   return { yoga, schema };
 }
