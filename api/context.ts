@@ -20,6 +20,12 @@ export type ApiDependencies = {
   feed?: FeedHub;
 };
 
+/**
+ * What Yoga's server context says about the connection a request came on: Node's response for
+ * HTTP and SSE (the replica's server, or Ponder's through Hono), the socket for graphql-ws.
+ */
+export type Connection = { res?: { destroy: () => void }; socket?: { terminate: () => void } };
+
 export type ApiContext = {
   db: ApiDb;
   config: ApiConfig;
@@ -33,6 +39,8 @@ export type ApiContext = {
   feed: FeedHub | undefined;
   /** Counts revenue-series points against the request's one budget (API_MAX_SERIES_POINTS), across aliases and nodes. */
   spendSeriesPoints: (points: number) => void;
+  /** Drops the connection this request came on: for a subscriber that stopped reading. */
+  dropConnection: () => void;
   /** A new context over the same dependencies: fresh loaders, for a subscription that re-reads. */
   renew: () => ApiContext;
 };
@@ -49,7 +57,7 @@ export async function readStatus(db: ApiDb): Promise<IndexingStatus> {
   return status;
 }
 
-export function createContext(dependencies: ApiDependencies): ApiContext {
+export function createContext(dependencies: ApiDependencies, connection: Connection = {}): ApiContext {
   let statements = 0;
   const db = countingDb(dependencies.db, () => (statements += 1));
   const loaders = new Map<string, DataLoader<string, unknown>>();
@@ -85,7 +93,11 @@ export function createContext(dependencies: ApiDependencies): ApiContext {
       }
       seriesPoints += points;
     },
-    renew: () => createContext(dependencies),
+    dropConnection: () => {
+      connection.res?.destroy();
+      connection.socket?.terminate();
+    },
+    renew: () => createContext(dependencies, connection),
   };
   return context;
 }

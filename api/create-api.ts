@@ -7,7 +7,7 @@ import { GraphQLError } from "graphql";
 import { createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createContext, type ApiDependencies } from "./context";
+import { createContext, type ApiDependencies, type Connection } from "./context";
 import { ApiError, asClientError, clipMessage, isRequestError } from "./errors";
 import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
@@ -34,7 +34,7 @@ export function createApi(parameters: CreateApiParameters) {
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: () => createContext(parameters),
+    context: (initial: Connection) => createContext(parameters, initial),
     graphiql: config.API_GRAPHIQL ? { title: "FAR data service" } : false,
     renderGraphiQL,
     landingPage: false,

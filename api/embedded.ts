@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import type { PublicClient } from "viem";
 import { loadApiConfig } from "./config";
+import type { Connection } from "./context";
 import { createApi, GRAPHQL_PATH } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed } from "./feed";
@@ -38,7 +39,8 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
     chain: Object.values(ponder.publicClients)[0],
   });
   const app = new Hono();
-  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw));
+  // Node's response (Hono's node server passes it as `outgoing`) lets a stalled subscription be dropped.
+  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw, { res: (c.env as { outgoing?: Connection["res"] } | undefined)?.outgoing }));
   // Ponder's read-only SQL over HTTP (validated SELECTs): analysts' tools and `far verify` use it
   // where the database is an embedded PGlite that no other process can open.
   const ponderTables = { db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema };

@@ -36,7 +36,14 @@ export function serveGraphqlWs({ yoga, sockets, config }: { yoga: Yoga; sockets:
           socket: context.extra.socket,
           params: payload,
         });
-        const document = parse(payload.query);
+        // A query that does not parse is an error for this operation only (thrown, graphql-ws
+        // would close the whole connection and every other subscription on it).
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError("The query could not be parsed", { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+        }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
         open.add(id);
