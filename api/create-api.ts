@@ -12,7 +12,7 @@ import { ApiError, asClientError, clipMessage, isRequestError } from "./errors";
 import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLogging } from "./plugins/use-logging";
-import { useMetrics } from "./plugins/use-metrics";
+import { observeSubscribers, useMetrics } from "./plugins/use-metrics";
 import { useSqlCount } from "./plugins/use-sql-count";
 import { buildSchema } from "./schema";
 
@@ -55,5 +55,6 @@ export function createApi(parameters: CreateApiParameters) {
     },
     plugins: [useClientErrors(), ...useLimits(config), useMetrics(registry, config.API_METRICS_MAX_OPERATIONS), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
   });
+  if (parameters.feed) observeSubscribers(registry, parameters.feed.subscriberCount);
   return { yoga, schema };
 }

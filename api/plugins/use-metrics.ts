@@ -1,5 +1,5 @@
 /** Prometheus metrics per operation: requests, latency, errors by code, SQL statements. */
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { createOperationLabels, useObserver } from "./observe";
 
 /** Reuses a metric already registered, so that re-creating the API (Ponder's dev reload) does not throw. */
@@ -36,4 +36,22 @@ export function useMetrics(registry: Registry, maxOperations: number) {
     duration.observe({ operation: operationName }, durationMs / 1000);
     statements.observe({ operation: operationName }, sqlStatements);
   });
+}
+
+/** Where each registry's subscriber gauge reads from: the latest API created on it (Ponder's dev reload makes new ones). */
+const subscriberCounts = new WeakMap<Registry, () => number>();
+
+/** The change feed's live subscribers in this process, read at each scrape: shows slow ones being cut off. */
+export function observeSubscribers(registry: Registry, count: () => number) {
+  subscriberCounts.set(registry, count);
+  metric(registry, "graphql_feed_subscribers", () =>
+    new Gauge({
+      name: "graphql_feed_subscribers",
+      help: "Change-feed subscriptions this process serves",
+      registers: [registry],
+      collect() {
+        this.set(subscriberCounts.get(registry)?.() ?? 0);
+      },
+    }),
+  );
 }
