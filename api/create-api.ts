@@ -31,6 +31,19 @@ function apiErrorIn(error: unknown): ApiError | undefined {
 export function createApi(parameters: CreateApiParameters) {
   const { config, logger, registry } = parameters;
   const schema = buildSchema();
+  /** What a client sees of an error: its own mistakes coded and clipped, our failures masked and logged. */
+  const maskApiError = (error: unknown, message: string, isDev?: boolean): Error => {
+    const apiError = apiErrorIn(error);
+    if (apiError) {
+      const located = error instanceof GraphQLError ? error : undefined;
+      return new GraphQLError(clipMessage(apiError.shortMessage), { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
+    }
+    // Syntax, validation and variable errors are the client's: coded, clipped, and logged
+    // (by use-logging, without a stack) as the refusals they are rather than as our failures.
+    if (isRequestError(error)) return asClientError(error, "BAD_USER_INPUT");
+    logger.error({ msg: "GraphQL resolver failed", err: error });
+    return maskError(error, message, isDev);
+  };
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -39,22 +52,9 @@ export function createApi(parameters: CreateApiParameters) {
     renderGraphiQL,
     landingPage: false,
     logging: false,
-    maskedErrors: {
-      maskError: (error, message, isDev) => {
-        const apiError = apiErrorIn(error);
-        if (apiError) {
-          const located = error instanceof GraphQLError ? error : undefined;
-          return new GraphQLError(clipMessage(apiError.shortMessage), { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
-        }
-        // Syntax, validation and variable errors are the client's: coded, clipped, and logged
-        // (by use-logging, without a stack) as the refusals they are rather than as our failures.
-        if (isRequestError(error)) return asClientError(error, "BAD_USER_INPUT");
-        logger.error({ msg: "GraphQL resolver failed", err: error });
-        return maskError(error, message, isDev);
-      },
-    },
+    maskedErrors: { maskError: maskApiError },
     plugins: [useClientErrors(), ...useLimits(config), useMetrics(registry, config.API_METRICS_MAX_OPERATIONS), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
   });
   if (parameters.feed) observeSubscribers(registry, parameters.feed.subscriberCount);
-  return { yoga, schema };
+  return { yoga, schema, maskError: maskApiError };
 }

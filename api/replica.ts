@@ -31,7 +31,7 @@ export async function startReplica(config: ReplicaConfig) {
   collectDefaultMetrics({ register: registry, prefix: "far_api_" });
   const chain = config.RPC_URL ? createPublicClient({ transport: http(config.RPC_URL) }) : undefined;
   const feed = startFeed({ db, config, logger });
-  const { yoga } = createApi({ db, config, logger, registry, chain, feed });
+  const { yoga, maskError } = createApi({ db, config, logger, registry, chain, feed });
 
   const routes: Record<string, (response: ServerResponse) => Promise<void>> = {
     "/health": async (response) => void response.end("ok"),
@@ -55,7 +55,7 @@ export async function startReplica(config: ReplicaConfig) {
     });
   });
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  serveGraphqlWs({ yoga, sockets, config });
+  serveGraphqlWs({ yoga, sockets, config, maskError });
   await new Promise<void>((resolve) => server.listen(config.API_PORT, config.API_HOST, resolve));
   const { port } = server.address() as AddressInfo;
   logger.info({ msg: "API replica listening", port, database_schema: config.DATABASE_SCHEMA });
