@@ -46,7 +46,7 @@ export async function startEdge({ databaseUrl, env, steps }: { databaseUrl: stri
       await exited;
     });
     const replicaUrl = `http://127.0.0.1:${port}`;
-    await waitUntil(async () => replica.exitCode === null && (await fetch(`${replicaUrl}/health`).then((response) => response.ok, () => false)), "the replica to start", 30_000);
+    await waitUntil(async () => replica.exitCode === null && (await fetch(`${replicaUrl}/health`).then((response) => response.ok, () => false)), "the replica to start", 180_000);
     return { chain, scenario, ponder, embeddedUrl: `${ponder.baseUrl}/graphql`, replicaUrl, replicaGraphql: `${replicaUrl}/graphql`, stop };
   } catch (error) {
     await stop();
