@@ -111,6 +111,8 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
           const page = await log.range(last, REPLAY_PAGE);
           if (!page) throw new ApiError("CURSOR_EXPIRED", "This cursor is older than the feed log keeps; re-query, then subscribe without `after`");
           for (const entry of page) {
+            // Cut off mid-replay: stop here, so the next pull already answers SLOW_CONSUMER.
+            if (overflowed) break;
             last = entry.seq;
             if (accept(entry)) yield { ...entry, cursor: encodeCursor(epoch, entry.seq) };
           }

@@ -42,10 +42,14 @@ function stalledSse(url: string, query: string, variables: Record<string, unknow
   return { socket, text: () => text, closed: () => closed, resume: () => void socket.resume() };
 }
 
-/** Whether this end of a TCP connection is still established, asked of the kernel: a paused socket learns nothing itself. */
+/**
+ * Whether the server still holds this client's connection, asked of the kernel about the
+ * server's end: a paused client learns nothing itself, and a FIN queued behind unread data
+ * never reaches it, but the server's end leaves ESTABLISHED as soon as the server closes it.
+ */
 function established(socket: Socket): boolean {
-  const rows = execFileSync("ss", ["-tnH", "state", "established", `( sport = :${socket.localPort} )`], { encoding: "utf8" });
-  return rows.trim().length > 0;
+  const filter = `( sport = :${socket.remotePort} and dport = :${socket.localPort} )`;
+  return execFileSync("ss", ["-tnH", "state", "established", filter], { encoding: "utf8" }).trim().length > 0;
 }
 
 /** The cursor a SLOW_CONSUMER message tells the client to resume from. */
@@ -81,10 +85,10 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
     const reader = stalledSse(edge.embeddedUrl, HEAVY, { after: early.embedded });
     const silent = stalledSse(edge.embeddedUrl, HEAVY, { after: early.embedded });
-    await waitUntil(async () => (await metricValue(base, "graphql_feed_subscribers")) === before + 2, "both subscribers to be counted");
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) >= before + 2, "both subscribers to be counted");
     // Live events while both are stalled in their replay: their queues pass the bound.
     await settle(40, 22);
-    await waitUntil(async () => (await metricValue(base, "graphql_feed_subscribers")) === before, "the hub to free both stalled subscribers", 60_000);
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the hub to free both stalled subscribers", 60_000);
 
     reader.resume();
     await waitUntil(() => reader.closed() || /event: complete/.test(reader.text()), "the reader's stream to end");
@@ -114,7 +118,10 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
         on: { connected: (socket) => void (state.socket = (socket as unknown as { _socket: Socket })._socket) },
       });
       client.subscribe({ query: HEAVY, variables: { after: early.replica } }, {
-        next: () => state.socket?.pause(),
+        next: (payload) => {
+          state.socket?.pause();
+          if (payload.errors) state.errors.push(...payload.errors);
+        },
         error: (error) => {
           state.errors.push(error);
           state.ended = true;
@@ -124,10 +131,10 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
       return { client, state };
     });
     const [reader, silent] = clients as [(typeof clients)[number], (typeof clients)[number]];
-    await waitUntil(async () => (await metricValue(base, "graphql_feed_subscribers")) === before + 2, "both subscribers to be counted");
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) >= before + 2, "both subscribers to be counted");
     await waitUntil(() => Boolean(reader.state.socket && silent.state.socket), "both sockets");
     await settle(40, 23);
-    await waitUntil(async () => (await metricValue(base, "graphql_feed_subscribers")) === before, "the hub to free both stalled subscribers", 60_000);
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the hub to free both stalled subscribers", 60_000);
 
     // The reader reads again (and keeps reading): its operation ends with SLOW_CONSUMER and a cursor.
     reader.state.socket!.on("data", () => {});
