@@ -38,7 +38,7 @@ describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and 
   beforeAll(async () => {
     edge = await startEdge({ databaseUrl: databaseUrl!, steps: 60, env: { API_TX_WAIT_TIMEOUT_MS: String(TX_WAIT_MS), API_METRICS_MAX_OPERATIONS: String(MAX_OPERATIONS) } });
     cursor = await stakingCursor(edge, edge.embeddedUrl);
-  }, 900_000);
+  }, 1_200_000);
   afterAll(async () => {
     await edge?.stop();
   });

@@ -24,7 +24,7 @@ export async function startEdge({ databaseUrl, env, steps }: { databaseUrl: stri
     cleanup.push(() => database.drop());
     const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, env: { API_LOG_LEVEL: "warn", API_FEED_POLL_MS: "100", ...env } });
     cleanup.push(() => ponder.kill());
-    await ponder.waitForBlock(await chain.publicClient.getBlockNumber(), 300_000);
+    await ponder.waitForBlock(await chain.publicClient.getBlockNumber(), 600_000);
     const port = await freePort();
     const replicaEnv = {
       ...process.env,

@@ -63,7 +63,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
 
   async function settle(steps: number, seed: number) {
     await runScenario({ rpcUrl: edge.chain.anvil.rpcUrl, publicClient: edge.chain.publicClient, manifest: edge.chain.manifest, seed, steps, label: `slow-${seed}` });
-    await edge.ponder.waitForBlock(await edge.chain.publicClient.getBlockNumber(), 300_000);
+    await edge.ponder.waitForBlock(await edge.chain.publicClient.getBlockNumber(), 600_000);
   }
 
   beforeAll(async () => {
@@ -75,7 +75,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     // A cursor from before the history below, on each feed: resuming from it replays all of it.
     early = { embedded: await stakingCursor(edge, edge.embeddedUrl), replica: await stakingCursor(edge, edge.replicaGraphql) };
     await settle(150, 21);
-  }, 900_000);
+  }, 1_200_000);
   afterAll(async () => {
     await edge?.stop();
   });
