@@ -71,14 +71,15 @@ describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and 
   it("refuses long list arguments, in variables and in the query", async () => {
     const streams = `query ($s: [RevenueStream!]) { revenueSeries(interval: DAY, from: "2025-01-01T00:00:00Z", to: "2025-01-02T00:00:00Z", streams: $s) { amount } }`;
     for (const [server, url] of servers()) {
-      expect(await codesOver("http", url, streams, { s: Array.from({ length: 1_000_000 }, () => "NODE_PAYMENT") }), server).toEqual(["LIST_TOO_LONG"]);
+      // Ten times the cap (the unit test takes a million items; a body that size is the body limit's to refuse).
+      expect(await codesOver("http", url, streams, { s: Array.from({ length: 1_000 }, () => "NODE_PAYMENT") }), server).toEqual(["LIST_TOO_LONG"]);
       expect(await codesOver("http", url, streams, { s: ["NODE_PAYMENT", "STAKING_REWARD"] }), server).toEqual([]);
       const literal = `{ revenueSeries(interval: DAY, from: "2025-01-01T00:00:00Z", to: "2025-01-02T00:00:00Z", streams: [${"NODE_PAYMENT ".repeat(101)}]) { amount } }`;
       expect(await codesOver("http", url, literal), server).toEqual(["LIST_TOO_LONG"]);
     }
     const subscription = `subscription ($s: [RevenueStream!]) { payouts(streams: $s) { cursor } }`;
-    expect(await codesOver("sse", edge.embeddedUrl, subscription, { s: Array.from({ length: 100_000 }, () => "NODE_PAYMENT") })).toEqual(["LIST_TOO_LONG"]);
-    expect(await codesOver("ws", edge.replicaGraphql, subscription, { s: Array.from({ length: 100_000 }, () => "NODE_PAYMENT") })).toEqual(["LIST_TOO_LONG"]);
+    expect(await codesOver("sse", edge.embeddedUrl, subscription, { s: Array.from({ length: 1_000 }, () => "NODE_PAYMENT") })).toEqual(["LIST_TOO_LONG"]);
+    expect(await codesOver("ws", edge.replicaGraphql, subscription, { s: Array.from({ length: 1_000 }, () => "NODE_PAYMENT") })).toEqual(["LIST_TOO_LONG"]);
   });
 
   it("answers every bad query input with its code, quoting at most a short prefix", async () => {
