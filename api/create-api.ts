@@ -8,7 +8,7 @@ import { createYoga, maskError } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createContext, type ApiDependencies, type Connection } from "./context";
-import { ApiError, asClientError, clipMessage, isRequestError } from "./errors";
+import { ApiError, asClientError, isRequestError } from "./errors";
 import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLogging } from "./plugins/use-logging";
@@ -36,7 +36,8 @@ export function createApi(parameters: CreateApiParameters) {
     const apiError = apiErrorIn(error);
     if (apiError) {
       const located = error instanceof GraphQLError ? error : undefined;
-      return new GraphQLError(clipMessage(apiError.shortMessage), { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
+      // Our own messages: what they quote of the input is clipped where they quote it (scalars.ts).
+      return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
     }
     // Syntax, validation and variable errors are the client's: coded, clipped, and logged
     // (by use-logging, without a stack) as the refusals they are rather than as our failures.

@@ -159,7 +159,11 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
           sent = latest;
           yield latest;
         }
-        await new Promise<void>((resolve) => (wake = resolve));
+        // An abort that came while the consumer held the last status must not be waited past.
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (signal?.aborted) resolve();
+        });
       }
     } finally {
       statusListeners.delete(listener);

@@ -109,17 +109,23 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     const base = edge.replicaUrl;
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
     const clients = [0, 1].map(() => {
-      const state: { socket?: Socket; errors: unknown[]; ended: boolean } = { errors: [], ended: false };
+      const state: { ws?: WebSocket; socket?: Socket; errors: unknown[]; ended: boolean; reading: boolean } = { errors: [], ended: false, reading: false };
       const client = createClient({
         url: edge.replicaGraphql.replace(/^http/, "ws"),
         webSocketImpl: WebSocket,
         retryAttempts: 0,
         lazy: false,
-        on: { connected: (socket) => void (state.socket = (socket as unknown as { _socket: Socket })._socket) },
+        on: {
+          connected: (socket) => {
+            state.ws = socket as WebSocket;
+            state.socket = (socket as unknown as { _socket: Socket })._socket;
+          },
+        },
       });
       client.subscribe({ query: HEAVY, variables: { after: early.replica } }, {
         next: (payload) => {
-          state.socket?.pause();
+          // ws's own pause: a paused net.Socket alone is resumed by ws when its parser drains.
+          if (!state.reading) state.ws?.pause();
           if (payload.errors) state.errors.push(...payload.errors);
         },
         error: (error) => {
@@ -137,8 +143,9 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the hub to free both stalled subscribers", 60_000);
 
     // The reader reads again (and keeps reading): its operation ends with SLOW_CONSUMER and a cursor.
-    reader.state.socket!.on("data", () => {});
-    const keepReading = setInterval(() => reader.state.socket?.resume(), 10);
+    reader.state.reading = true;
+    reader.state.ws!.resume();
+    const keepReading = setInterval(() => reader.state.ws?.resume(), 10);
     await waitUntil(() => reader.state.ended, "the reader's operation to end");
     clearInterval(keepReading);
     const message = JSON.stringify(reader.state.errors);
