@@ -19,7 +19,8 @@ describe("GraphQL API embedded in Ponder (PGlite)", () => {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
     const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 21, steps: 350 });
-    ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_EXPOSE_SQL_COUNT: "true", API_LOG_LEVEL: "warn" } });
+    ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_EXPOSE_SQL_COUNT: "true", API_LOG_LEVEL: "warn", API_MAX_COST: "1000000" } });
+    // (The cost limit now sees `first: $n`; the statement-count test below pages 100 × 100 on purpose.)
     cleanup.push(() => ponder.kill());
     const head = await chain.publicClient.getBlockNumber();
     await ponder.waitForBlock(head);
