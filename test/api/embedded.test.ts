@@ -70,7 +70,7 @@ describe("GraphQL API embedded in Ponder (PGlite)", () => {
     const aliases = Array.from({ length: 200 }, (_, i) => `a${i}: indexingStatus { chainId }`).join(" ");
     expect(await errorCodes(url, `{ ${aliases} }`)).toContain("TOO_MANY_ALIASES");
     expect(await errorCodes(url, `{ ${"indexingStatus { chainId } ".repeat(1500)} }`)).toContain("TOO_MANY_TOKENS");
-    expect(await errorCodes(url, `{ nodes(first: 100) { edges { node { tasks(first: 100) { edges { node { user { balance } } } } } } } }`)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(await errorCodes(url, `{ nodes(first: 100) { edges { node { tasks(first: 100) { edges { node { user { tasks(first: 100) { edges { cursor } } } } } } } } } }`)).toEqual(["QUERY_TOO_COMPLEX"]);
     expect(await errorCodes(url, `{ tasks(first: 101) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
     expect(await errorCodes(url, `{ tasks(first: -1) { edges { cursor } } }`)).toEqual(["BAD_USER_INPUT"]);
     expect(await errorCodes(url, `{ account(address: "0x1234") { balance } }`)).toEqual(["INVALID_ADDRESS"]);
