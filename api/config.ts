@@ -24,6 +24,12 @@ const apiSchema = z.object({
   API_MAX_ALIASES: positive.default(20),
   API_MAX_TOKENS: positive.default(2_000),
   API_MAX_SERIES_POINTS: positive.default(2_000),
+  /** Items a list argument (in variables or in the query) may hold. */
+  API_MAX_LIST_LENGTH: positive.default(100),
+  /** A transactionIndexed subscription whose transaction is not indexed by then ends with TRANSACTION_NOT_INDEXED. */
+  API_TX_WAIT_TIMEOUT_MS: positive.default(120_000),
+  /** Distinct operation names /metrics labels; later names are counted as "other". */
+  API_METRICS_MAX_OPERATIONS: positive.default(100),
   API_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** With Redis, every replica shares one change feed; without it, each process keeps its own. */
   REDIS_URL: z.string().url().optional(),

@@ -21,6 +21,17 @@ export type ApiDependencies = {
   feed?: FeedHub;
 };
 
+/**
+ * What Yoga's server context says about the connection a request came on: Node's response for
+ * HTTP and SSE (the replica's server, or Ponder's through Hono), the socket for graphql-ws.
+ */
+export type Connection = {
+  res?: { destroy: () => void };
+  socket?: { terminate: () => void };
+  /** Its signal ends the request's work when the client goes away (no further statement starts; a running one is cancelled). */
+  request?: Request;
+};
+
 export type ApiContext = {
   db: ApiDb;
   config: ApiConfig;
@@ -34,6 +45,10 @@ export type ApiContext = {
   /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
   isFinalized: (blockNumber: number) => Promise<boolean>;
   feed: FeedHub | undefined;
+  /** Counts revenue-series points against the request's one budget (API_MAX_SERIES_POINTS), across aliases and nodes. */
+  spendSeriesPoints: (points: number) => void;
+  /** Drops the connection this request came on: for a subscriber that stopped reading. */
+  dropConnection: () => void;
   /** A new context over the same dependencies: fresh loaders, for a subscription that re-reads. */
   renew: () => ApiContext;
 };
@@ -50,13 +65,13 @@ async function readStatus(db: ApiDb): Promise<IndexingStatus> {
   return status;
 }
 
-/** `signal`: the request's; once its client has gone, no further statement starts and a running one is cancelled. */
-export function createContext(dependencies: ApiDependencies, signal?: AbortSignal): ApiContext {
+export function createContext(dependencies: ApiDependencies, connection: Connection = {}): ApiContext {
   let statements = 0;
-  const db = countingDb(dependencies.db, () => (statements += 1), signal);
+  const db = countingDb(dependencies.db, () => (statements += 1), connection.request?.signal);
   const loaders = new Map<string, DataLoader<string, unknown>>();
   let status: Promise<IndexingStatus> | undefined;
   let statusReadAt = 0;
+  let seriesPoints = 0;
   const context: ApiContext = {
     db,
     config: dependencies.config,
@@ -80,7 +95,18 @@ export function createContext(dependencies: ApiDependencies, signal?: AbortSigna
     },
     isFinalized: async (blockNumber) => blockNumber <= (await context.status()).finalized.number,
     feed: dependencies.feed,
-    renew: () => createContext(dependencies),
+    spendSeriesPoints: (points) => {
+      const budget = dependencies.config.API_MAX_SERIES_POINTS;
+      if (seriesPoints + points > budget) {
+        throw new ApiError("TOO_MANY_SERIES_POINTS", `This request asks for more than ${budget} revenue-series points in all; ask for fewer series or shorter ranges`);
+      }
+      seriesPoints += points;
+    },
+    dropConnection: () => {
+      connection.res?.destroy();
+      connection.socket?.terminate();
+    },
+    renew: () => createContext(dependencies, connection),
   };
   return context;
 }

@@ -7,13 +7,14 @@ import { GraphQLError } from "graphql";
 import { createYoga, maskError, useExecutionCancellation } from "graphql-yoga";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createContext, type ApiDependencies } from "./context";
+import { createContext, type ApiDependencies, type Connection } from "./context";
 import { RequestAbortedError } from "./db";
-import { ApiError } from "./errors";
+import { ApiError, asClientError, isRequestError } from "./errors";
+import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";
 import { useLogging } from "./plugins/use-logging";
-import { useMetrics } from "./plugins/use-metrics";
+import { observeSubscribers, useMetrics } from "./plugins/use-metrics";
 import { useSqlCount } from "./plugins/use-sql-count";
 import { buildSchema } from "./schema";
 
@@ -32,31 +33,44 @@ function errorIn<T extends Error>(error: unknown, type: new (...args: never[]) =
 export function createApi(parameters: CreateApiParameters) {
   const { config, logger, registry } = parameters;
   const schema = buildSchema();
+  /** What a client sees of an error: its own mistakes coded and clipped, our failures masked and logged. */
+  const maskApiError = (error: unknown, message: string, isDev?: boolean): Error => {
+    // Built with its code by a plugin (OVERLOADED): an answer to the client, not a failure to log.
+    if (error instanceof GraphQLError && !error.originalError && error.extensions.code) return error;
+    const apiError = errorIn(error, ApiError);
+    if (apiError) {
+      const located = error instanceof GraphQLError ? error : undefined;
+      // Our own messages: what they quote of the input is clipped where they quote it (scalars.ts).
+      return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
+    }
+    // Syntax, validation and variable errors are the client's: coded, clipped, and logged
+    // (by use-logging, without a stack) as the refusals they are rather than as our failures.
+    if (isRequestError(error)) return asClientError(error, "BAD_USER_INPUT");
+    // Nobody reads the answer to a client that left: not a server error.
+    if (errorIn(error, RequestAbortedError)) logger.debug({ msg: "GraphQL operation abandoned by its client" });
+    else logger.error({ msg: "GraphQL resolver failed", err: error });
+    return maskError(error, message, isDev);
+  };
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    // The request's signal ends its work when the client goes away (HTTP; a WebSocket has its own lifetime).
-    context: ({ request }) => createContext(parameters, request?.signal),
+    // The request's signal (in the connection) ends its work when the client goes away.
+    context: (initial: Connection) => createContext(parameters, initial),
     graphiql: config.API_GRAPHIQL ? { title: "FAR data service" } : false,
     renderGraphiQL,
     landingPage: false,
     logging: false,
-    maskedErrors: {
-      maskError: (error, message, isDev) => {
-        // Built with its code by a plugin (OVERLOADED): an answer to the client, not a failure to log.
-        if (error instanceof GraphQLError && !error.originalError && error.extensions.code) return error;
-        const apiError = errorIn(error, ApiError);
-        if (!apiError) {
-          // Nobody reads the answer to a client that left: not a server error.
-          if (errorIn(error, RequestAbortedError)) logger.debug({ msg: "GraphQL operation abandoned by its client" });
-          else logger.error({ msg: "GraphQL resolver failed", err: error });
-          return maskError(error, message, isDev);
-        }
-        const located = error instanceof GraphQLError ? error : undefined;
-        return new GraphQLError(apiError.shortMessage, { nodes: located?.nodes, path: located?.path, extensions: apiError.extensions });
-      },
-    },
-    plugins: [useLoadShedding(config, registry), useExecutionCancellation(), ...useLimits(config), useMetrics(registry), useLogging(logger), ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : [])],
+    maskedErrors: { maskError: maskApiError },
+    plugins: [
+      useLoadShedding(config, registry),
+      useExecutionCancellation(),
+      useClientErrors(),
+      ...useLimits(config),
+      useMetrics(registry, config.API_METRICS_MAX_OPERATIONS),
+      useLogging(logger),
+      ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : []),
+    ],
   });
-  return { yoga, schema };
+  if (parameters.feed) observeSubscribers(registry, parameters.feed.subscriberCount);
+  return { yoga, schema, maskError: maskApiError };
 }

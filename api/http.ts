@@ -9,7 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { rateLimiter } from "hono-rate-limiter";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { ApiConfig } from "./config";
-import type { ApiContext } from "./context";
+import type { ApiContext, Connection } from "./context";
 import { GRAPHQL_PATH } from "./create-api";
 
 type Yoga = YogaServerInstance<{}, ApiContext>;
@@ -46,5 +46,6 @@ export function mountGraphql(app: Hono, yoga: Yoga, config: ApiConfig) {
       onError: (c) => c.json(errorBody("BODY_TOO_LARGE", `The request body exceeds ${config.API_MAX_BODY_BYTES} bytes`), 413),
     }),
   );
-  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw));
+  // Node's response (Hono's node server passes it as `outgoing`) lets a stalled subscription be dropped.
+  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw, { res: (c.env as { outgoing?: Connection["res"] } | undefined)?.outgoing }));
 }

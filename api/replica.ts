@@ -35,7 +35,7 @@ export async function startReplica(config: ReplicaConfig) {
   // Without RPC_URL the replica cannot see the chain's head: /ready then only says the backfill ended.
   const chain = config.RPC_URL ? createPublicClient({ transport: http(config.RPC_URL) }) : undefined;
   const feed = startFeed({ db, config, logger });
-  const { yoga } = createApi({ db, config, logger, registry, chain, feed });
+  const { yoga, maskError } = createApi({ db, config, logger, registry, chain, feed });
 
   const app = new Hono();
   app.get("/health", (c) => c.text("ok"));
@@ -55,7 +55,7 @@ export async function startReplica(config: ReplicaConfig) {
   });
   // A message larger than the body limit closes the connection with 1009 (Message Too Big), as the WebSocket protocol says.
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.API_MAX_BODY_BYTES });
-  serveGraphqlWs({ yoga, sockets, config });
+  serveGraphqlWs({ yoga, sockets, config, maskError });
   const { port } = server.address() as AddressInfo;
   logger.info({ msg: "API replica listening", host: config.API_HOST, port, database_schema: config.DATABASE_SCHEMA });
   const close = async () => {

@@ -85,7 +85,7 @@ function seriesBuckets(context: ApiContext, spec: SeriesSpec) {
   const origin = bucketStart(spec.from, spec.interval, offset);
   const count = spec.from === spec.to ? 0 : Math.ceil((spec.to - origin) / size);
   if (count > context.config.API_MAX_SERIES_POINTS) {
-    throw new ApiError("INVALID_RANGE", `The range holds ${count} ${spec.interval} buckets; at most ${context.config.API_MAX_SERIES_POINTS} are served per query`);
+    throw new ApiError("INVALID_RANGE", `The range holds ${count} ${spec.interval} buckets; at most ${context.config.API_MAX_SERIES_POINTS} are served per request`);
   }
   // Day buckets nest in UTC days and weeks; a shifted day or week is assembled from hours.
   const granularity = spec.interval === "HOUR" || offset % DAY !== 0 ? "HOUR" : "DAY";
@@ -99,6 +99,7 @@ function seriesBuckets(context: ApiContext, spec: SeriesSpec) {
 export async function revenueSeries(context: ApiContext, spec: SeriesSpec, filter: RevenueFilter): Promise<RevenuePoint[][]> {
   const { origin, size, count, granularity } = seriesBuckets(context, spec);
   const groups = filter.nodes ?? [""];
+  context.spendSeriesPoints(count * groups.length);
   if (count === 0) return groups.map(() => []);
   const source = sourceFor(filter, granularity);
   const end = origin + count * size;

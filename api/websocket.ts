@@ -13,7 +13,10 @@ type Yoga = YogaServerInstance<{}, ApiContext>;
 type Enveloped = ReturnType<Yoga["getEnveloped"]>;
 type RootValue = { execute: Enveloped["execute"]; subscribe: Enveloped["subscribe"] };
 
-export function serveGraphqlWs({ yoga, sockets, config }: { yoga: Yoga; sockets: WebSocketServer; config: ApiConfig }) {
+/** The API's error masking (create-api), for the errors graphql-ws sends itself. */
+type MaskError = (error: unknown, message: string, isDev?: boolean) => Error;
+
+export function serveGraphqlWs({ yoga, sockets, config, maskError }: { yoga: Yoga; sockets: WebSocketServer; config: ApiConfig; maskError: MaskError }) {
   const active = new WeakMap<object, Set<string>>();
   return useServer(
     {
@@ -36,7 +39,14 @@ export function serveGraphqlWs({ yoga, sockets, config }: { yoga: Yoga; sockets:
           socket: context.extra.socket,
           params: payload,
         });
-        const document = parse(payload.query);
+        // A query that does not parse is an error for this operation only (thrown, graphql-ws
+        // would close the whole connection and every other subscription on it).
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError("The query could not be parsed", { extensions: { code: "GRAPHQL_PARSE_FAILED" } })];
+        }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
         open.add(id);
@@ -50,6 +60,9 @@ export function serveGraphqlWs({ yoga, sockets, config }: { yoga: Yoga; sockets:
         };
       },
       onComplete: (context, id) => void active.get(context.extra.socket)?.delete(id),
+      // An operation's errors, including one its subscription ends with (SLOW_CONSUMER, …), go
+      // through the same masking as HTTP's: coded and clipped, never an internal message.
+      onError: (_context, _id, _payload, errors) => errors.map((error) => (maskError(error, "Unexpected error.") as GraphQLError).toJSON()),
     },
     sockets,
     config.API_WS_KEEPALIVE_MS,

@@ -22,8 +22,15 @@ export type FeedLog = {
   /** True while this process may append (a single writer per log). */
   acquireWriter: () => Promise<boolean>;
   compare: (a: string, b: string) => number;
+  /** Whether `text` has the form of this log's positions (what a cursor may name). */
+  isSeq: (text: string) => boolean;
   close: () => Promise<void>;
 };
+
+/** The in-process log's positions: a counter. */
+export const isCounterSeq = (text: string) => /^\d{1,15}$/.test(text);
+/** A Redis Stream's positions: `<ms>-<n>`. */
+export const isStreamId = (text: string) => /^\d{1,15}-\d{1,15}$/.test(text);
 
 export function createMemoryFeedLog({ retain = 200_000 }: { retain?: number } = {}): FeedLog {
   const epoch = randomUUID();
@@ -55,6 +62,7 @@ export function createMemoryFeedLog({ retain = 200_000 }: { retain?: number } = 
     },
     acquireWriter: async () => true,
     compare: (a, b) => Number(a) - Number(b),
+    isSeq: isCounterSeq,
     close: async () => listeners.clear(),
   };
 }
@@ -137,6 +145,7 @@ export function createRedisFeedLog({ url, prefix = "far", retain = 1_000_000, wr
       return true;
     },
     compare: compareStreamIds,
+    isSeq: isStreamId,
     async close() {
       listeners.clear();
       const connection = tailing;

@@ -62,12 +62,13 @@ export function encodeCursor(epoch: string, seq: string): string {
   return Buffer.from(`feed:${epoch}:${seq}`).toString("base64url");
 }
 
-export function decodeCursor(cursor: string, epoch: string): string {
+export function decodeCursor(cursor: string, epoch: string, isSeq: (text: string) => boolean): string {
   const text = Buffer.from(cursor, "base64url").toString();
-  const [kind, cursorEpoch, seq] = text.split(":");
-  if (kind !== "feed" || !cursorEpoch || !seq) throw new ApiError("INVALID_CURSOR", "This is not a subscription cursor");
+  const [kind, cursorEpoch, seq, ...rest] = text.split(":");
+  if (kind !== "feed" || !cursorEpoch || !seq || rest.length > 0) throw new ApiError("INVALID_CURSOR", "This is not a subscription cursor");
   if (cursorEpoch !== epoch) {
     throw new ApiError("CURSOR_EXPIRED", "This cursor belongs to a feed that no longer exists (the server restarted without Redis); re-query, then subscribe without `after`");
   }
+  if (!isSeq(seq)) throw new ApiError("INVALID_CURSOR", "This cursor names no position of this feed");
   return seq;
 }

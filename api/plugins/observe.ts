@@ -16,6 +16,25 @@ export type Observation = {
 /** Operation names are client-chosen; anything unusual is folded into one label value. */
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
+/** What a name beyond the bound, or a malformed one, is counted as. */
+export const OTHER_OPERATIONS = "other";
+
+/**
+ * The label an operation name gets on /metrics, where every distinct value is a new series held
+ * forever: the first `max` distinct names this process sees keep their own label (the operations
+ * its clients really use come first and come often), every later new name is counted as "other".
+ * A client that invents names can fill the allowance but never grow the series beyond it.
+ */
+export function createOperationLabels(max: number): (operationName: string) => string {
+  const known = new Set<string>();
+  return (operationName) => {
+    if (known.has(operationName)) return operationName;
+    if (known.size >= max) return OTHER_OPERATIONS;
+    known.add(operationName);
+    return operationName;
+  };
+}
+
 export function errorCodes(result: ExecutionResult): string[] {
   return (result.errors ?? []).map((error) => String(error.extensions?.code ?? "GRAPHQL_VALIDATION_FAILED"));
 }

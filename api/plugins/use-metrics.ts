@@ -1,13 +1,15 @@
 /** Prometheus metrics per operation: requests, latency, errors by code, SQL statements. */
-import { Counter, Histogram, type Registry } from "prom-client";
-import { useObserver } from "./observe";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { createOperationLabels, useObserver } from "./observe";
 
 /** Reuses a metric already registered, so that re-creating the API (Ponder's dev reload) does not throw. */
 export function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-export function useMetrics(registry: Registry) {
+/** `maxOperations` bounds the distinct operation labels (createOperationLabels). */
+export function useMetrics(registry: Registry, maxOperations: number) {
+  const label = createOperationLabels(maxOperations);
   const registers = [registry];
   const requests = metric(registry, "graphql_requests_total", () =>
     new Counter({ name: "graphql_requests_total", help: "GraphQL operations, by name and outcome", labelNames: ["operation", "outcome"], registers }),
@@ -27,10 +29,29 @@ export function useMetrics(registry: Registry) {
   const statements = metric(registry, "graphql_sql_statements", () =>
     new Histogram({ name: "graphql_sql_statements", help: "SQL statements run per GraphQL operation", labelNames: ["operation"], buckets: [1, 2, 4, 8, 16, 32, 64], registers }),
   );
-  return useObserver(({ operationName, durationMs, errorCodes, sqlStatements }) => {
+  return useObserver(({ operationName: name, durationMs, errorCodes, sqlStatements }) => {
+    const operationName = label(name);
     requests.inc({ operation: operationName, outcome: errorCodes.length ? "error" : "ok" });
     for (const code of errorCodes) errors.inc({ operation: operationName, code });
     duration.observe({ operation: operationName }, durationMs / 1000);
     statements.observe({ operation: operationName }, sqlStatements);
   });
+}
+
+/** Where each registry's subscriber gauge reads from: the latest API created on it (Ponder's dev reload makes new ones). */
+const subscriberCounts = new WeakMap<Registry, () => number>();
+
+/** The change feed's live subscribers in this process, read at each scrape: shows slow ones being cut off. */
+export function observeSubscribers(registry: Registry, count: () => number) {
+  subscriberCounts.set(registry, count);
+  metric(registry, "graphql_feed_subscribers", () =>
+    new Gauge({
+      name: "graphql_feed_subscribers",
+      help: "Change-feed subscriptions this process serves",
+      registers: [registry],
+      collect() {
+        this.set(subscriberCounts.get(registry)?.() ?? 0);
+      },
+    }),
+  );
 }

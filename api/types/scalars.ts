@@ -5,28 +5,31 @@
 import { Kind, type ValueNode } from "graphql";
 import { isAddress, isHex, type Address, type Hex } from "viem";
 import { builder } from "../builder";
-import { ApiError } from "../errors";
+import { ApiError, clip } from "../errors";
 
 const DECIMAL = /^-?\d+$/;
+
+/** The client's value as a message quotes it: a short prefix at most. */
+const quote = (value: unknown) => clip(JSON.stringify(value) ?? String(value));
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function parseBigInt(value: unknown): bigint {
   if (typeof value !== "string" || !DECIMAL.test(value)) {
-    throw new ApiError("INVALID_BIGINT", `BigInt must be a decimal integer string, got ${JSON.stringify(value)}`);
+    throw new ApiError("INVALID_BIGINT", `BigInt must be a decimal integer string, got ${quote(value)}`);
   }
   return BigInt(value);
 }
 
 function parseAddress(value: unknown): Address {
   if (typeof value !== "string" || !isAddress(value, { strict: false })) {
-    throw new ApiError("INVALID_ADDRESS", `Address must be 0x followed by 40 hex digits, got ${JSON.stringify(value)}`);
+    throw new ApiError("INVALID_ADDRESS", `Address must be 0x followed by 40 hex digits, got ${quote(value)}`);
   }
   return value.toLowerCase() as Address;
 }
 
 function parseBytes32(value: unknown): Hex {
   if (typeof value !== "string" || !isHex(value, { strict: true }) || value.length !== 66) {
-    throw new ApiError("INVALID_BYTES32", `Bytes32 must be 0x followed by 64 hex digits, got ${JSON.stringify(value)}`);
+    throw new ApiError("INVALID_BYTES32", `Bytes32 must be 0x followed by 64 hex digits, got ${quote(value)}`);
   }
   return value.toLowerCase() as Hex;
 }
@@ -34,7 +37,7 @@ function parseBytes32(value: unknown): Hex {
 function parseDateTime(value: unknown): number {
   const millis = typeof value === "string" && ISO_DATETIME.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(millis)) {
-    throw new ApiError("INVALID_DATETIME", `DateTime must be ISO-8601 with a zone (e.g. 2025-01-31T00:00:00Z), got ${JSON.stringify(value)}`);
+    throw new ApiError("INVALID_DATETIME", `DateTime must be ISO-8601 with a zone (e.g. 2025-01-31T00:00:00Z), got ${quote(value)}`);
   }
   return Math.floor(millis / 1000);
 }

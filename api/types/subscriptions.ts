@@ -61,6 +61,7 @@ builder.subscriptionField("payouts", (t) =>
     subscribe: (_root, args, context) =>
       feedOf(context).subscribe({
         after: args.after,
+        dropConnection: context.dropConnection,
         accept: (entry) => {
           if (entry.topic !== "payout" || !wantsFinality(entry, args.includeFinality)) return false;
           const row = entry.row as FeedRow<"payout">;
@@ -84,6 +85,7 @@ builder.subscriptionField("taskUpdated", (t) =>
     subscribe: (_root, args, context) =>
       feedOf(context).subscribe({
         after: args.after,
+        dropConnection: context.dropConnection,
         accept: (entry) => {
           if (entry.topic !== "task" || !wantsFinality(entry, args.includeFinality)) return false;
           const row = entry.row as FeedRow<"task">;
@@ -101,6 +103,7 @@ builder.subscriptionField("stakingChanged", (t) =>
     subscribe: (_root, args, context) =>
       feedOf(context).subscribe({
         after: args.after,
+        dropConnection: context.dropConnection,
         accept: (entry) => entry.topic === "staking" && wantsFinality(entry, args.includeFinality) && sameAddress((entry.row as FeedRow<"staking">).staker, args.address),
       }) as AsyncIterable<FeedEvent<"staking">>,
     resolve: (event) => event,
@@ -119,16 +122,19 @@ builder.subscriptionField("indexingStatus", (t) =>
 builder.subscriptionField("transactionIndexed", (t) =>
   t.field({
     type: IndexedTransactionRef,
-    description: "Completes with the transaction once every change it made is indexed (at once if it already is).",
+    description:
+      "Completes with the transaction once every change it made is indexed (at once if it already is); ends with TRANSACTION_NOT_INDEXED when that does not happen within the server's wait (API_TX_WAIT_TIMEOUT_MS).",
     args: { hash: t.arg({ type: "Bytes32", required: true }) },
     subscribe: async function* (_root, { hash }, context) {
-      for await (const _status of feedOf(context).statusUpdates()) {
+      const waitMs = context.config.API_TX_WAIT_TIMEOUT_MS;
+      for await (const _status of feedOf(context).statusUpdates(AbortSignal.timeout(waitMs))) {
         const found = await findTransaction(context.renew(), hash as Hex);
         if (found?.indexed) {
           yield found;
           return;
         }
       }
+      throw new ApiError("TRANSACTION_NOT_INDEXED", `The transaction was not indexed within ${waitMs} ms; ask transaction(hash), or subscribe again to keep waiting`);
     },
     resolve: (transaction) => transaction,
   }),

@@ -19,7 +19,8 @@ describe("GraphQL API embedded in Ponder (PGlite)", () => {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
     const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 21, steps: 350 });
-    ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_EXPOSE_SQL_COUNT: "true", API_LOG_LEVEL: "warn" } });
+    ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_EXPOSE_SQL_COUNT: "true", API_LOG_LEVEL: "warn", API_MAX_COST: "1000000" } });
+    // (The cost limit now sees `first: $n`; the statement-count test below pages 100 × 100 on purpose.)
     cleanup.push(() => ponder.kill());
     const head = await chain.publicClient.getBlockNumber();
     await ponder.waitForBlock(head);
@@ -69,7 +70,7 @@ describe("GraphQL API embedded in Ponder (PGlite)", () => {
     const aliases = Array.from({ length: 200 }, (_, i) => `a${i}: indexingStatus { chainId }`).join(" ");
     expect(await errorCodes(url, `{ ${aliases} }`)).toContain("TOO_MANY_ALIASES");
     expect(await errorCodes(url, `{ ${"indexingStatus { chainId } ".repeat(1500)} }`)).toContain("TOO_MANY_TOKENS");
-    expect(await errorCodes(url, `{ nodes(first: 100) { edges { node { tasks(first: 100) { edges { node { user { balance } } } } } } } }`)).toEqual(["QUERY_TOO_COMPLEX"]);
+    expect(await errorCodes(url, `{ nodes(first: 100) { edges { node { tasks(first: 100) { edges { node { user { tasks(first: 100) { edges { cursor } } } } } } } } } }`)).toEqual(["QUERY_TOO_COMPLEX"]);
     expect(await errorCodes(url, `{ tasks(first: 101) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
     expect(await errorCodes(url, `{ tasks(first: -1) { edges { cursor } } }`)).toEqual(["BAD_USER_INPUT"]);
     expect(await errorCodes(url, `{ account(address: "0x1234") { balance } }`)).toEqual(["INVALID_ADDRESS"]);
