@@ -11,7 +11,7 @@
 import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
-import { claimableAt } from "./staking-math";
+import { claimableAt, type StakerAccrualState } from "./staking-math";
 
 /** Runs one read-only SQL statement against the indexer's schema and returns its rows. */
 export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
@@ -39,14 +39,7 @@ export type IndexedState = {
     unlockTime: bigint;
     /** As the API reports `claimable` at the indexed block; computed from `internals` when absent. */
     claimable?: { reward: bigint; revenueShare: bigint };
-    internals?: {
-      rewardsAccrued: bigint;
-      rewardsClaimed: bigint;
-      revenueShareAccrued: bigint;
-      revenueShareClaimed: bigint;
-      rewardPerTokenPaid: bigint;
-      revenuePerTokenPaid: bigint;
-    };
+    internals?: Omit<StakerAccrualState, "staked">;
   }[];
   escrowAccounts: { user: string; balance: bigint; escrowed: bigint }[];
   nodes: { address: string; owner: string; totalEarned: bigint; tasksCompleted: bigint; reliability: bigint; active: boolean; tasksFailed: bigint }[];

@@ -4,13 +4,10 @@
  * request, list lengths, every bad input coded on HTTP, SSE and graphql-ws, clipped messages,
  * a WebSocket that survives a bad operation, transactionIndexed that ends, bounded labels.
  */
-import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { farTokenAbi } from "../../abis";
 import { graphql } from "../api/client";
-import { FAR } from "../helpers/chain";
 import { subscribeSse, subscribeWs, waitUntil, type SubscriptionHandle } from "../helpers/graphql";
-import { startEdge, type Edge } from "./setup";
+import { stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TX_WAIT_MS = 1_500;
@@ -172,18 +169,3 @@ describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and 
     expect(text).not.toContain(`Invented${3 * MAX_OPERATIONS - 1}`);
   });
 });
-
-/** A real subscription cursor of `url`'s feed: a staking change's, staking until one arrives (the subscription may take a moment to start). */
-async function stakingCursor(edge: Edge, url: string): Promise<string> {
-  const watcher = subscribeSse<{ cursor: string }>(url, `subscription { stakingChanged { cursor } }`);
-  const wallet = edge.chain.walletFor(0);
-  const token = getAddress(edge.chain.manifest.contracts.FARToken.address);
-  await waitUntil(async () => {
-    if (watcher.received.length > 0) return true;
-    await wallet.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [FAR], account: wallet.account!, chain: wallet.chain });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    return watcher.received.length > 0;
-  }, "a staking event");
-  watcher.close();
-  return watcher.received[0]!.cursor;
-}

@@ -4,9 +4,11 @@
  * over the same tables (HTTP, SSE and graphql-ws), both with the suite's settings.
  */
 import { spawn } from "node:child_process";
-import { startDeployedChain } from "../helpers/chain";
+import { getAddress } from "viem";
+import { farTokenAbi } from "../../abis";
+import { FAR, startDeployedChain } from "../helpers/chain";
 import { createTestDatabase } from "../helpers/database";
-import { waitUntil } from "../helpers/graphql";
+import { subscribeSse, waitUntil } from "../helpers/graphql";
 import { startPonder } from "../helpers/ponder";
 import { freePort } from "../helpers/ports";
 import { runScenario } from "../helpers/scenario";
@@ -61,4 +63,19 @@ export async function metricValue(baseUrl: string, name: string): Promise<number
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+/** A real subscription cursor of `url`'s feed: a staking change's, staking until one arrives (the subscription may take a moment to start). */
+export async function stakingCursor(edge: Edge, url: string): Promise<string> {
+  const watcher = subscribeSse<{ cursor: string }>(url, `subscription { stakingChanged { cursor } }`);
+  const wallet = edge.chain.walletFor(0);
+  const token = getAddress(edge.chain.manifest.contracts.FARToken.address);
+  await waitUntil(async () => {
+    if (watcher.received.length > 0) return true;
+    await wallet.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [FAR], account: wallet.account!, chain: wallet.chain });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    return watcher.received.length > 0;
+  }, "a staking event");
+  watcher.close();
+  return watcher.received[0]!.cursor;
 }

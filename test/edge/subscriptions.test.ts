@@ -10,12 +10,9 @@ import { connect, type Socket } from "node:net";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getAddress } from "viem";
-import { farTokenAbi } from "../../abis";
-import { FAR } from "../helpers/chain";
 import { subscribeSse, waitUntil } from "../helpers/graphql";
 import { runScenario } from "../helpers/scenario";
-import { metricValue, startEdge, type Edge } from "./setup";
+import { metricValue, stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;
 
@@ -159,18 +156,3 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     for (const { client } of clients) await client.dispose();
   });
 });
-
-/** A real subscription cursor of `url`'s feed: a staking change's, staking until one arrives (the subscription may take a moment to start). */
-async function stakingCursor(edge: Edge, url: string): Promise<string> {
-  const watcher = subscribeSse<{ cursor: string }>(url, `subscription { stakingChanged { cursor } }`);
-  const wallet = edge.chain.walletFor(0);
-  const token = getAddress(edge.chain.manifest.contracts.FARToken.address);
-  await waitUntil(async () => {
-    if (watcher.received.length > 0) return true;
-    await wallet.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [FAR], account: wallet.account!, chain: wallet.chain });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    return watcher.received.length > 0;
-  }, "a staking event");
-  watcher.close();
-  return watcher.received[0]!.cursor;
-}
