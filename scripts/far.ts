@@ -194,4 +194,9 @@ if (!run) {
   console.error(`usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`);
   process.exit(2);
 }
-runCommand(run);
+// Every command's settings are checked before anything is asked of the chain or the indexer.
+runCommand(async () => {
+  loadCliConfig();
+  loadIndexerConfig();
+  await run();
+});
