@@ -116,6 +116,10 @@ describe.skipIf(!databaseUrl)("SQL over HTTP enabled on Postgres", () => {
   let direct: postgres.Sql;
   let before: Record<string, string>;
 
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step();
+  });
+
   /** Each table's row count and a digest of its whole content, read directly from Postgres. */
   const fingerprint = async () => {
     const result: Record<string, string> = {};
