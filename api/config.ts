@@ -36,6 +36,8 @@ const apiSchema = z.object({
   API_FEED_PREFIX: z.string().min(1).default("far"),
   API_FEED_POLL_MS: positive.default(250),
   API_FEED_MAX_QUEUE: positive.default(10_000),
+  /** Subscribers asking the same operation and variables share one execution per event, written straight to their sockets; false: Yoga executes each. */
+  API_FEED_GROUPING: flag.default(true),
   API_FEED_RETAIN: positive.default(200_000),
   API_MAX_SUBSCRIPTIONS_PER_CONNECTION: positive.default(20),
   /** A WebSocket that completes no graphql-ws handshake within this long is closed. */

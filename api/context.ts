@@ -2,8 +2,10 @@
  * Everything a resolver may use, created once per request: a database view that counts its
  * statements, the request's DataLoaders, and the indexer's progress read at most once.
  */
+import type { ServerResponse } from "node:http";
 import DataLoader from "dataloader";
 import type { PublicClient } from "viem";
+import type { WebSocket } from "ws";
 import type { ApiConfig } from "./config";
 import { countingDb, readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
 import { ApiError } from "./errors";
@@ -26,10 +28,14 @@ export type ApiDependencies = {
  * HTTP and SSE (the replica's server, or Ponder's through Hono), the socket for graphql-ws.
  */
 export type Connection = {
-  res?: { destroy: () => void };
-  socket?: { terminate: () => void };
+  res?: ServerResponse;
+  socket?: WebSocket;
+  /** The graphql-ws operation this context serves, on `socket`. */
+  operationId?: string;
   /** Its signal ends the request's work when the client goes away (no further statement starts; a running one is cancelled). */
   request?: Request;
+  /** Tells the HTTP server that `res` is written by the API from now on, not from Yoga's response (api/http.ts). */
+  takeOver?: () => void;
 };
 
 export type ApiContext = {
@@ -45,6 +51,8 @@ export type ApiContext = {
   /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
   isFinalized: (blockNumber: number) => Promise<boolean>;
   feed: FeedHub | undefined;
+  /** The connection the request came on. */
+  connection: Connection;
   /** Counts revenue-series points against the request's one budget (API_MAX_SERIES_POINTS), across aliases and nodes. */
   spendSeriesPoints: (points: number) => void;
   /** Drops the connection this request came on: for a subscriber that stopped reading. */
@@ -95,6 +103,7 @@ export function createContext(dependencies: ApiDependencies, connection: Connect
     },
     isFinalized: async (blockNumber) => blockNumber <= (await context.status()).finalized.number,
     feed: dependencies.feed,
+    connection,
     spendSeriesPoints: (points) => {
       const budget = dependencies.config.API_MAX_SERIES_POINTS;
       if (seriesPoints + points > budget) {

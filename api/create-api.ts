@@ -16,6 +16,7 @@ import { useLoadShedding } from "./plugins/use-load-shedding";
 import { useLogging } from "./plugins/use-logging";
 import { observeSubscribers, useMetrics } from "./plugins/use-metrics";
 import { useSqlCount } from "./plugins/use-sql-count";
+import { useSubscriptionGroups } from "./plugins/use-subscription-groups";
 import { buildSchema } from "./schema";
 
 export const GRAPHQL_PATH = "/graphql";
@@ -69,8 +70,9 @@ export function createApi(parameters: CreateApiParameters) {
       useMetrics(registry, config.API_METRICS_MAX_OPERATIONS),
       useLogging(logger),
       ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : []),
+      ...(parameters.feed && config.API_FEED_GROUPING ? [useSubscriptionGroups({ feed: parameters.feed, dependencies: parameters, maskError: maskApiError })] : []),
     ],
   });
-  if (parameters.feed) observeSubscribers(registry, parameters.feed.subscriberCount);
+  if (parameters.feed) observeSubscribers(registry, parameters.feed);
   return { yoga, schema, maskError: maskApiError };
 }

@@ -3,7 +3,8 @@
  * `/graphql` behind a request-body limit and, when configured, a per-client rate limit. Both
  * refusals are GraphQL error bodies with a code, as every other refusal of the API.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { rateLimiter } from "hono-rate-limiter";
@@ -46,6 +47,16 @@ export function mountGraphql(app: Hono, yoga: Yoga, config: ApiConfig) {
       onError: (c) => c.json(errorBody("BODY_TOO_LARGE", `The request body exceeds ${config.API_MAX_BODY_BYTES} bytes`), 413),
     }),
   );
-  // Node's response (Hono's node server passes it as `outgoing`) lets a stalled subscription be dropped.
-  app.all(GRAPHQL_PATH, (c) => yoga.fetch(c.req.raw, { res: (c.env as { outgoing?: Connection["res"] } | undefined)?.outgoing }));
+  // Node's response (Hono's node server passes it as `outgoing`) lets a stalled subscription be
+  // dropped, and a grouped subscription be written directly (api/plugins/use-subscription-groups.ts).
+  app.all(GRAPHQL_PATH, async (c) => {
+    let takenOver = false;
+    const connection: Connection = { res: (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing, takeOver: () => (takenOver = true) };
+    const response = await yoga.fetch(c.req.raw, connection);
+    if (!takenOver) return response;
+    // Yoga's SSE body is never read: cancelling it frees what it may have started (its ping
+    // timer); one never started has nothing to free, and its cancel throws.
+    await response.body?.cancel().catch(() => {});
+    return RESPONSE_ALREADY_SENT;
+  });
 }

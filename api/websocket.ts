@@ -37,6 +37,7 @@ export function serveGraphqlWs({ yoga, sockets, config, maskError }: { yoga: Yog
           ...context,
           req: context.extra.request,
           socket: context.extra.socket,
+          operationId: id,
           params: payload,
         });
         // A query that does not parse is an error for this operation only (thrown, graphql-ws

@@ -1,22 +1,20 @@
 /**
- * One per API process: a single loop reads the indexer's progress (and, in the process that
- * holds the writer lease, turns it into feed log entries), then fans entries out to every local
- * subscriber. Subscribers never touch the database; each has a bounded queue, and one that falls
- * too far behind is ended with its last cursor so it can resume instead of holding memory.
- *
- * A subscriber falls behind because its transport stopped pulling: Yoga's SSE writer and
- * graphql-ws wait for the socket to drain, so a client that stops reading stops the pulls. The
- * hub therefore acts on the write side, when the queue passes its bound: it frees the queue and
- * the subscriber at once, answers the next pull (if one comes) with SLOW_CONSUMER and the cursor
- * to resume from, and if no pull comes within a grace period, has the transport drop the
- * connection, which the client is not reading anyway.
+ * One per API process: a single loop follows the indexer's progress (and, in the process that
+ * holds the writer lease, turns it into feed log entries); the log is tailed once, and each entry
+ * is handed only to the subscribers whose filters may want it (api/feed/filters.ts) — one by
+ * one, executed by Yoga per subscriber, or in groups that execute it once for all their members
+ * (api/feed/groups.ts). Subscribers never touch the database; each is bounded (api/feed/member.ts).
  */
+import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
-import { ApiError } from "../errors";
 import type { FeedLog } from "./log";
-import { decodeCursor, encodeCursor, type FeedEntry } from "./messages";
+import { createFilterIndex, type FeedFilter } from "./filters";
+import { createGroups, type JoinParameters } from "./groups";
+import { startMember } from "./member";
+import { encodeCursor, type FeedEntry } from "./messages";
 import { createFeedReader, type FeedReaderState } from "./reader";
+import { createQueueSink, SSE_PING } from "./sinks";
 
 export type CreateFeedHubParameters = {
   db: ApiDb;
@@ -29,16 +27,24 @@ export type CreateFeedHubParameters = {
   stallGraceMs?: number;
 };
 
-export type FeedSubscription = {
+/** What a subscription asks of the feed. */
+export type FeedRequest = {
   after?: string | null;
-  accept: (entry: FeedEntry) => boolean;
+  filter: FeedFilter;
   /** Drops the subscriber's connection: called when it was cut off and did not even take the error. */
   dropConnection?: () => void;
 };
 
-export type FeedHub = ReturnType<typeof createFeedHub>;
+export const FEED_REQUEST = Symbol("feed request");
+export type FeedEvent = FeedEntry & { cursor: string };
+export type FeedSource = AsyncGenerator<FeedEvent> & { [FEED_REQUEST]: FeedRequest };
 
-const REPLAY_PAGE = 500;
+type Listener = { filter: FeedFilter; deliver: (entry: FeedEntry) => void };
+
+/** How often an SSE stream written here is pinged (Yoga's interval), so proxies keep it open. */
+const SSE_PING_MS = 12_000;
+
+export type FeedHub = ReturnType<typeof createFeedHub>;
 
 export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
   const reader = createFeedReader({ db });
@@ -73,72 +79,78 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
     }
   })();
 
-  async function* subscribe({ after, accept, dropConnection }: FeedSubscription): AsyncGenerator<FeedEntry & { cursor: string }> {
-    const epoch = await log.epoch();
-    const queue: FeedEntry[] = [];
-    let wake: (() => void) | undefined;
-    let overflowed = false;
-    let ended = false;
-    let stalled: NodeJS.Timeout | undefined;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      subscribers -= 1;
-      untail();
+  const index = createFilterIndex<Listener>();
+  const untail = log.tail((entries) => {
+    for (const entry of entries) for (const listener of index.matching(entry)) listener.deliver(entry);
+  });
+  const listen = (listener: Listener) => {
+    index.add(listener);
+    return () => index.delete(listener);
+  };
+  const track = (change: number) => (subscribers += change);
+  const groups = createGroups({ log, listen, logger, track, member: { maxQueue, stallGraceMs, logger } });
+  // One timer keeps every directly written SSE stream alive, as Yoga's does for the ones it writes.
+  const pinged = new Set<ServerResponse>();
+  const pinger = setInterval(() => {
+    for (const res of pinged) if (!res.writableNeedDrain) res.write(SSE_PING);
+  }, SSE_PING_MS);
+  pinger.unref();
+
+  /**
+   * One subscriber, its events executed by Yoga: the source a subscription resolver returns. It
+   * names what it was asked for (FEED_REQUEST), so a server that can serve it in a group
+   * (api/plugins/use-subscription-groups.ts) does so without ever starting it.
+   */
+  function subscribe(request: FeedRequest): FeedSource {
+    let started: AsyncGenerator<FeedEvent> | undefined;
+    // Started on the first pull, so a source the groups take over holds nothing.
+    const start = async () => {
+      const epoch = await log.epoch();
+      const toEvent = (entry: FeedEntry): FeedEvent => ({ ...entry, cursor: encodeCursor(epoch, entry.seq) });
+      const { sink, iterator } = createQueueSink<FeedEvent>(request.dropConnection, () => member.close());
+      const unlisten = listen({ filter: request.filter, deliver: (entry) => member.offer(entry, toEvent(entry)) });
+      track(1);
+      const member = startMember({
+        log,
+        epoch,
+        after: request.after,
+        accept: request.filter.accept,
+        render: toEvent,
+        sink,
+        maxQueue,
+        stallGraceMs,
+        logger,
+        onRelease: () => {
+          unlisten();
+          track(-1);
+        },
+      });
+      return iterator;
     };
-    const untail = log.tail((entries) => {
-      if (overflowed) return;
-      for (const entry of entries) if (accept(entry)) queue.push(entry);
-      if (queue.length > maxQueue) {
-        overflowed = true;
-        queue.length = 0;
-        release();
-        logger.info({ msg: "subscriber cut off as too slow", max_queue: maxQueue });
-        if (dropConnection) stalled = setTimeout(() => ended || dropConnection(), stallGraceMs);
-      }
-      wake?.();
-    });
-    subscribers += 1;
-    let last = "";
-    try {
-      last = after ? decodeCursor(after, epoch, log.isSeq) : await log.head();
-      if (after && log.compare(last, await log.head()) > 0) {
-        throw new ApiError("INVALID_CURSOR", "This cursor is past the end of the feed: it did not come from this server");
-      }
-      if (after) {
-        while (!overflowed) {
-          const page = await log.range(last, REPLAY_PAGE);
-          if (!page) throw new ApiError("CURSOR_EXPIRED", "This cursor is older than the feed log keeps; re-query, then subscribe without `after`");
-          for (const entry of page) {
-            // Cut off mid-replay: stop here, so the next pull already answers SLOW_CONSUMER.
-            if (overflowed) break;
-            last = entry.seq;
-            if (accept(entry)) yield { ...entry, cursor: encodeCursor(epoch, entry.seq) };
-          }
-          if (page.length < REPLAY_PAGE) break;
-        }
-      }
-      for (;;) {
-        if (overflowed) {
-          throw new ApiError("SLOW_CONSUMER", `This subscriber fell more than ${maxQueue} messages behind; resume with after: "${encodeCursor(epoch, last)}"`);
-        }
-        const entry = queue.shift();
-        if (!entry) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-          continue;
-        }
-        // The live tail may overlap the replay; the log order says what was already sent.
-        if (log.compare(entry.seq, last) <= 0) continue;
-        last = entry.seq;
-        yield { ...entry, cursor: encodeCursor(epoch, entry.seq) };
-      }
-    } finally {
-      ended = true;
-      clearTimeout(stalled);
-      release();
+    let starting: Promise<AsyncGenerator<FeedEvent>> | undefined;
+    const source: FeedSource = {
+      next: async () => (started ??= await (starting ??= start())).next(),
+      return: async () => (starting ? (await starting).return(undefined) : { done: true, value: undefined }),
+      throw: async (error: unknown) => (starting ? (await starting).throw(error) : Promise.reject(error)),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      [FEED_REQUEST]: request,
+    };
+    return source;
+  }
+
+  /**
+   * A subscriber served with its group: everyone asking the same operation with the same
+   * variables shares one execution per event and its bytes (api/feed/groups.ts).
+   */
+  async function join(parameters: Omit<JoinParameters, "epoch">, res?: ServerResponse) {
+    const member = groups.join({ ...parameters, epoch: await log.epoch() });
+    if (res) {
+      pinged.add(res);
+      res.once("close", () => pinged.delete(res));
     }
+    return member;
   }
 
   /** The indexer's progress whenever it changes, until `signal` (if any) aborts. */
@@ -173,10 +185,14 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
 
   return {
     subscribe,
+    join,
     statusUpdates,
     subscriberCount: () => subscribers,
+    groupCount: groups.count,
     async stop() {
       running = false;
+      clearInterval(pinger);
+      untail();
       await loop;
       await log.close();
     },

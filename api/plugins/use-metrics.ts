@@ -38,19 +38,31 @@ export function useMetrics(registry: Registry, maxOperations: number) {
   });
 }
 
-/** Where each registry's subscriber gauge reads from: the latest API created on it (Ponder's dev reload makes new ones). */
-const subscriberCounts = new WeakMap<Registry, () => number>();
+type FeedCounts = { subscriberCount: () => number; groupCount: () => number };
 
-/** The change feed's live subscribers in this process, read at each scrape: shows slow ones being cut off. */
-export function observeSubscribers(registry: Registry, count: () => number) {
-  subscriberCounts.set(registry, count);
+/** Where each registry's feed gauges read from: the latest API created on it (Ponder's dev reload makes new ones). */
+const feedCounts = new WeakMap<Registry, FeedCounts>();
+
+/** The change feed's live subscribers and groups in this process, read at each scrape: shows slow ones being cut off. */
+export function observeSubscribers(registry: Registry, feed: FeedCounts) {
+  feedCounts.set(registry, feed);
   metric(registry, "graphql_feed_subscribers", () =>
     new Gauge({
       name: "graphql_feed_subscribers",
       help: "Change-feed subscriptions this process serves",
       registers: [registry],
       collect() {
-        this.set(subscriberCounts.get(registry)?.() ?? 0);
+        this.set(feedCounts.get(registry)?.subscriberCount() ?? 0);
+      },
+    }),
+  );
+  metric(registry, "graphql_feed_groups", () =>
+    new Gauge({
+      name: "graphql_feed_groups",
+      help: "Groups of subscriptions sharing one execution per event (same operation and variables)",
+      registers: [registry],
+      collect() {
+        this.set(feedCounts.get(registry)?.groupCount() ?? 0);
       },
     }),
   );

@@ -3,13 +3,14 @@
  * event with a cursor to resume from, retractions when a reorg removes something already sent,
  * and, on request, a message when it becomes final), the indexer's progress, and read-your-write.
  */
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { ApiError } from "../errors";
 import type { FeedHub } from "../feed/hub";
+import { payoutFilter, stakingFilter, taskFilter } from "../feed/filters";
 import type { FeedEntry, FeedRow, FeedTopic } from "../feed/messages";
-import { IndexedTransactionRef, IndexingStatusRef, PayoutRef, RevenueStreamEnum, StakingChangeRef, TaskRef, type Stream } from "./refs";
+import { IndexedTransactionRef, IndexingStatusRef, PayoutRef, RevenueStreamEnum, StakingChangeRef, TaskRef } from "./refs";
 import { findTransaction } from "./transactions";
 
 type FeedEvent<T extends FeedTopic> = FeedEntry & { cursor: string; topic: T; row: FeedRow<T> };
@@ -43,8 +44,6 @@ function feedOf(context: ApiContext): FeedHub {
   return context.feed;
 }
 
-const sameAddress = (a: string | null | undefined, b: Address | null | undefined) => !b || a?.toLowerCase() === b.toLowerCase();
-const wantsFinality = (entry: FeedEntry, includeFinality: boolean | null | undefined) => entry.action !== "FINALIZED" || includeFinality === true;
 
 builder.subscriptionType({});
 
@@ -59,15 +58,7 @@ builder.subscriptionField("payouts", (t) =>
       includeFinality: t.arg.boolean({ description: "Also send FINALIZED events." }),
     },
     subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({
-        after: args.after,
-        dropConnection: context.dropConnection,
-        accept: (entry) => {
-          if (entry.topic !== "payout" || !wantsFinality(entry, args.includeFinality)) return false;
-          const row = entry.row as FeedRow<"payout">;
-          return sameAddress(row.recipient, args.recipient) && sameAddress(row.node, args.node) && (!args.streams || args.streams.includes(row.stream as Stream));
-        },
-      }) as AsyncIterable<FeedEvent<"payout">>,
+      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: payoutFilter(args) }) as AsyncIterable<FeedEvent<"payout">>,
     resolve: (event) => event,
   }),
 );
@@ -83,15 +74,7 @@ builder.subscriptionField("taskUpdated", (t) =>
       includeFinality: t.arg.boolean(),
     },
     subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({
-        after: args.after,
-        dropConnection: context.dropConnection,
-        accept: (entry) => {
-          if (entry.topic !== "task" || !wantsFinality(entry, args.includeFinality)) return false;
-          const row = entry.row as FeedRow<"task">;
-          return (!args.id || row.id === args.id.toLowerCase()) && sameAddress(row.user, args.user) && sameAddress(row.node, args.node);
-        },
-      }) as AsyncIterable<FeedEvent<"task">>,
+      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: taskFilter(args) }) as AsyncIterable<FeedEvent<"task">>,
     resolve: (event) => event,
   }),
 );
@@ -101,11 +84,7 @@ builder.subscriptionField("stakingChanged", (t) =>
     type: StakingEventRef,
     args: { address: t.arg({ type: "Address" }), after: t.arg.string(), includeFinality: t.arg.boolean() },
     subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({
-        after: args.after,
-        dropConnection: context.dropConnection,
-        accept: (entry) => entry.topic === "staking" && wantsFinality(entry, args.includeFinality) && sameAddress((entry.row as FeedRow<"staking">).staker, args.address),
-      }) as AsyncIterable<FeedEvent<"staking">>,
+      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: stakingFilter(args) }) as AsyncIterable<FeedEvent<"staking">>,
     resolve: (event) => event,
   }),
 );
