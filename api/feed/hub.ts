@@ -1,7 +1,7 @@
 /**
- * One per API process: a single loop reads the indexer's progress (and, in the process that
- * holds the writer lease, turns it into feed log entries), then fans entries out to every local
- * subscriber. Subscribers never touch the database; each has a bounded queue, and one that falls
+ * One per API process: it follows the indexer's progress (woken by its commits where they are
+ * signalled, polling otherwise) and fans the feed log's entries (written by the feed writer,
+ * api/feed/writer.ts) out to every local subscriber. Subscribers never touch the database; each has a bounded queue, and one that falls
  * too far behind is ended with its last cursor so it can resume instead of holding memory.
  *
  * A subscriber falls behind because its transport stopped pulling: Yoga's SSE writer and
@@ -14,15 +14,17 @@
 import type { Logger } from "pino";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
 import { ApiError } from "../errors";
+import { runOnCommit, type CommitSignal } from "./commits";
 import type { FeedLog } from "./log";
 import { decodeCursor, encodeCursor, type FeedEntry } from "./messages";
-import { createFeedReader, type FeedReaderState } from "./reader";
 
 export type CreateFeedHubParameters = {
   db: ApiDb;
   log: FeedLog;
   logger: Logger;
   pollMs: number;
+  /** Wakes the status updates when the indexer commits; without it, they poll. */
+  commits?: CommitSignal;
   /** Entries a subscriber may have waiting before it is cut off as too slow. */
   maxQueue: number;
   /** How long a subscriber cut off as too slow has to take its SLOW_CONSUMER error before its connection is dropped. */
@@ -40,38 +42,20 @@ export type FeedHub = ReturnType<typeof createFeedHub>;
 
 const REPLAY_PAGE = 500;
 
-export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
-  const reader = createFeedReader({ db });
+export function createFeedHub({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
-  let state: FeedReaderState | undefined;
-  let writing = false;
-  let running = true;
   let subscribers = 0;
 
-  async function tick() {
+  async function readStatus() {
     const next = await readIndexingStatus(db);
     if (next && JSON.stringify(next) !== JSON.stringify(status)) {
       status = next;
       for (const listener of statusListeners) listener(next);
     }
-    const writer = await log.acquireWriter();
-    if (writer && (!writing || !state)) state = (await log.readerState()) ?? (await reader.initialState());
-    writing = writer;
-    if (!writer || !state) return;
-    const step = await reader.step(state);
-    if (step.state === state) return;
-    await log.append(step.changes, step.state);
-    state = step.state;
-    if (step.changes.length > 0) logger.debug({ msg: "feed advanced", changes: step.changes.length, announced_block: state.announcedBlock });
   }
 
-  const loop = (async () => {
-    while (running) {
-      await tick().catch((error: unknown) => logger.warn({ msg: "feed step failed; retrying", err: error }));
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-  })();
+  const loop = runOnCommit({ commits, pollMs, logger, what: "indexing status read", work: readStatus });
 
   async function* subscribe({ after, accept, dropConnection }: FeedSubscription): AsyncGenerator<FeedEntry & { cursor: string }> {
     const epoch = await log.epoch();
@@ -176,8 +160,7 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
     statusUpdates,
     subscriberCount: () => subscribers,
     async stop() {
-      running = false;
-      await loop;
+      await loop.stop();
       await log.close();
     },
   };
