@@ -29,10 +29,19 @@ export function createFeedWriter({ db, store, logger, pollMs, commits }: CreateF
   const reader = createFeedReader({ db });
   let token: string | undefined;
   let state: FeedReaderState | undefined;
+  let installFailed = false;
 
   async function step(polled: boolean) {
     // A poll means no notice came: make sure the trigger that sends them still exists.
-    if (polled) await commits?.ensureTrigger().catch((error: unknown) => logger.warn({ msg: "cannot install commit notices; the feed writer polls", err: error }));
+    if (polled) {
+      await commits?.ensureTrigger().then(
+        () => (installFailed = false),
+        (error: unknown) => {
+          if (!installFailed) logger.warn({ msg: "cannot install commit notices; the feed writer polls", err: error });
+          installFailed = true;
+        },
+      );
+    }
     const held = await store.acquire();
     // A new holding: what this writer knew may be behind what another writer appended meanwhile.
     if (held !== token) state = undefined;
