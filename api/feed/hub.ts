@@ -1,8 +1,9 @@
 /**
  * One per API process: it follows the indexer's progress (woken by its commits where they are
  * signalled, polling otherwise) and fans the feed log's entries (written by the feed writer,
- * api/feed/writer.ts) out to every local subscriber. Subscribers never touch the database; each has a bounded queue, and one that falls
- * too far behind is ended with its last cursor so it can resume instead of holding memory.
+ * api/feed/writer.ts) out to every local subscriber. Subscribers never touch the database; each
+ * has a bounded queue, and one that falls too far behind is ended with its last cursor so it can
+ * resume instead of holding memory.
  *
  * A subscriber falls behind because its transport stopped pulling: Yoga's SSE writer and
  * graphql-ws wait for the socket to drain, so a client that stops reading stops the pulls. The
