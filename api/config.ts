@@ -34,6 +34,12 @@ const apiSchema = z.object({
   /** With Redis, every replica shares one change feed; without it, each process keeps its own. */
   REDIS_URL: z.string().url().optional(),
   API_FEED_PREFIX: z.string().min(1).default("far"),
+  /**
+   * Runs the feed writer here (one holds the lease per log). Unset: on when embedded, and on a
+   * replica only without Redis (its own log has no other writer); with Redis replicas only tail.
+   */
+  API_FEED_WRITER: flag.optional(),
+  /** The feed writer and status steps wake when the indexer commits; this is the fallback poll. */
   API_FEED_POLL_MS: positive.default(250),
   API_FEED_MAX_QUEUE: positive.default(10_000),
   /** Subscribers asking the same operation and variables share one execution per event, written straight to their sockets; false: Yoga executes each. */
@@ -79,19 +85,28 @@ const replicaSchema = apiSchema.extend({
 
 export const API_SETTINGS = settingNames(apiSchema, replicaSchema);
 
-export type ApiConfig = z.infer<typeof apiSchema>;
-export type ReplicaConfig = z.infer<typeof replicaSchema>;
+type Resolved = { API_FEED_WRITER: boolean };
+export type ApiConfig = Omit<z.infer<typeof apiSchema>, keyof Resolved> & Resolved;
+export type ReplicaConfig = Omit<z.infer<typeof replicaSchema>, keyof Resolved> & Resolved;
 
 
-export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+/** `writerByDefault`: whether this kind of process runs the feed writer when API_FEED_WRITER is unset. */
+function loadSettings(env: NodeJS.ProcessEnv, writerByDefault: (config: z.infer<typeof apiSchema>) => boolean): ApiConfig {
   const config = parseEnv(apiSchema, env);
   if (config.API_DEFAULT_PAGE_SIZE > config.API_MAX_PAGE_SIZE) {
     throw new ConfigError("Invalid setting API_DEFAULT_PAGE_SIZE: must not exceed API_MAX_PAGE_SIZE");
   }
   if (config.API_SQL && !config.API_SQL_TOKEN) throw new ConfigError("Invalid setting API_SQL_TOKEN: required when API_SQL=true");
-  return config;
+  if (config.API_FEED_WRITER === false && !config.REDIS_URL) {
+    throw new ConfigError("Invalid setting API_FEED_WRITER: false needs REDIS_URL (without Redis this process's own feed has no other writer)");
+  }
+  return { ...config, API_FEED_WRITER: config.API_FEED_WRITER ?? writerByDefault(config) };
+}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  return loadSettings(env, () => true);
 }
 
 export function loadReplicaConfig(env: NodeJS.ProcessEnv = process.env): ReplicaConfig {
-  return { ...parseEnv(replicaSchema, env), ...loadApiConfig(env) };
+  return { ...parseEnv(replicaSchema, env), ...loadSettings(env, (config) => !config.REDIS_URL) };
 }

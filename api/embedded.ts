@@ -16,7 +16,8 @@ import { ConfigError } from "../common/errors";
 import { loadApiConfig, type ApiConfig } from "./config";
 import { createApi } from "./create-api";
 import type { ApiDb } from "./db";
-import { startFeed } from "./feed";
+import { startFeed, type IndexerDatabase } from "./feed";
+import { pgliteOf } from "./feed/commits";
 import { mountGraphql } from "./http";
 import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
 import { createSqlApp, sqlDisabledApp } from "./sql";
@@ -43,7 +44,7 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
   const chain = Object.values(ponder.publicClients)[0];
   const { yoga } = createApi({
     db: ponder.db,
-    feed: startFeed({ db: ponder.db, config, logger }),
+    feed: startFeed({ db: ponder.db, config, logger, indexer: indexerDatabase(ponder.db) }),
     config,
     logger,
     registry: ponderRegistry(logger),
@@ -61,6 +62,19 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
   return app;
 }
 
+/** The schema Ponder indexes into (its namespace), as its build published it. */
+function indexerSchema(): string {
+  return (globalThis as { PONDER_NAMESPACE_BUILD?: { schema?: string } }).PONDER_NAMESPACE_BUILD?.schema ?? "public";
+}
+
+/** Where the indexer commits, for the feed's commit signal: Ponder's own PGlite, or the indexer's Postgres. */
+function indexerDatabase(db: ApiDb): IndexerDatabase | undefined {
+  const pglite = pgliteOf(db);
+  if (pglite) return { schema: indexerSchema(), pglite };
+  const databaseUrl = loadIndexerConfig().DATABASE_URL;
+  return databaseUrl ? { schema: indexerSchema(), databaseUrl } : undefined;
+}
+
 /**
  * SQL over HTTP needs Postgres: PGlite runs a statement synchronously on this process's event
  * loop and honours no statement_timeout, so nothing could stop a cross join (measured: a PGlite
@@ -72,11 +86,10 @@ function sqlApp(config: ApiConfig, schema: Record<string, unknown>) {
   if (!databaseUrl) {
     throw new ConfigError("Invalid setting API_SQL: needs Postgres (DATABASE_URL or API_SQL_DATABASE_URL); PGlite cannot time out a statement, read through /graphql");
   }
-  const namespace = (globalThis as { PONDER_NAMESPACE_BUILD?: { schema?: string } }).PONDER_NAMESPACE_BUILD?.schema;
   return createSqlApp({
     ...config,
     databaseUrl,
-    schema: namespace ?? "public",
+    schema: indexerSchema(),
     tables: Object.values(schema).filter(isTable).map((table) => getTableName(table)),
   }).app;
 }

@@ -34,7 +34,7 @@ export async function startReplica(config: ReplicaConfig) {
   collectDefaultMetrics({ register: registry, prefix: "far_api_" });
   // Without RPC_URL the replica cannot see the chain's head: /ready then only says the backfill ended.
   const chain = config.RPC_URL ? createPublicClient({ transport: http(config.RPC_URL) }) : undefined;
-  const feed = startFeed({ db, config, logger });
+  const feed = startFeed({ db, config, logger, indexer: { schema: config.DATABASE_SCHEMA, databaseUrl: config.DATABASE_URL } });
   const { yoga, maskError } = createApi({ db, config, logger, registry, chain, feed });
 
   const app = new Hono();

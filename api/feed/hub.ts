@@ -1,19 +1,20 @@
 /**
- * One per API process: a single loop follows the indexer's progress (and, in the process that
- * holds the writer lease, turns it into feed log entries); the log is tailed once, and each entry
- * is handed only to the subscribers whose filters may want it (api/feed/filters.ts) — one by
- * one, executed by Yoga per subscriber, or in groups that execute it once for all their members
- * (api/feed/groups.ts). Subscribers never touch the database; each is bounded (api/feed/member.ts).
+ * One per API process: it follows the indexer's progress (woken by its commits where they are
+ * signalled, polling otherwise) for `indexingStatus`, and tails the feed log (written by the feed
+ * writer, api/feed/writer.ts) once, handing each entry only to the subscribers whose filters may
+ * want it (api/feed/filters.ts) — one by one, executed by Yoga per subscriber, or in groups that
+ * execute it once for all their members (api/feed/groups.ts). Subscribers never touch the
+ * database; each is bounded (api/feed/member.ts).
  */
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
-import type { FeedLog } from "./log";
+import { runOnCommit, type CommitSignal } from "./commits";
 import { createFilterIndex, type FeedFilter } from "./filters";
 import { createGroups, type JoinParameters } from "./groups";
+import type { FeedLog } from "./log";
 import { startMember } from "./member";
 import { encodeCursor, type FeedEntry } from "./messages";
-import { createFeedReader, type FeedReaderState } from "./reader";
 import { createQueueSink, SSE_PING } from "./sinks";
 
 export type CreateFeedHubParameters = {
@@ -21,6 +22,8 @@ export type CreateFeedHubParameters = {
   log: FeedLog;
   logger: Logger;
   pollMs: number;
+  /** Wakes the status updates when the indexer commits; without it, they poll. */
+  commits?: CommitSignal;
   /** Entries a subscriber may have waiting before it is cut off as too slow. */
   maxQueue: number;
   /** How long a subscriber cut off as too slow has to take its SLOW_CONSUMER error before its connection is dropped. */
@@ -46,38 +49,20 @@ const SSE_PING_MS = 12_000;
 
 export type FeedHub = ReturnType<typeof createFeedHub>;
 
-export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
-  const reader = createFeedReader({ db });
+export function createFeedHub({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
-  let state: FeedReaderState | undefined;
-  let writing = false;
-  let running = true;
   let subscribers = 0;
 
-  async function tick() {
+  async function readStatus() {
     const next = await readIndexingStatus(db);
     if (next && JSON.stringify(next) !== JSON.stringify(status)) {
       status = next;
       for (const listener of statusListeners) listener(next);
     }
-    const writer = await log.acquireWriter();
-    if (writer && (!writing || !state)) state = (await log.readerState()) ?? (await reader.initialState());
-    writing = writer;
-    if (!writer || !state) return;
-    const step = await reader.step(state);
-    if (step.state === state) return;
-    await log.append(step.changes, step.state);
-    state = step.state;
-    if (step.changes.length > 0) logger.debug({ msg: "feed advanced", changes: step.changes.length, announced_block: state.announcedBlock });
   }
 
-  const loop = (async () => {
-    while (running) {
-      await tick().catch((error: unknown) => logger.warn({ msg: "feed step failed; retrying", err: error }));
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-  })();
+  const loop = runOnCommit({ commits, pollMs, logger, what: "indexing status read", work: readStatus });
 
   const index = createFilterIndex<Listener>();
   const untail = log.tail((entries) => {
@@ -190,10 +175,9 @@ export function createFeedHub({ db, log, logger, pollMs, maxQueue, stallGraceMs 
     subscriberCount: () => subscribers,
     groupCount: groups.count,
     async stop() {
-      running = false;
       clearInterval(pinger);
       untail();
-      await loop;
+      await loop.stop();
       await log.close();
     },
   };

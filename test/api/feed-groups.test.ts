@@ -20,7 +20,7 @@ import { loadApiConfig } from "../../api/config";
 import { createApi } from "../../api/create-api";
 import type { ApiDb } from "../../api/db";
 import { createFeedHub, type FeedHub } from "../../api/feed/hub";
-import { createMemoryFeedLog, type FeedLog } from "../../api/feed/log";
+import { createMemoryFeed, type FeedLog, type FeedWriterStore } from "../../api/feed/log";
 import type { FeedChange } from "../../api/feed/messages";
 import { mountGraphql } from "../../api/http";
 import { serveGraphqlWs } from "../../api/websocket";
@@ -80,14 +80,15 @@ describe("subscription groups", () => {
   let server: Server;
   let url: string;
   let log: FeedLog;
+  let store: FeedWriterStore;
   let feed: FeedHub;
   let yoga: ReturnType<typeof createApi>["yoga"];
-  const append = (changes: FeedChange[]) => log.append(changes, { announcedBlock: block, finalizedBlock: 0, pending: [] });
+  const append = (changes: FeedChange[]) => store.append("memory", changes, { announcedBlock: block, finalizedBlock: 0, pending: [] });
 
   beforeAll(async () => {
     const config = loadApiConfig({ API_LOG_LEVEL: "silent" });
     const logger = pino({ level: process.env.TEST_LOG ?? "silent" });
-    log = createMemoryFeedLog();
+    ({ log, store } = createMemoryFeed());
     feed = createFeedHub({ db: emptyDb, log, logger, pollMs: 500, maxQueue: config.API_FEED_MAX_QUEUE });
     const api = createApi({ db: emptyDb, feed, config, logger, registry: new Registry() });
     yoga = api.yoga;

@@ -41,7 +41,9 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
         API_PORT: String(port),
         RPC_URL: chain.anvil.rpcUrl,
         API_LOG_LEVEL: "warn",
+        // A feed of its own: with Redis a replica only tails unless told to write it too.
         API_FEED_PREFIX: `far-test-${ponder.schema}-${port}`,
+        API_FEED_WRITER: "true",
         ...env,
       },
       stdio: ["ignore", "ignore", "inherit"],

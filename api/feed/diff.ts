@@ -1,0 +1,89 @@
+/**
+ * The feed's step as a pure function: given what the indexer committed (its rows above the last
+ * finalized block, and how far it got) and what the feed already announced, the changes to append.
+ * New rows are ADDED, announced rows that vanished RETRACTED, rows that passed the finality depth
+ * FINALIZED. Nothing at or below a finalized block is ever looked at again, so nothing final is
+ * ever retracted.
+ */
+import type { FeedChange, FeedRow, FeedTopic } from "./messages";
+
+export type FeedReaderState = {
+  /** Every block up to here has been announced. */
+  announcedBlock: number;
+  finalizedBlock: number;
+  /** Announced changes not final yet: the only ones a reorg can still retract. */
+  pending: FeedChange[];
+};
+
+/** The indexer's committed progress, as block numbers. */
+export type CommittedHeights = { latest: number; finalized: number };
+
+/** A committed row where the feed places it: its key and chain position. */
+export type LocatedRow = Omit<FeedChange, "action" | "finalized">;
+
+/** The blocks one step reads: rows with `lower < block <= upper`; `finalized` is where the step leaves finality. */
+export type StepWindow = { lower: number; upper: number; finalized: number };
+
+export type FeedStep = { changes: FeedChange[]; state: FeedReaderState };
+
+/** Tasks change in place: each update is its own change, keyed by the position that wrote it. */
+export function locate(topic: FeedTopic, row: FeedRow): LocatedRow {
+  if (topic === "task") {
+    const taskRow = row as FeedRow<"task">;
+    return { topic, row, key: `${taskRow.id}@${taskRow.updatedBlock}:${taskRow.updatedLogIndex}`, blockNumber: taskRow.updatedBlock, logIndex: taskRow.updatedLogIndex };
+  }
+  const positioned = row as FeedRow<"payout"> | FeedRow<"staking">;
+  return { topic, row, key: positioned.id, blockNumber: positioned.blockNumber, logIndex: positioned.logIndex };
+}
+
+const TOPIC_ORDER: Record<FeedTopic, number> = { task: 0, staking: 1, payout: 2 };
+function chainOrder(a: LocatedRow, b: LocatedRow): number {
+  return a.blockNumber - b.blockNumber || a.logIndex - b.logIndex || TOPIC_ORDER[a.topic] - TOPIC_ORDER[b.topic] || (a.key < b.key ? -1 : 1);
+}
+
+const inWindow = (rows: LocatedRow[], lower: number, upper: number) =>
+  rows.filter((row) => row.blockNumber > lower && row.blockNumber <= upper).sort(chainOrder);
+
+/** Where a feed that starts now begins: everything already committed counts as announced. */
+export function initialState(heights: CommittedHeights, rows: LocatedRow[]): FeedReaderState {
+  const pending = inWindow(rows, heights.finalized, heights.latest).map((row) => ({ ...row, action: "ADDED" as const, finalized: false }));
+  return { announcedBlock: heights.latest, finalizedBlock: heights.finalized, pending };
+}
+
+/**
+ * The rows the next step needs: from the last finalized block up to the indexer's latest, at most
+ * `maxBlocksPerStep` past what was announced (a feed catching up takes several bounded steps).
+ * Finality never moves back, and never past what this step announces.
+ */
+export function stepWindow(state: FeedReaderState, heights: CommittedHeights, maxBlocksPerStep: number): StepWindow {
+  const upper = Math.min(heights.latest, state.announcedBlock + maxBlocksPerStep);
+  return { lower: state.finalizedBlock, upper, finalized: Math.max(state.finalizedBlock, Math.min(heights.finalized, upper)) };
+}
+
+/**
+ * One step: the changes since `state`, in order (retractions newest first, then additions and
+ * finalizations in chain order), and the state after them. `rows` must hold every committed row
+ * of the step's window (more is ignored). With nothing to announce, `state` itself comes back.
+ */
+export function diffStep(state: FeedReaderState, heights: CommittedHeights, rows: LocatedRow[], maxBlocksPerStep: number): FeedStep {
+  const { lower, upper, finalized } = stepWindow(state, heights, maxBlocksPerStep);
+  const current = inWindow(rows, lower, upper);
+  const currentKeys = new Set(current.map((row) => row.key));
+  const pendingKeys = new Set(state.pending.map((change) => change.key));
+  // Announced and no longer committed (past `upper` too: the chain got shorter than what was announced).
+  const retracted = state.pending
+    .filter((change) => !currentKeys.has(change.key))
+    .reverse()
+    .map((change) => ({ ...change, action: "RETRACTED" as const }));
+  const added = current
+    .filter((row) => !pendingKeys.has(row.key))
+    .map((row) => ({ ...row, action: "ADDED" as const, finalized: row.blockNumber <= finalized }));
+  const retractedKeys = new Set(retracted.map((change) => change.key));
+  const stillPending = [...state.pending.filter((change) => !retractedKeys.has(change.key)), ...added.filter((change) => !change.finalized)];
+  const finalizedNow = stillPending
+    .filter((change) => change.blockNumber <= finalized)
+    .map((change) => ({ ...change, action: "FINALIZED" as const, finalized: true }));
+  const changes = [...retracted, ...added, ...finalizedNow];
+  if (changes.length === 0 && upper === state.announcedBlock && finalized === state.finalizedBlock) return { changes, state };
+  return { changes, state: { announcedBlock: upper, finalizedBlock: finalized, pending: stillPending.filter((change) => change.blockNumber > finalized) } };
+}

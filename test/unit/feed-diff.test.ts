@@ -1,0 +1,204 @@
+/**
+ * The feed's step on rows in memory: what a reorg of every shape, finality and catching up turn
+ * into, and, over random histories, that the events a client applies rebuild the indexer's table.
+ */
+import { describe, expect, it } from "vitest";
+import { diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
+import type { FeedChange, FeedRow } from "../../api/feed/messages";
+import { prng } from "../helpers/scenario";
+
+const ZERO = "0x0000000000000000000000000000000000000000" as const;
+
+/** A payout row at `block`:`logIndex`; its id is its name. */
+function payout(id: string, block: number, logIndex = 0): LocatedRow {
+  const row: FeedRow<"payout"> = { id, stream: "NODE_PAYMENT", recipient: ZERO, amount: 1n, usdValue: 1n, farUsdPrice: 1n, taskId: null, node: null, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01" };
+  return locate("payout", row);
+}
+
+function staking(id: string, block: number, logIndex = 0): LocatedRow {
+  const row: FeedRow<"staking"> = { id, staker: ZERO, action: "STAKE", amount: 1n, stakedAfter: 1n, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01" };
+  return locate("staking", row);
+}
+
+/** A task as the table holds it: one row per task, at the position of its last update. */
+function task(id: string, block: number, logIndex = 0): LocatedRow {
+  const row: FeedRow<"task"> = {
+    id: id as `0x${string}`, user: ZERO, node: null, status: "CREATED", failed: false, escrow: 1n, actualCost: null, nodePayment: null, stakerPayment: null,
+    treasuryPayment: null, refund: null, performanceScore: null, createdAt: block, createdBlock: block, createdTx: "0x01", settledAt: null, settledBlock: null,
+    settledLogIndex: null, settledTx: null, durationSeconds: null, updatedBlock: block, updatedLogIndex: logIndex,
+  };
+  return locate("task", row);
+}
+
+/** A change as one word: `ADDED p7`, `ADDED! p3` (already final), `RETRACTED p7`, `FINALIZED p7`. */
+const word = (change: FeedChange) => `${change.action}${change.action === "ADDED" && change.finalized ? "!" : ""} ${change.key}`;
+
+type Step = { heights: CommittedHeights; rows: LocatedRow[]; expect: string[] };
+type Case = { name: string; start: { heights: CommittedHeights; rows: LocatedRow[] }; maxBlocksPerStep?: number; steps: Step[] };
+
+const h = (latest: number, finalized: number): CommittedHeights => ({ latest, finalized });
+
+const cases: Case[] = [
+  {
+    name: "nothing new: no changes, the same state",
+    start: { heights: h(7, 5), rows: [payout("p6", 6), payout("p7", 7)] },
+    steps: [{ heights: h(7, 5), rows: [payout("p6", 6), payout("p7", 7)], expect: [] }],
+  },
+  {
+    name: "new blocks: ADDED in chain order, across topics",
+    start: { heights: h(5, 3), rows: [] },
+    steps: [{ heights: h(7, 3), rows: [payout("p7", 7, 1), staking("s7", 7, 1), task("0xt7", 7, 1), payout("p6", 6, 4)], expect: ["ADDED p6", "ADDED 0xt7@7:1", "ADDED s7", "ADDED p7"] }],
+  },
+  {
+    name: "a reorg that ends shorter: what is past the new head is retracted, newest first",
+    start: { heights: h(8, 5), rows: [payout("p6", 6), payout("p7", 7), payout("p8", 8)] },
+    steps: [{ heights: h(6, 5), rows: [payout("p6", 6)], expect: ["RETRACTED p8", "RETRACTED p7"] }],
+  },
+  {
+    name: "a reorg that ends shorter with new content",
+    start: { heights: h(8, 5), rows: [payout("p6", 6), payout("p7", 7), payout("p8", 8)] },
+    steps: [{ heights: h(7, 5), rows: [payout("p6", 6), payout("p7b", 7)], expect: ["RETRACTED p8", "RETRACTED p7", "ADDED p7b"] }],
+  },
+  {
+    name: "a reorg that ends longer",
+    start: { heights: h(7, 5), rows: [payout("p6", 6), payout("p7", 7)] },
+    steps: [{ heights: h(9, 5), rows: [payout("p6", 6), payout("p7b", 7), payout("p8", 8), payout("p9", 9)], expect: ["RETRACTED p7", "ADDED p7b", "ADDED p8", "ADDED p9"] }],
+  },
+  {
+    name: "a reorg that ends at the same height",
+    start: { heights: h(7, 5), rows: [payout("p6", 6), staking("s7", 7), payout("p7", 7, 1)] },
+    steps: [{ heights: h(7, 5), rows: [payout("p6", 6), payout("p7b", 7, 2)], expect: ["RETRACTED p7", "RETRACTED s7", "ADDED p7b"] }],
+  },
+  {
+    name: "a reorg across the finality boundary: what became final is added final; at or below finality nothing is retracted",
+    start: { heights: h(7, 5), rows: [payout("p5", 5), payout("p6", 6), payout("p7", 7)] },
+    steps: [
+      { heights: h(8, 6), rows: [payout("p5", 5), payout("p6b", 6), payout("p7b", 7), payout("p8", 8)], expect: ["RETRACTED p7", "RETRACTED p6", "ADDED! p6b", "ADDED p7b", "ADDED p8"] },
+      // Rows at or below block 6 that differ now are not the feed's business any more.
+      { heights: h(8, 8), rows: [payout("p5x", 5), payout("p6x", 6), payout("p7b", 7), payout("p8", 8)], expect: ["FINALIZED p7b", "FINALIZED p8"] },
+      // Finality does not move back, even if the indexer's number did.
+      { heights: h(8, 4), rows: [payout("p7b", 7), payout("p8", 8)], expect: [] },
+    ],
+  },
+  {
+    name: "catching up in bounded steps",
+    start: { heights: h(0, 0), rows: [] },
+    maxBlocksPerStep: 3,
+    steps: [
+      ...[
+        ["ADDED! p1", "ADDED! p2", "ADDED! p3"],
+        ["ADDED! p4", "ADDED p5", "ADDED p6"],
+        ["ADDED p7", "ADDED p8", "ADDED p9"],
+        ["ADDED p10"],
+        [],
+      ].map((expected) => ({ heights: h(10, 4), rows: Array.from({ length: 10 }, (_, index) => payout(`p${index + 1}`, index + 1)), expect: expected })),
+    ],
+  },
+  {
+    name: "finalization without new blocks: FINALIZED in chain order",
+    start: { heights: h(9, 5), rows: [payout("p6", 6), task("0xt7", 7), payout("p8", 8), payout("p9", 9)] },
+    steps: [{ heights: h(9, 8), rows: [payout("p6", 6), task("0xt7", 7), payout("p8", 8), payout("p9", 9)], expect: ["FINALIZED p6", "FINALIZED 0xt7@7:0", "FINALIZED p8"] }],
+  },
+  {
+    name: "task rows are keyed by update position: an update after the last one was final is one ADDED",
+    start: { heights: h(6, 5), rows: [task("0xt", 5)] },
+    steps: [{ heights: h(7, 5), rows: [task("0xt", 7, 3)], expect: ["ADDED 0xt@7:3"] }],
+  },
+  {
+    // The table keeps one row per task: an update that is not final yet is replaced by the next one.
+    name: "task rows are keyed by update position: an update replaced before it was final is retracted",
+    start: { heights: h(6, 5), rows: [task("0xt", 6)] },
+    steps: [{ heights: h(7, 5), rows: [task("0xt", 7, 3)], expect: ["RETRACTED 0xt@6:0", "ADDED 0xt@7:3"] }],
+  },
+];
+
+describe("the feed's step", () => {
+  it.each(cases)("$name", ({ start, steps, maxBlocksPerStep = 5_000 }) => {
+    let state = initialState(start.heights, start.rows);
+    for (const step of steps) {
+      const next = diffStep(state, step.heights, step.rows, maxBlocksPerStep);
+      expect(next.changes.map(word)).toEqual(step.expect);
+      if (step.expect.length === 0) expect(next.state).toBe(state);
+      state = next.state;
+    }
+  });
+
+  it("starts with what is committed above finality as announced and not final", () => {
+    const state = initialState(h(7, 5), [payout("p5", 5), payout("p7", 7), payout("p6", 6), payout("p8", 8)]);
+    expect(state).toMatchObject({ announcedBlock: 7, finalizedBlock: 5 });
+    expect(state.pending.map(word)).toEqual(["ADDED p6", "ADDED p7"]);
+  });
+});
+
+/**
+ * A chain the indexer follows: blocks of rows, a finalized height, and the operations that change
+ * them. A reorg replaces blocks above finality (fewer, as many, or more); the table is every row
+ * of every block.
+ */
+function randomHistory(seed: number) {
+  const random = prng(seed);
+  const blocks: LocatedRow[][] = [[]];
+  let finalized = 0;
+  let nextId = 0;
+  const topics = [payout, staking, (id: string, block: number, logIndex: number) => task(`0x${id}`, block, logIndex)];
+  const newBlock = (number: number) => Array.from({ length: random.int(4) }, (_, logIndex) => topics[random.int(3)]!(`r${nextId++}`, number, logIndex));
+  const append = (count: number) => {
+    for (let index = 0; index < count; index += 1) blocks.push(newBlock(blocks.length));
+  };
+  return {
+    heights: (): CommittedHeights => ({ latest: blocks.length - 1, finalized }),
+    rows: () => blocks.flat(),
+    finalRows: () => blocks.slice(0, finalized + 1).flat(),
+    operate() {
+      const latest = blocks.length - 1;
+      const choice = random.next();
+      if (choice < 0.5) append(1 + random.int(3));
+      else if (choice < 0.75 && latest > finalized) {
+        const depth = 1 + random.int(latest - finalized);
+        blocks.length -= depth;
+        append(depth - 1 + random.int(3));
+      } else finalized = Math.min(latest, finalized + 1 + random.int(3));
+    },
+  };
+}
+
+describe("the feed's step over random histories", () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i: the applied events are the table, final rows are final and never retracted", (seed) => {
+    const history = randomHistory(seed);
+    const random = prng(seed * 7919);
+    const maxBlocksPerStep = 1 + random.int(4);
+    let state: FeedReaderState = initialState(history.heights(), history.rows());
+    const live = new Set<string>();
+    const final = new Set<string>();
+    const apply = (changes: FeedChange[]) => {
+      for (const change of changes) {
+        if (change.action === "ADDED") {
+          expect(live.has(change.key), `${change.key} added twice`).toBe(false);
+          live.add(change.key);
+          if (change.finalized) final.add(change.key);
+        } else if (change.action === "RETRACTED") {
+          expect(live.has(change.key) && !final.has(change.key), `${change.key} retracted while not live or final`).toBe(true);
+          live.delete(change.key);
+        } else {
+          expect(live.has(change.key) && !final.has(change.key), `${change.key} finalized while not live or already final`).toBe(true);
+          final.add(change.key);
+        }
+      }
+    };
+    const step = () => {
+      const next = diffStep(state, history.heights(), history.rows(), maxBlocksPerStep);
+      apply(next.changes);
+      const moved = next.state !== state;
+      state = next.state;
+      return moved;
+    };
+    for (let operation = 0; operation < 200; operation += 1) {
+      history.operate();
+      // The feed misses some commits (it steps when it gets to it) and takes bounded steps.
+      if (random.next() < 0.6) step();
+    }
+    while (step());
+    expect([...live].sort()).toEqual(history.rows().map((row) => row.key).sort());
+    expect([...final].sort()).toEqual(history.finalRows().map((row) => row.key).sort());
+  });
+});
