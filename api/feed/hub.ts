@@ -77,7 +77,7 @@ export function createFeedHub({ db, log, logger, pollMs, commits, maxQueue, stal
   // One timer keeps every directly written SSE stream alive, as Yoga's does for the ones it writes.
   const pinged = new Set<ServerResponse>();
   const pinger = setInterval(() => {
-    for (const res of pinged) if (!res.writableNeedDrain) res.write(SSE_PING);
+    for (const res of pinged) if (!res.writableEnded && !res.writableNeedDrain) res.write(SSE_PING);
   }, SSE_PING_MS);
   pinger.unref();
 
