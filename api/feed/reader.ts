@@ -24,10 +24,18 @@ export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedRea
     return [...payouts.map((row) => locate("payout", row)), ...tasks.map((row) => locate("task", row)), ...staking.map((row) => locate("staking", row))];
   }
 
-  async function committedHeights(): Promise<CommittedHeights | undefined> {
+  async function committedHeights(): Promise<(CommittedHeights & { checkpoint: string }) | undefined> {
     const status = await readIndexingStatus(db);
-    return status && { latest: status.latest.number, finalized: status.finalized.number };
+    return status && { latest: status.latest.number, finalized: status.finalized.number, checkpoint: JSON.stringify(status) };
   }
+
+  /**
+   * The indexer's checkpoint when the last step left its state: a step from that state with the
+   * checkpoint unchanged would read the same rows, so it reads none (a poll or a notice that
+   * found nothing new must not touch the tables, nor wait on a lock someone holds on them). A
+   * reorg to the same height that leaves even the checkpoint as it was shows at the next commit.
+   */
+  let settled: { checkpoint: string; state: FeedReaderState } | undefined;
 
   return {
     /** Where a feed that starts now begins; undefined before the indexer committed anything. */
@@ -39,9 +47,11 @@ export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedRea
     /** One step: the changes since `state`, in order, and the state after them (`state` itself when nothing changed). */
     async step(state: FeedReaderState): Promise<FeedStep> {
       const heights = await committedHeights();
-      if (!heights) return { changes: [], state };
+      if (!heights || (settled?.checkpoint === heights.checkpoint && settled.state === state)) return { changes: [], state };
       const { lower, upper } = stepWindow(state, heights, maxBlocksPerStep);
-      return diffStep(state, heights, await rowsIn(lower, upper), maxBlocksPerStep);
+      const next = diffStep(state, heights, await rowsIn(lower, upper), maxBlocksPerStep);
+      settled = { checkpoint: heights.checkpoint, state: next.state };
+      return next;
     },
   };
 }
