@@ -255,6 +255,8 @@ type CaseResult = Case & {
   errors: Record<string, number>;
   endedBy: Record<string, number>;
   problems: string[];
+  /** Per kind of subscription: subscribers, distinct operation+variables, deliveries expected. */
+  mix: string;
   skipped?: string;
 };
 
@@ -541,7 +543,7 @@ async function main() {
 
 function skipped(run: Case, reason: string): CaseResult {
   const none = new Float64Array();
-  return { ...run, opened: 0, openSeconds: 0, rssBeforeKb: [], rssAfterKb: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], skipped: reason };
+  return { ...run, opened: 0, openSeconds: 0, rssBeforeKb: [], rssAfterKb: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
 }
 
 /**
@@ -600,9 +602,18 @@ function check(all: Subscriber[], rows: Rows, collected: Collected[], first: num
       if (problems.length < 5) problems.push(`#${subscriber.index} ${subscriber.transport} ${subscriber.group}: ${subscriberMissing} missing, ${subscriberDuplicate} duplicate, ${subscriberUnexpected} unexpected of ${expected.size}`);
     }
   }
+  const byKind = new Map<string, { subscribers: number; groups: Set<string>; expected: number }>();
+  for (const subscriber of all) {
+    const entry = byKind.get(subscriber.kind.name) ?? { subscribers: 0, groups: new Set<string>(), expected: 0 };
+    byKind.set(subscriber.kind.name, entry);
+    entry.subscribers += 1;
+    entry.groups.add(subscriber.group);
+    entry.expected += expectedByGroup.get(subscriber.group)!.size;
+  }
+  const mix = [...byKind].map(([name, entry]) => `${name} ${entry.subscribers} in ${entry.groups.size} groups, ${entry.expected} expected`).join("; ");
   const sorted = (values: number[]) => Float64Array.from(values).sort();
   const minedToCommit = sorted([...minedAt].map(([block, at]) => committedAt.get(block)! - at));
-  return { delivered, missing, duplicate, unexpected, subscribersWithProblems, problems, fromCommit: sorted(fromCommit), fromMined: sorted(fromMined), minedToCommit, earlierThanCommit, lastDelivery };
+  return { delivered, missing, duplicate, unexpected, subscribersWithProblems, problems, mix, fromCommit: sorted(fromCommit), fromMined: sorted(fromMined), minedToCommit, earlierThanCommit, lastDelivery };
 }
 
 const caseName = (r: Case) => `${r.subscribers} subscribers, ${r.replicas} replica(s), API_FEED_GROUPING=${r.grouping}`;
@@ -619,7 +630,7 @@ function caseLine(r: CaseResult): string {
     `mined → commit p50/max ${ms(percentile(r.minedToCommit, 50))}/${ms(r.minedToCommit.at(-1) ?? NaN)} ms, ${r.earlierThanCommit} received before the checkpoint poll saw the block; ` +
     `${Math.round(r.deliveriesPerSecond)} deliveries/s, ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s; ` +
     `replica RSS ${r.rssBeforeKb.map(mib).join("+")} → ${r.rssAfterKb.map(mib).join("+")} MiB; CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
-    `errors: ${codes(r.errors)}; ended: ${codes(r.endedBy)}` +
+    `errors: ${codes(r.errors)}; ended: ${codes(r.endedBy)}\n    mix: ${r.mix}` +
     (r.problems.length > 0 ? `\n    ${r.problems.join("\n    ")}` : "")
   );
 }
