@@ -148,7 +148,7 @@ function runClients() {
           resolve();
           return;
         }
-        if (text.startsWith('{"id":"1","type":"next"') || text.includes('"type":"next"')) {
+        if (text.includes('"type":"next"')) {
           if (text.includes('"errors"')) lastError = countError(text);
           else record(spec.index, text, at);
         } else if (text.includes('"type":"error"')) {
