@@ -273,9 +273,15 @@ async function main() {
 
   const cleanup: (() => Promise<unknown>)[] = [];
   const results: CaseResult[] = [];
+  /** False once the run is over: processes that exit then are being stopped, not failing. */
+  let watching = true;
   try {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
+    // The chain outlives every case: if it dies, say how, since every later request fails with it.
+    chain.anvil.process.once("exit", (code, signal) => {
+      if (watching) console.error(`anvil exited (code ${code}, signal ${signal})`);
+    });
     const token = getAddress(chain.manifest.contracts.FARToken.address);
     const payment = getAddress(chain.manifest.contracts.InferencePayment.address);
     const rpc = (method: string, params: unknown[]) => chain.publicClient.request({ method: method as never, params: params as never });
@@ -322,7 +328,6 @@ async function main() {
     const watcher = await openIndexedTables({ databaseUrl: database.url, schema, pgliteDir: "" });
     const committedAt = new Map<number, number>();
     let committed = 0;
-    let watching = true;
     const watch = (async () => {
       while (watching) {
         const asked = Date.now();
@@ -530,10 +535,12 @@ async function main() {
       }
     }
   } finally {
+    watching = false;
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => console.error("cleanup:", error));
+    // Also when a case failed: the cases before it were measured.
+    printTables(results);
   }
 
-  printTables(results);
   const failed = results.filter((r) => !r.skipped && (r.missing > 0 || r.duplicate > 0 || r.unexpected > 0 || r.opened < r.subscribers));
   if (failed.length > 0) {
     console.error(`subscriptions bench: deliveries wrong in ${failed.length} case(s): ${failed.map(caseName).join("; ")}`);
