@@ -46,6 +46,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** Steps that stop what the bench started, newest last: a case unwinds its own, the end or a signal all. */
+const cleanup: (() => Promise<unknown>)[] = [];
+async function unwind(depth = 0) {
+  while (cleanup.length > depth) await cleanup.pop()!().catch((error: unknown) => console.error("cleanup:", error));
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void unwind().then(() => process.exit(1)));
+
 // ---------------------------------------------------------------------------------------------
 // The chain's cast: the scenario's accounts (test/helpers/scenario.ts), so filters name real addresses.
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +242,9 @@ type CaseResult = Case & {
   opened: number;
   openSeconds: number;
   rssBeforeKb: number[];
+  /** Once all were open, before any event. */
+  rssIdleKb: number[];
+  /** After every subscriber received the warm-up block. */
   rssAfterKb: number[];
   replicaCpuPercent: number[];
   ponderCpuPercent: number;
@@ -271,7 +281,6 @@ async function main() {
       `≤ ${perProcess} subscribers per client process; fd hard limit ${fdHard}; Postgres + Redis, Ponder RPC poll 200 ms, ${new Date().toISOString()}`,
   );
 
-  const cleanup: (() => Promise<unknown>)[] = [];
   const results: CaseResult[] = [];
   /** False once the run is over: processes that exit then are being stopped, not failing. */
   let watching = true;
@@ -398,7 +407,7 @@ async function main() {
     }
 
     async function runCase(run: Case): Promise<CaseResult> {
-      const caseCleanup: (() => Promise<unknown>)[] = [];
+      const depth = cleanup.length;
       try {
         const perReplica = Math.ceil(run.subscribers / run.replicas);
         // Each subscriber is one socket on its replica; the replica also holds Postgres, Redis and its own files.
@@ -420,7 +429,7 @@ async function main() {
             API_FEED_PREFIX: prefix,
             API_FEED_GROUPING: run.grouping,
           }, false);
-          caseCleanup.push(() => stopProcess(child));
+          cleanup.push(() => stopProcess(child));
           const url = `http://127.0.0.1:${port}`;
           for (const deadline = Date.now() + 60_000; !(await fetch(`${url}/health`).then((response) => response.ok, () => false)); await sleep(200)) {
             if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica on port ${port} did not start`);
@@ -431,7 +440,7 @@ async function main() {
 
         // Warm each replica (schema, Yoga, both transports, every operation) so its baseline is not charged to subscribers.
         const warmer = await startClientProcess(1_000);
-        caseCleanup.push(() => stopProcess(warmer.child));
+        cleanup.push(() => stopProcess(warmer.child));
         await warmer.call({ type: "open", subscribers: subscribers(40 * run.replicas, replicas.map((replica) => replica.url)).map(specOf), concurrency: 20 }, "opened");
         await warmer.call({ type: "close" }, "closed");
         await sleep(2_000);
@@ -439,13 +448,16 @@ async function main() {
 
         const processCount = Math.max(1, Math.ceil(run.subscribers / perProcess));
         const clients = await Promise.all(Array.from({ length: processCount }, () => startClientProcess(Math.min(fdHard, perProcess + 1_000))));
-        for (const client of clients) caseCleanup.push(() => stopProcess(client.child));
+        for (const client of clients) cleanup.push(() => stopProcess(client.child));
         const openStarted = Date.now();
         const openedReplies = await Promise.all(
           clients.map((client, p) => client.call<{ open: number; failed: number }>({ type: "open", subscribers: all.filter((s) => s.index % processCount === p).map(specOf), concurrency: 100 }, "opened")),
         );
         const openSeconds = (Date.now() - openStarted) / 1000;
         const opened = openedReplies.reduce((sum, reply) => sum + reply.open, 0);
+        // Idle subscribers: open, no event yet (a WebSocket's subscribe follows its ack, so give the server a moment).
+        await sleep(2_000);
+        const rssIdleKb = await Promise.all(replicas.map((replica) => sampleRss(replica.pid)));
         const progress = async () => {
           const replies = await Promise.all(clients.map((client) => client.call<Progress>({ type: "progress" }, "progress")));
           return replies.reduce((sum, reply) => ({ deliveries: sum.deliveries + reply.deliveries, windowDeliveries: sum.windowDeliveries + reply.windowDeliveries, bytes: sum.bytes + reply.bytes, open: sum.open + reply.open, ended: sum.ended + reply.ended }));
@@ -518,6 +530,7 @@ async function main() {
           opened,
           openSeconds,
           rssBeforeKb,
+          rssIdleKb,
           rssAfterKb,
           replicaCpuPercent: cpuAfter.replicas.map((value, i) => percent(value, cpuBefore.replicas[i]!)),
           ponderCpuPercent: percent(cpuAfter.ponder, cpuBefore.ponder),
@@ -531,12 +544,12 @@ async function main() {
           endedBy: sum(collected.map((c) => c.endedBy)),
         };
       } finally {
-        for (const step of caseCleanup.reverse()) await step().catch((error: unknown) => console.error("cleanup:", error));
+        await unwind(depth);
       }
     }
   } finally {
     watching = false;
-    for (const step of cleanup.reverse()) await step().catch((error: unknown) => console.error("cleanup:", error));
+    await unwind();
     // Also when a case failed: the cases before it were measured.
     printTables(results);
   }
@@ -550,7 +563,7 @@ async function main() {
 
 function skipped(run: Case, reason: string): CaseResult {
   const none = new Float64Array();
-  return { ...run, opened: 0, openSeconds: 0, rssBeforeKb: [], rssAfterKb: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
+  return { ...run, opened: 0, openSeconds: 0, rssBeforeKb: [], rssIdleKb: [], rssAfterKb: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
 }
 
 /**
@@ -636,7 +649,7 @@ function caseLine(r: CaseResult): string {
     `commit → client p50/p99 ${ms(percentile(r.fromCommit, 50))}/${ms(percentile(r.fromCommit, 99))} ms, mined → client ${ms(percentile(r.fromMined, 50))}/${ms(percentile(r.fromMined, 99))} ms, ` +
     `mined → commit p50/max ${ms(percentile(r.minedToCommit, 50))}/${ms(r.minedToCommit.at(-1) ?? NaN)} ms, ${r.earlierThanCommit} received before the checkpoint poll saw the block; ` +
     `${Math.round(r.deliveriesPerSecond)} deliveries/s, ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s; ` +
-    `replica RSS ${r.rssBeforeKb.map(mib).join("+")} → ${r.rssAfterKb.map(mib).join("+")} MiB; CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
+    `replica RSS ${r.rssBeforeKb.map(mib).join("+")} before → ${r.rssIdleKb.map(mib).join("+")} idle → ${r.rssAfterKb.map(mib).join("+")} MiB after the warm-up block; CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
     `errors: ${codes(r.errors)}; ended: ${codes(r.endedBy)}\n    mix: ${r.mix}` +
     (r.problems.length > 0 ? `\n    ${r.problems.join("\n    ")}` : "")
   );
@@ -644,17 +657,18 @@ function caseLine(r: CaseResult): string {
 
 function printTables(results: CaseResult[]) {
   console.log("");
-  console.log("| subscribers | replicas | API_FEED_GROUPING | expected deliveries | missing / duplicate / unexpected | commit → client p50 / p99 (ms) | mined → client p50 / p99 (ms) | deliveries/s | KiB/s | RSS per subscriber (KiB) | replica CPU % | errors |");
+  console.log("| subscribers | replicas | API_FEED_GROUPING | expected deliveries | missing / duplicate / unexpected | commit → client p50 / p99 (ms) | mined → client p50 / p99 (ms) | deliveries/s | KiB/s | RSS per subscriber idle / after an event (KiB) | replica CPU % | errors |");
   console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const r of results) {
     if (r.skipped) {
       console.log(`| ${r.subscribers} | ${r.replicas} | ${r.grouping} | skipped: ${r.skipped} | | | | | | | | |`);
       continue;
     }
-    const perSubscriber = (r.rssAfterKb.reduce((a, b) => a + b, 0) - r.rssBeforeKb.reduce((a, b) => a + b, 0)) / r.opened;
+    const total = (kb: number[]) => kb.reduce((a, b) => a + b, 0);
+    const perSubscriber = (kb: number[]) => ((total(kb) - total(r.rssBeforeKb)) / r.opened).toFixed(1);
     console.log(
       `| ${r.subscribers} | ${r.replicas} | ${r.grouping} | ${r.expected} | ${r.missing} / ${r.duplicate} / ${r.unexpected} | ${ms(percentile(r.fromCommit, 50))} / ${ms(percentile(r.fromCommit, 99))} | ` +
-        `${ms(percentile(r.fromMined, 50))} / ${ms(percentile(r.fromMined, 99))} | ${Math.round(r.deliveriesPerSecond)} | ${(r.bytesPerSecond / 1024).toFixed(0)} | ${perSubscriber.toFixed(1)} | ` +
+        `${ms(percentile(r.fromMined, 50))} / ${ms(percentile(r.fromMined, 99))} | ${Math.round(r.deliveriesPerSecond)} | ${(r.bytesPerSecond / 1024).toFixed(0)} | ${perSubscriber(r.rssIdleKb)} / ${perSubscriber(r.rssAfterKb)} | ` +
         `${r.replicaCpuPercent.map((p) => p.toFixed(0)).join(" + ")} | ${codes(r.errors)} |`,
     );
   }
