@@ -13,8 +13,10 @@
  * each). Exits 1 on any missing, duplicate or unexpected delivery. Needs DATABASE_URL and REDIS_URL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { Redis } from "ioredis";
+import WebSocket from "ws";
 import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
@@ -44,7 +46,6 @@ if (!databaseUrl || !redisUrl) throw new Error("bench/subscriptions.ts needs DAT
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Steps that stop what the bench started, newest last: a case unwinds its own, the end or a signal all. */
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -165,18 +166,38 @@ function subscribers(count: number, replicaUrls: string[]): Subscriber[] {
 // Processes: /proc readings, replicas and client processes under a raised file-descriptor limit.
 // ---------------------------------------------------------------------------------------------
 
-async function rssKb(pid: number): Promise<number> {
-  return Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-}
+type Memory = { rssKb: number; heapKb: number };
 
-/** Several samples a little apart: RSS moves with every GC, the median is steadier than one read. */
-async function sampleRss(pid: number, samples = 5, gapMs = 400) {
-  const values: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    values.push(await rssKb(pid));
-    if (i < samples - 1) await sleep(gapMs);
+/**
+ * A replica's memory after a full garbage collection, asked through its inspector (it runs with
+ * `--inspect` on a port of its own): without the collection, RSS and heap would count whatever
+ * garbage the last fan-out left, which at a few thousand subscribers is more than the subscribers.
+ */
+async function memoryAfterGc(inspectPort: number): Promise<Memory> {
+  const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const socket = new WebSocket(target!.webSocketDebuggerUrl);
+  await once(socket, "open");
+  let nextId = 0;
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<{ result?: { value?: string } }>((resolve) => {
+      const id = ++nextId;
+      const onMessage = (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { id?: number; result: { result?: { value?: string } } };
+        if (message.id !== id) return;
+        socket.off("message", onMessage);
+        resolve(message.result);
+      };
+      socket.on("message", onMessage);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await call("HeapProfiler.collectGarbage");
+    const answer = await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true });
+    const usage = JSON.parse(answer.result!.value!) as { rss: number; heapUsed: number };
+    return { rssKb: usage.rss / 1024, heapKb: usage.heapUsed / 1024 };
+  } finally {
+    socket.close();
   }
-  return median(values);
 }
 
 /** CPU seconds (user + system) from /proc/<pid>/stat, in clock ticks of 10 ms. */
@@ -195,12 +216,18 @@ async function hardFdLimit(): Promise<number> {
 
 /** `node <args>` through `sh -c 'ulimit -n N; exec …'`: the pid is node's own (exec keeps it). */
 function spawnNode(args: string[], fds: number, env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
-  return spawn("sh", ["-c", `ulimit -n ${fds} && exec "$0" "$@"`, process.execPath, "--import", "tsx", ...args], {
+  const child = spawn("sh", ["-c", `ulimit -n ${fds} && exec "$0" "$@"`, process.execPath, "--import", "tsx", ...args], {
     cwd: root,
     env,
-    stdio: ipc ? ["ignore", "inherit", "inherit", "ipc"] : ["ignore", "ignore", "inherit"],
+    stdio: ipc ? ["ignore", "inherit", "pipe", "ipc"] : ["ignore", "ignore", "pipe"],
     serialization: ipc ? "advanced" : "json",
   });
+  // Passes stderr through, without the inspector's own notices.
+  child.stderr!.on("data", (chunk: Buffer) => {
+    const text = chunk.toString().split("\n").filter((line) => !/^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs.org|Waiting for the debugger)/.test(line)).join("\n");
+    if (text.trim()) process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+  });
+  return child;
 }
 
 async function stopProcess(child: ChildProcess) {
@@ -241,11 +268,10 @@ type Case = { subscribers: number; replicas: number; grouping: string };
 type CaseResult = Case & {
   opened: number;
   openSeconds: number;
-  rssBeforeKb: number[];
-  /** Once all were open, before any event. */
-  rssIdleKb: number[];
-  /** After every subscriber received the warm-up block. */
-  rssAfterKb: number[];
+  /** Per replica, each after a full GC: before opening, once all were open (before any event), after every subscriber received the warm-up block. */
+  memoryBefore: Memory[];
+  memoryIdle: Memory[];
+  memoryAfter: Memory[];
   replicaCpuPercent: number[];
   ponderCpuPercent: number;
   clientCpuPercent: number;
@@ -415,10 +441,11 @@ async function main() {
         if (replicaFds > fdHard) return skipped(run, `needs ${replicaFds} file descriptors per replica, the hard limit is ${fdHard}`);
         const tasks = await createTasks(settlementsPerBlock * blocks + 1);
 
-        const replicas: { pid: number; url: string }[] = [];
+        const replicas: { pid: number; url: string; inspectPort: number }[] = [];
         for (let r = 0; r < run.replicas; r++) {
           const port = await freePort();
-          const child = spawnNode(["scripts/api.ts"], replicaFds, {
+          const inspectPort = await freePort();
+          const child = spawnNode([`--inspect=127.0.0.1:${inspectPort}`, "scripts/api.ts"], replicaFds, {
             ...process.env,
             DATABASE_URL: database.url,
             DATABASE_SCHEMA: schema,
@@ -434,7 +461,7 @@ async function main() {
           for (const deadline = Date.now() + 60_000; !(await fetch(`${url}/health`).then((response) => response.ok, () => false)); await sleep(200)) {
             if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica on port ${port} did not start`);
           }
-          replicas.push({ pid: child.pid!, url: `${url}/graphql` });
+          replicas.push({ pid: child.pid!, url: `${url}/graphql`, inspectPort });
         }
         const all = subscribers(run.subscribers, replicas.map((replica) => replica.url));
 
@@ -443,8 +470,7 @@ async function main() {
         cleanup.push(() => stopProcess(warmer.child));
         await warmer.call({ type: "open", subscribers: subscribers(40 * run.replicas, replicas.map((replica) => replica.url)).map(specOf), concurrency: 20 }, "opened");
         await warmer.call({ type: "close" }, "closed");
-        await sleep(2_000);
-        const rssBeforeKb = await Promise.all(replicas.map((replica) => sampleRss(replica.pid)));
+        const memoryBefore = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
 
         const processCount = Math.max(1, Math.ceil(run.subscribers / perProcess));
         const clients = await Promise.all(Array.from({ length: processCount }, () => startClientProcess(Math.min(fdHard, perProcess + 1_000))));
@@ -457,10 +483,10 @@ async function main() {
         const opened = openedReplies.reduce((sum, reply) => sum + reply.open, 0);
         // Idle subscribers: open, no event yet (a WebSocket's subscribe follows its ack, so give the server a moment).
         await sleep(2_000);
-        const rssIdleKb = await Promise.all(replicas.map((replica) => sampleRss(replica.pid)));
+        const memoryIdle = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
         const progress = async () => {
           const replies = await Promise.all(clients.map((client) => client.call<Progress>({ type: "progress" }, "progress")));
-          return replies.reduce((sum, reply) => ({ deliveries: sum.deliveries + reply.deliveries, windowDeliveries: sum.windowDeliveries + reply.windowDeliveries, bytes: sum.bytes + reply.bytes, open: sum.open + reply.open, ended: sum.ended + reply.ended }));
+          return replies.reduce((sum, reply) => ({ windowDeliveries: sum.windowDeliveries + reply.windowDeliveries, bytes: sum.bytes + reply.bytes }));
         };
         const setWindow = (fromBlock: number) => Promise.all(clients.map((client) => client.call({ type: "window", fromBlock }, "window")));
         const expectedCount = (rows: Rows) => {
@@ -491,8 +517,7 @@ async function main() {
         await setWindow(warm.block);
         await waitCommitted(warm.block);
         if (!(await drain(expectedCount(await rowsIn(warm.block, warm.block)), 60_000))) console.error(`  ${run.subscribers}: not every subscriber received the warm-up block`);
-        await sleep(2_000);
-        const rssAfterKb = await Promise.all(replicas.map((replica) => sampleRss(replica.pid)));
+        const memoryAfter = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
 
         // The load window.
         const clientPids = clients.map((client) => client.child.pid!);
@@ -529,9 +554,9 @@ async function main() {
           ...run,
           opened,
           openSeconds,
-          rssBeforeKb,
-          rssIdleKb,
-          rssAfterKb,
+          memoryBefore,
+          memoryIdle,
+          memoryAfter,
           replicaCpuPercent: cpuAfter.replicas.map((value, i) => percent(value, cpuBefore.replicas[i]!)),
           ponderCpuPercent: percent(cpuAfter.ponder, cpuBefore.ponder),
           clientCpuPercent: percent(cpuAfter.clients, cpuBefore.clients),
@@ -563,7 +588,7 @@ async function main() {
 
 function skipped(run: Case, reason: string): CaseResult {
   const none = new Float64Array();
-  return { ...run, opened: 0, openSeconds: 0, rssBeforeKb: [], rssIdleKb: [], rssAfterKb: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
+  return { ...run, opened: 0, openSeconds: 0, memoryBefore: [], memoryIdle: [], memoryAfter: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
 }
 
 /**
@@ -639,6 +664,7 @@ function check(all: Subscriber[], rows: Rows, collected: Collected[], first: num
 const caseName = (r: Case) => `${r.subscribers} subscribers, ${r.replicas} replica(s), API_FEED_GROUPING=${r.grouping}`;
 const ms = (value: number) => (Number.isNaN(value) ? "–" : Math.round(value).toString());
 const mib = (kb: number) => (kb / 1024).toFixed(1);
+const memory = (samples: Memory[], field: keyof Memory) => samples.map((sample) => mib(sample[field])).join("+");
 const codes = (record: Record<string, number>) => (Object.keys(record).length === 0 ? "none" : Object.entries(record).map(([code, count]) => `${code} ×${count}`).join(", "));
 
 function caseLine(r: CaseResult): string {
@@ -649,7 +675,8 @@ function caseLine(r: CaseResult): string {
     `commit → client p50/p99 ${ms(percentile(r.fromCommit, 50))}/${ms(percentile(r.fromCommit, 99))} ms, mined → client ${ms(percentile(r.fromMined, 50))}/${ms(percentile(r.fromMined, 99))} ms, ` +
     `mined → commit p50/max ${ms(percentile(r.minedToCommit, 50))}/${ms(r.minedToCommit.at(-1) ?? NaN)} ms, ${r.earlierThanCommit} received before the checkpoint poll saw the block; ` +
     `${Math.round(r.deliveriesPerSecond)} deliveries/s, ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s; ` +
-    `replica RSS ${r.rssBeforeKb.map(mib).join("+")} before → ${r.rssIdleKb.map(mib).join("+")} idle → ${r.rssAfterKb.map(mib).join("+")} MiB after the warm-up block; CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
+    `replica RSS ${memory(r.memoryBefore, "rssKb")} before → ${memory(r.memoryIdle, "rssKb")} idle → ${memory(r.memoryAfter, "rssKb")} MiB after the warm-up block, ` +
+    `heap ${memory(r.memoryBefore, "heapKb")} → ${memory(r.memoryIdle, "heapKb")} → ${memory(r.memoryAfter, "heapKb")} MiB (after GC); CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
     `errors: ${codes(r.errors)}; ended: ${codes(r.endedBy)}\n    mix: ${r.mix}` +
     (r.problems.length > 0 ? `\n    ${r.problems.join("\n    ")}` : "")
   );
@@ -657,18 +684,18 @@ function caseLine(r: CaseResult): string {
 
 function printTables(results: CaseResult[]) {
   console.log("");
-  console.log("| subscribers | replicas | API_FEED_GROUPING | expected deliveries | missing / duplicate / unexpected | commit → client p50 / p99 (ms) | mined → client p50 / p99 (ms) | deliveries/s | KiB/s | RSS per subscriber idle / after an event (KiB) | replica CPU % | errors |");
-  console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+  console.log("| subscribers | replicas | API_FEED_GROUPING | expected deliveries | missing / duplicate / unexpected | commit → client p50 / p99 (ms) | mined → client p50 / p99 (ms) | deliveries/s | KiB/s | per subscriber idle: RSS / heap (KiB) | after an event: RSS / heap (KiB) | replica CPU % | errors |");
+  console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const r of results) {
     if (r.skipped) {
-      console.log(`| ${r.subscribers} | ${r.replicas} | ${r.grouping} | skipped: ${r.skipped} | | | | | | | | |`);
+      console.log(`| ${r.subscribers} | ${r.replicas} | ${r.grouping} | skipped: ${r.skipped} | | | | | | | | | |`);
       continue;
     }
-    const total = (kb: number[]) => kb.reduce((a, b) => a + b, 0);
-    const perSubscriber = (kb: number[]) => ((total(kb) - total(r.rssBeforeKb)) / r.opened).toFixed(1);
+    const total = (samples: Memory[], field: keyof Memory) => samples.reduce((sum, sample) => sum + sample[field], 0);
+    const perSubscriber = (samples: Memory[], field: keyof Memory) => ((total(samples, field) - total(r.memoryBefore, field)) / r.opened).toFixed(1);
     console.log(
       `| ${r.subscribers} | ${r.replicas} | ${r.grouping} | ${r.expected} | ${r.missing} / ${r.duplicate} / ${r.unexpected} | ${ms(percentile(r.fromCommit, 50))} / ${ms(percentile(r.fromCommit, 99))} | ` +
-        `${ms(percentile(r.fromMined, 50))} / ${ms(percentile(r.fromMined, 99))} | ${Math.round(r.deliveriesPerSecond)} | ${(r.bytesPerSecond / 1024).toFixed(0)} | ${perSubscriber(r.rssIdleKb)} / ${perSubscriber(r.rssAfterKb)} | ` +
+        `${ms(percentile(r.fromMined, 50))} / ${ms(percentile(r.fromMined, 99))} | ${Math.round(r.deliveriesPerSecond)} | ${(r.bytesPerSecond / 1024).toFixed(0)} | ${perSubscriber(r.memoryIdle, "rssKb")} / ${perSubscriber(r.memoryIdle, "heapKb")} | ${perSubscriber(r.memoryAfter, "rssKb")} / ${perSubscriber(r.memoryAfter, "heapKb")} | ` +
         `${r.replicaCpuPercent.map((p) => p.toFixed(0)).join(" + ")} | ${codes(r.errors)} |`,
     );
   }

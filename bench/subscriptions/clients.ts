@@ -194,7 +194,7 @@ function runClients() {
         for (let i = 0; i < size; i++) if (blockColumn[i]! >= windowFrom) windowDeliveries += 1;
         return send({ type: "window" });
       case "progress":
-        return send({ type: "progress", deliveries: size, windowDeliveries, bytes, open, ended } satisfies Progress & { type: string });
+        return send({ type: "progress", windowDeliveries, bytes } satisfies Progress & { type: string });
       case "collect": {
         const collected: Collected = {
           subscriber: subscriberColumn.slice(0, size),

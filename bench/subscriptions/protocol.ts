@@ -12,7 +12,8 @@ export type ClientRequestMessage =
   | { type: "collect" }
   | { type: "close" };
 
-export type Progress = { deliveries: number; windowDeliveries: number; bytes: number; open: number; ended: number };
+/** Deliveries of the load window so far, and bytes read from every socket. */
+export type Progress = { windowDeliveries: number; bytes: number };
 
 /** Every event received, column by column: row i is one delivery. */
 export type Collected = {
