@@ -1,467 +1,704 @@
 /**
- * `npx tsx bench/subscriptions.ts [--quick] [--poll-ms N] [--events N] [--subscribers A,B]`
+ * `npx tsx bench/subscriptions.ts [--quick] [--subscribers 1000,5000] [--replicas 1,2]
+ * [--grouping false,true] [--blocks N] [--block-ms N] [--settlements N] [--per-process N]`
  *
- * Payout subscriptions over SSE from the embedded API (the real `ponder start`, PGlite) on a
- * fresh local anvil: memory per subscriber (the Ponder process's RSS before and after opening
- * N subscriptions) and delivery latency of each payout to every subscriber, measured from the
- * block appearing in the indexer's /status and from the transaction's receipt.
- *
- * The subscribers live in a worker thread so that their parsing never delays the main thread,
- * which sends the transactions and polls /status: both timestamps stay honest under load.
+ * Subscriptions at scale on the production topology: a fresh anvil, the real `ponder start` on
+ * Postgres whose embedded API writes the change feed to Redis, and API replicas
+ * (`scripts/api.ts`) that tail that feed and fan it out. Per case (subscriber count × replicas ×
+ * `API_FEED_GROUPING`): fresh replicas, N subscribers in a realistic mix of operations and
+ * filters (half SSE, half WebSocket) spread over separate client processes, then a steady
+ * settlement load for a fixed number of blocks. Measured: commit → delivery and mined → delivery
+ * p50/p99, deliveries/s, bytes/s, replica RSS per subscriber and CPU; then every subscriber's
+ * events are checked against the indexer's tables (exactly the events its filter matches, once
+ * each). Exits 1 on any missing, duplicate or unexpected delivery. Needs DATABASE_URL and REDIS_URL.
  */
-import { readFile, readdir } from "node:fs/promises";
-import { Agent, request, type ClientRequest, type IncomingMessage } from "node:http";
-import { isMainThread, parentPort, Worker } from "node:worker_threads";
-import type { Hash, Hex } from "viem";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { Redis } from "ioredis";
+import WebSocket from "ws";
+import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex } from "viem";
+import { farTokenAbi, inferencePaymentAbi } from "../abis";
+import { anvilAccount } from "../common/chain";
+import { taskIdOf, taskSalt } from "../common/task";
+import { readProgress } from "../indexer/checkpoint";
+import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { createTestDatabase } from "../test/helpers/database";
+import { openIndexedTables, startPonder } from "../test/helpers/ponder";
+import { freePort } from "../test/helpers/ports";
+import { NODE_ACCOUNT_OFFSET, prng, USER_ACCOUNT_OFFSET } from "../test/helpers/scenario";
 import { benchArgs } from "./args";
+import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
-const PAYOUTS = "subscription { payouts { cursor action blockNumber payout { id } } }";
+const { quick, option } = benchArgs();
+const list = (name: string, fallback: string) => (option(name) ?? fallback).split(",").map((item) => item.trim());
+const subscriberCounts = list("--subscribers", quick ? "200" : "1000,5000,10000,20000").map(Number);
+const replicaCounts = list("--replicas", quick ? "1" : "1,2").map(Number);
+const groupings = list("--grouping", quick ? "true" : "false,true");
+const blocks = Number(option("--blocks") ?? (quick ? 10 : 30));
+const blockMs = Number(option("--block-ms") ?? 1_000);
+const settlementsPerBlock = Number(option("--settlements") ?? 4);
+const perProcess = Number(option("--per-process") ?? 2_500);
+const databaseUrl = process.env.DATABASE_URL;
+const redisUrl = process.env.REDIS_URL;
+if (!databaseUrl || !redisUrl) throw new Error("bench/subscriptions.ts needs DATABASE_URL (a server where it may CREATE DATABASE) and REDIS_URL");
+
+const root = new URL("..", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
+
+/** Steps that stop what the bench started, newest last: a case unwinds its own, the end or a signal all. */
+const cleanup: (() => Promise<unknown>)[] = [];
+async function unwind(depth = 0) {
+  while (cleanup.length > depth) await cleanup.pop()!().catch((error: unknown) => console.error("cleanup:", error));
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void unwind().then(() => process.exit(1)));
 
 // ---------------------------------------------------------------------------------------------
-// Worker thread: N SSE connections, and for every payout block the times each one received it.
+// The chain's cast: the scenario's accounts (test/helpers/scenario.ts), so filters name real addresses.
 // ---------------------------------------------------------------------------------------------
 
-type WorkerRequest =
-  | { id: number; type: "open"; url: string; count: number; concurrency: number }
-  | { id: number; type: "count"; block: number }
-  | { id: number; type: "collect" }
-  | { id: number; type: "close" };
+const admin = anvilAccount(0).address;
+const oracle = anvilAccount(1).address;
+const treasury = anvilAccount(2).address;
+const users = Array.from({ length: 12 }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address);
+const nodes = Array.from({ length: 4 }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);
+const stakers = users.slice(0, 6);
+const STREAMS = ["NODE_PAYMENT", "STAKER_SHARE", "TREASURY", "STAKING_REWARD"] as const;
 
-type CollectResult = { blocks: [block: number, times: Float64Array][]; errors: string[]; ended: number; open: number };
+// ---------------------------------------------------------------------------------------------
+// The subscriber mix. Each operation selects `blockNumber action <entity> { id }` (the clients'
+// regex, protocol.ts). Filters go as variables, so subscribers with the same filter send the
+// same operation and variables: what a grouping server can execute once.
+// ---------------------------------------------------------------------------------------------
 
-function runSubscriberWorker() {
-  const port = parentPort!;
-  // One socket per subscription, as separate browsers would have; no pooling limit.
-  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
-  const requests: ClientRequest[] = [];
-  const received = new Map<number, number[]>();
-  const errors: string[] = [];
-  let ended = 0;
-  let open = 0;
-  let closing = false;
+type Rows = { payouts: PayoutRow[]; tasks: TaskRow[]; staking: StakingRow[] };
+type PayoutRow = { id: string; recipient: string; node: string | null; stream: string; block: number };
+type TaskRow = { id: string; user: string; node: string | null; block: number };
+type StakingRow = { id: string; staker: string; block: number };
 
-  const record = (block: number, at: number) => {
-    let times = received.get(block);
-    if (!times) received.set(block, (times = []));
-    times.push(at);
-  };
+const PAYOUT_FIELDS = "{ blockNumber action payout { id } }";
+const TASK_FIELDS = "{ blockNumber action task { id } }";
+const same = (a: string | null, b: unknown) => a !== null && a.toLowerCase() === String(b).toLowerCase();
 
-  function openOne(url: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const body = JSON.stringify({ query: PAYOUTS });
-      const req = request(url, {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", accept: "text/event-stream", "content-length": Buffer.byteLength(body) },
-      });
-      requests.push(req);
-      req.on("error", (error) => {
-        if (!closing) errors.push(String(error));
-        reject(error);
-      });
-      req.on("response", (response: IncomingMessage) => {
-        if (response.statusCode !== 200) {
-          reject(new Error(`HTTP ${response.statusCode}`));
-          response.resume();
-          return;
-        }
-        open += 1;
-        response.setEncoding("utf8");
-        let buffer = "";
-        response.on("data", (chunk: string) => {
-          // One clock reading per chunk: every frame in it arrived at the same moment.
-          const at = Date.now();
-          buffer += chunk;
-          let boundary: number;
-          while ((boundary = buffer.indexOf("\n\n")) >= 0) {
-            const frame = buffer.slice(0, boundary);
-            buffer = buffer.slice(boundary + 2);
-            if (frame.startsWith("event: complete")) continue;
-            if (!frame.startsWith("event: next")) continue;
-            if (frame.includes('"errors"')) {
-              errors.push(frame.slice(0, 300));
-              continue;
-            }
-            const block = /"blockNumber":(\d+)/.exec(frame)?.[1];
-            if (block && frame.includes('"action":"ADDED"')) record(Number(block), at);
-          }
-        });
-        response.on("end", () => {
-          open -= 1;
-          ended += 1;
-        });
-        response.on("error", () => undefined);
-        resolve();
-      });
-      req.end(body);
-    });
-  }
+type Kind = {
+  name: string;
+  /** Subscribers of this kind per 20. */
+  per20: number;
+  query: string;
+  variables: (pick: <T>(items: readonly T[]) => T) => Record<string, unknown>;
+  /** The events (entity id and block) the indexer's rows say such a subscriber must receive. */
+  expected: (rows: Rows, variables: Record<string, unknown>) => { id: string; block: number }[];
+};
 
-  async function openMany(url: string, count: number, concurrency: number) {
-    let next = 0;
-    let failed = 0;
-    const lane = async () => {
-      while (next < count) {
-        next += 1;
-        await openOne(url).catch((error: unknown) => {
-          failed += 1;
-          if (errors.length < 20) errors.push(`open: ${String(error)}`);
-        });
-      }
+const KINDS: Kind[] = [
+  { name: "payouts", per20: 8, query: `subscription { payouts ${PAYOUT_FIELDS} }`, variables: () => ({}), expected: (rows) => rows.payouts },
+  {
+    name: "payouts(recipient)",
+    per20: 4,
+    query: `subscription ($recipient: Address) { payouts(recipient: $recipient) ${PAYOUT_FIELDS} }`,
+    variables: (pick) => ({ recipient: pick([...nodes, treasury]) }),
+    expected: (rows, v) => rows.payouts.filter((row) => same(row.recipient, v.recipient)),
+  },
+  {
+    name: "payouts(node)",
+    per20: 1,
+    query: `subscription ($node: Address) { payouts(node: $node) ${PAYOUT_FIELDS} }`,
+    variables: (pick) => ({ node: pick(nodes) }),
+    expected: (rows, v) => rows.payouts.filter((row) => same(row.node, v.node)),
+  },
+  {
+    name: "payouts(streams)",
+    per20: 1,
+    query: `subscription ($streams: [RevenueStream!]) { payouts(streams: $streams) ${PAYOUT_FIELDS} }`,
+    variables: (pick) => ({ streams: [pick(STREAMS)] }),
+    expected: (rows, v) => rows.payouts.filter((row) => (v.streams as string[]).includes(row.stream)),
+  },
+  {
+    name: "taskUpdated(node)",
+    per20: 1,
+    query: `subscription ($node: Address) { taskUpdated(node: $node) ${TASK_FIELDS} }`,
+    variables: (pick) => ({ node: pick(nodes) }),
+    expected: (rows, v) => rows.tasks.filter((row) => same(row.node, v.node)),
+  },
+  {
+    name: "taskUpdated(user)",
+    per20: 2,
+    query: `subscription ($user: Address) { taskUpdated(user: $user) ${TASK_FIELDS} }`,
+    variables: (pick) => ({ user: pick(users) }),
+    expected: (rows, v) => rows.tasks.filter((row) => same(row.user, v.user)),
+  },
+  {
+    name: "stakingChanged(address)",
+    per20: 3,
+    query: `subscription ($address: Address) { stakingChanged(address: $address) { blockNumber action change { id } } }`,
+    variables: (pick) => ({ address: pick(stakers) }),
+    expected: (rows, v) => rows.staking.filter((row) => same(row.staker, v.address)),
+  },
+];
+const KIND_BY_SLOT = KINDS.flatMap((kind) => Array.from({ length: kind.per20 }, () => kind));
+if (KIND_BY_SLOT.length !== 20) throw new Error("the subscriber mix must fill 20 slots");
+
+type Subscriber = SubscriberSpec & { kind: Kind; group: string };
+/** What a client process needs of a subscriber (functions do not cross the IPC channel). */
+const specOf = ({ kind: _kind, group: _group, ...spec }: Subscriber): SubscriberSpec => spec;
+
+function subscribers(count: number, replicaUrls: string[]): Subscriber[] {
+  const random = prng(12);
+  const pick = <T>(items: readonly T[]) => items[random.int(items.length)]!;
+  return Array.from({ length: count }, (_, index) => {
+    const kind = KIND_BY_SLOT[index % 20]!;
+    const variables = kind.variables(pick);
+    return {
+      index,
+      // Alternates within a kind too (20 is even: index parity alone would tie a kind to one transport).
+      transport: (index + Math.floor(index / 20)) % 2 === 0 ? "sse" : "ws",
+      url: replicaUrls[index % replicaUrls.length]!,
+      query: kind.query,
+      variables,
+      kind,
+      group: `${kind.name} ${JSON.stringify(variables)}`,
     };
-    await Promise.all(Array.from({ length: concurrency }, lane));
-    return { open, failed };
-  }
-
-  port.on("message", async (message: WorkerRequest) => {
-    const reply = (value: unknown, transfer: ArrayBuffer[] = []) => port.postMessage({ id: message.id, value }, transfer);
-    switch (message.type) {
-      case "open":
-        return reply(await openMany(message.url, message.count, message.concurrency));
-      case "count":
-        return reply(received.get(message.block)?.length ?? 0);
-      case "collect": {
-        const blocks = [...received].map(([block, times]) => [block, Float64Array.from(times)] as [number, Float64Array]);
-        const result: CollectResult = { blocks, errors: errors.slice(0, 20), ended, open };
-        return reply(result, blocks.map(([, times]) => times.buffer as ArrayBuffer));
-      }
-      case "close": {
-        closing = true;
-        for (const req of requests.splice(0)) req.destroy();
-        received.clear();
-        agent.destroy();
-        return reply(true);
-      }
-    }
   });
 }
 
 // ---------------------------------------------------------------------------------------------
-// Main thread.
+// Processes: /proc readings, replicas and client processes under a raised file-descriptor limit.
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
-  // Loaded here, not at the top: the worker thread runs this same file and needs none of it.
-  const { getAddress, parseEventLogs } = await import("viem");
-  const { farTokenAbi, inferencePaymentAbi } = await import("../abis");
-  const { anvilAccount } = await import("../common/chain");
-  const { taskIdOf, taskSalt } = await import("../common/task");
-  const { FAR, startDeployedChain } = await import("../test/helpers/chain");
-  const { query } = await import("../test/helpers/graphql");
-  const { startPonder } = await import("../test/helpers/ponder");
+type Memory = { rssKb: number; heapKb: number };
 
-  const { quick, option } = benchArgs();
-  const subscriberCounts = (option("--subscribers") ?? (quick ? "100,500" : "1000,5000")).split(",").map(Number);
-  const pollMs = Number(option("--poll-ms") ?? 250);
-  const events = Number(option("--events") ?? (quick ? 8 : 20));
-
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-  /** Kilobytes resident for a process, from /proc (VmRSS). */
-  async function rssKb(pid: number): Promise<number> {
-    const status = await readFile(`/proc/${pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+/**
+ * A replica's memory after a full garbage collection, asked through its inspector (it runs with
+ * `--inspect` on a port of its own): without the collection, RSS and heap would count whatever
+ * garbage the last fan-out left, which at a few thousand subscribers is more than the subscribers.
+ */
+async function memoryAfterGc(inspectPort: number): Promise<Memory> {
+  const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const socket = new WebSocket(target!.webSocketDebuggerUrl);
+  await once(socket, "open");
+  let nextId = 0;
+  const call = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<{ result?: { value?: string } }>((resolve) => {
+      const id = ++nextId;
+      const onMessage = (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { id?: number; result: { result?: { value?: string } } };
+        if (message.id !== id) return;
+        socket.off("message", onMessage);
+        resolve(message.result);
+      };
+      socket.on("message", onMessage);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  try {
+    await call("HeapProfiler.collectGarbage");
+    const answer = await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true });
+    const usage = JSON.parse(answer.result!.value!) as { rss: number; heapUsed: number };
+    return { rssKb: usage.rss / 1024, heapKb: usage.heapUsed / 1024 };
+  } finally {
+    socket.close();
   }
+}
 
-  /**
-   * The node process that runs Ponder: the child itself when its bin is a node script (the
-   * `#!/usr/bin/env node` shebang execs node), else the descendant that is node.
-   */
-  async function ponderNodePid(rootPid: number): Promise<number> {
-    const queue = [rootPid];
-    while (queue.length > 0) {
-      const pid = queue.shift()!;
-      const comm = (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
-      if (comm === "node" || comm.startsWith("node")) return pid;
-      for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-        const children = await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "");
-        queue.push(...children.split(" ").filter(Boolean).map(Number));
-      }
-    }
-    throw new Error(`no node process under ${rootPid}`);
+/** CPU seconds (user + system) from /proc/<pid>/stat, in clock ticks of 10 ms. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The hard limit a process may raise its own to (`ulimit -Hn`): each socket is one descriptor. */
+async function hardFdLimit(): Promise<number> {
+  const limits = await readFile("/proc/self/limits", "utf8");
+  const hard = /Max open files\s+\d+\s+(\d+|unlimited)/.exec(limits)?.[1];
+  return hard === "unlimited" || hard === undefined ? 1_048_576 : Number(hard);
+}
+
+/** `node <args>` through `sh -c 'ulimit -n N; exec …'`: the pid is node's own (exec keeps it). */
+function spawnNode(args: string[], fds: number, env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
+  const child = spawn("sh", ["-c", `ulimit -n ${fds} && exec "$0" "$@"`, process.execPath, "--import", "tsx", ...args], {
+    cwd: root,
+    env,
+    stdio: ipc ? ["ignore", "inherit", "pipe", "ipc"] : ["ignore", "ignore", "pipe"],
+    serialization: ipc ? "advanced" : "json",
+  });
+  // Passes stderr through, without the inspector's own notices.
+  child.stderr!.on("data", (chunk: Buffer) => {
+    const text = chunk.toString().split("\n").filter((line) => !/^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs.org|Waiting for the debugger)/.test(line)).join("\n");
+    if (text.trim()) process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+  });
+  return child;
+}
+
+async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  if ((await Promise.race([exited, sleep(10_000).then(() => "timeout")])) === "timeout") {
+    child.kill("SIGKILL");
+    await exited;
   }
+}
 
-  /** CPU seconds a process has used (user + system), from /proc/<pid>/stat in clock ticks of 10 ms. */
-  async function cpuSeconds(pid: number): Promise<number> {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  }
+type ClientProcess = { child: ChildProcess; call: <T>(message: ClientRequestMessage, reply: string) => Promise<T> };
 
-  /** Several samples a little apart: RSS moves with every GC, the median is steadier than one read. */
-  async function sampleRss(pid: number, samples = 5, gapMs = 500) {
-    const values: number[] = [];
-    for (let i = 0; i < samples; i++) {
-      values.push(await rssKb(pid));
-      if (i < samples - 1) await sleep(gapMs);
-    }
-    return median(values);
-  }
-
-  function startWorker() {
-    const worker = new Worker(new URL(import.meta.url));
-    let nextId = 0;
-    const waiting = new Map<number, (value: unknown) => void>();
-    worker.on("message", ({ id, value }: { id: number; value: unknown }) => waiting.get(id)?.(value));
-    worker.on("error", (error) => console.error("subscriber worker failed:", error));
-    const call = <T>(message: Omit<WorkerRequest, "id"> & Record<string, unknown>) =>
-      new Promise<T>((resolve) => {
-        const id = nextId++;
-        waiting.set(id, (value) => {
-          waiting.delete(id);
-          resolve(value as T);
-        });
-        worker.postMessage({ ...message, id });
-      });
-    return { call, terminate: () => worker.terminate() };
-  }
-
-  type CaseResult = {
-    subscribers: number;
-    opened: number;
-    openSeconds: number;
-    rssBeforeKb: number;
-    rssAfterKb: number;
-    rssAfterEventsKb: number;
-    payoutEvents: number;
-    pairs: number;
-    missing: number;
-    fromCommit: Float64Array;
-    fromReceipt: Float64Array;
-    receiptToCommit: Float64Array;
-    statusMinusCommit: Float64Array;
-    pollRoundTrip: Float64Array;
-    ponderCores: number;
-    deliveriesPerSecond: number;
-    settlementsPerSecond: number;
-    earlierThanCommit: number;
-    errors: string[];
+async function startClientProcess(fds: number): Promise<ClientProcess> {
+  const child = spawnNode(["bench/subscriptions/clients.ts"], fds, process.env, true);
+  const waiting = new Map<string, (value: unknown) => void>();
+  child.on("message", (message: { type: string }) => {
+    const resolve = waiting.get(message.type);
+    waiting.delete(message.type);
+    resolve?.(message);
+  });
+  const reply = (type: string) => new Promise<unknown>((resolve) => waiting.set(type, resolve));
+  const call = async <T>(message: ClientRequestMessage, type: string) => {
+    const answer = reply(type);
+    child.send(message);
+    return (await answer) as T;
   };
+  await reply("ready");
+  return { child, call };
+}
 
-  async function runCase(subscribers: number): Promise<CaseResult> {
-    const cleanup: (() => Promise<unknown>)[] = [];
-    try {
-      const chain = await startDeployedChain();
-      cleanup.push(() => chain.anvil.stop());
-      const { publicClient, manifest, walletFor } = chain;
-      const token = getAddress(manifest.contracts.FARToken.address);
-      const payment = getAddress(manifest.contracts.InferencePayment.address);
-      const [admin, oracle, user, staker] = [0, 1, 10, 11].map(walletFor) as [ReturnType<typeof walletFor>, ReturnType<typeof walletFor>, ReturnType<typeof walletFor>, ReturnType<typeof walletFor>];
-      const node = anvilAccount(12).address;
-      const mined = async (hash: Promise<Hash>) => publicClient.waitForTransactionReceipt({ hash: await hash });
+// ---------------------------------------------------------------------------------------------
+// The run.
+// ---------------------------------------------------------------------------------------------
 
-      // Everything but the settlements happens before Ponder starts: it backfills this at once.
-      await mined(admin.writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [user.account.address, 1_000_000n * FAR] }));
-      await mined(admin.writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
-      // A staker makes every settlement pay all three streams (node, stakers, treasury).
-      await mined(staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));
-      await mined(oracle.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }));
-      await mined(user.writeContract({ address: token, abi: farTokenAbi, functionName: "approve", args: [payment, 1_000_000n * FAR] }));
-      await mined(user.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [1_000_000n * FAR] }));
-      const taskIds: Hex[] = [];
-      for (let i = 0; i <= events; i++) {
-        const salt = taskSalt(`bench-subscriptions-${subscribers}-${i}`);
-        await mined(user.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }));
-        taskIds.push(taskIdOf(user.account.address, salt));
+type Case = { subscribers: number; replicas: number; grouping: string };
+type CaseResult = Case & {
+  opened: number;
+  openSeconds: number;
+  /** Per replica, each after a full GC: before opening, once all were open (before any event), after every subscriber received the warm-up block. */
+  memoryBefore: Memory[];
+  memoryIdle: Memory[];
+  memoryAfter: Memory[];
+  replicaCpuPercent: number[];
+  ponderCpuPercent: number;
+  clientCpuPercent: number;
+  windowBlocks: [number, number];
+  expected: number;
+  delivered: number;
+  missing: number;
+  duplicate: number;
+  unexpected: number;
+  subscribersWithProblems: number;
+  fromCommit: Float64Array;
+  fromMined: Float64Array;
+  minedToCommit: Float64Array;
+  earlierThanCommit: number;
+  deliveriesPerSecond: number;
+  bytesPerSecond: number;
+  errors: Record<string, number>;
+  endedBy: Record<string, number>;
+  problems: string[];
+  /** Per kind of subscription: subscribers, distinct operation+variables, deliveries expected. */
+  mix: string;
+  skipped?: string;
+};
+
+async function main() {
+  const fdHard = await hardFdLimit();
+  const groupingRead = (await readFile(`${root}api/config.ts`, "utf8")).includes("API_FEED_GROUPING");
+  const cases: Case[] = subscriberCounts.flatMap((count) => replicaCounts.flatMap((replicas) => groupings.map((grouping) => ({ subscribers: count, replicas, grouping }))));
+  console.log(
+    `subscriptions bench: ${cases.length} case(s) (subscribers ${subscriberCounts.join(", ")} × replicas ${replicaCounts.join(", ")} × API_FEED_GROUPING ${groupings.join(", ")}` +
+      `${groupingRead ? "" : "; this API does not read API_FEED_GROUPING yet: every case runs today's design"}); ` +
+      `load ${blocks} blocks ${blockMs} ms apart, ${settlementsPerBlock} settlements per block (every 5th a failTask), a stake every 3rd block; ` +
+      `≤ ${perProcess} subscribers per client process; fd hard limit ${fdHard}; Postgres + Redis, Ponder RPC poll 200 ms, ${new Date().toISOString()}`,
+  );
+
+  const results: CaseResult[] = [];
+  /** False once the run is over: processes that exit then are being stopped, not failing. */
+  let watching = true;
+  try {
+    const chain = await startDeployedChain();
+    cleanup.push(() => chain.anvil.stop());
+    // The chain outlives every case: if it dies, say how, since every later request fails with it.
+    chain.anvil.process.once("exit", (code, signal) => {
+      if (watching) console.error(`anvil exited (code ${code}, signal ${signal})`);
+    });
+    const token = getAddress(chain.manifest.contracts.FARToken.address);
+    const payment = getAddress(chain.manifest.contracts.InferencePayment.address);
+    const rpc = (method: string, params: unknown[]) => chain.publicClient.request({ method: method as never, params: params as never });
+    // Unlocked anvil accounts, fixed gas, blocks mined by hand: many transactions per block, no estimation.
+    const send = (from: Address, to: Address, data: Hex, gas: bigint) => rpc("eth_sendTransaction", [{ from, to, data, gas: toHex(gas) }]);
+    const mine = async () => {
+      await rpc("evm_mine", []);
+      const head = Number(await chain.publicClient.getBlockNumber());
+      const receipts = (await rpc("eth_getBlockReceipts", [toHex(head)])) as { status: Hex }[];
+      if (receipts.some((receipt) => receipt.status !== "0x1")) throw new Error(`a bench transaction reverted in block ${head}`);
+      return head;
+    };
+    await rpc("evm_setAutomine", [false]);
+    for (const account of users) await send(admin, token, encodeFunctionData({ abi: farTokenAbi, functionName: "transfer", args: [account, 1_000_000n * FAR] }), 100_000n);
+    for (const node of nodes) await send(oracle, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }), 200_000n);
+    await mine();
+    for (const account of users) {
+      await send(account, token, encodeFunctionData({ abi: farTokenAbi, functionName: "approve", args: [payment, maxUint256] }), 100_000n);
+      await send(account, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "deposit", args: [500_000n * FAR] }), 150_000n);
+    }
+    // Stakers before the load, so every settlement pays all three streams.
+    for (const account of stakers) await send(account, token, encodeFunctionData({ abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }), 250_000n);
+    await mine();
+
+    const database = await createTestDatabase(databaseUrl!, "bench_sub");
+    cleanup.push(() => database.drop());
+    const schema = `bench_sub_${process.pid}`;
+    const prefix = `far-bench-${schema}`;
+    cleanup.push(async () => {
+      const redis = new Redis(redisUrl!);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    });
+    const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, schema, env: { REDIS_URL: redisUrl!, API_FEED_PREFIX: prefix } });
+    cleanup.push(() => Promise.race([ponder.stop(), sleep(10_000)]).then(() => ponder.kill()));
+    await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
+    const ponderPid = ponder.child.pid!;
+
+    const tables = await openIndexedTables({ databaseUrl: database.url, schema, pgliteDir: "" });
+    cleanup.push(() => tables.close());
+    // Commit time: the start of the first 10 ms poll of Ponder's checkpoint row (written in the
+    // same transaction as the rows) that showed the block. Its own connection, apart from the API under test.
+    const watcher = await openIndexedTables({ databaseUrl: database.url, schema, pgliteDir: "" });
+    const committedAt = new Map<number, number>();
+    let committed = 0;
+    const watch = (async () => {
+      while (watching) {
+        const asked = Date.now();
+        const [progress] = await readProgress(watcher.query).catch(() => []);
+        if (progress && progress.latest.number > committed) {
+          for (let block = committed + 1; block <= progress.latest.number; block++) committedAt.set(block, asked);
+          committed = progress.latest.number;
+        }
+        await sleep(10);
       }
+    })();
+    cleanup.push(async () => {
+      watching = false;
+      await watch;
+      await watcher.close();
+    });
+    const waitCommitted = async (block: number, timeoutMs = 120_000) => {
+      for (const deadline = Date.now() + timeoutMs; committed < block; await sleep(20)) if (Date.now() > deadline) throw new Error(`block ${block} never committed (at ${committed})`);
+    };
 
-      const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_FEED_POLL_MS: String(pollMs) } });
-      // SIGTERM first, so Ponder stops its esbuild child too; SIGKILL if it takes too long.
-      cleanup.push(() => Promise.race([ponder.stop(), sleep(10_000)]).then(() => ponder.kill()));
-      await ponder.waitForBlock(await publicClient.getBlockNumber());
-      const url = `${ponder.baseUrl}/graphql`;
-      const pid = await ponderNodePid(ponder.child.pid!);
-
-      /**
-       * Polls `read` every 10 ms and notes, for each block number, the start of the first poll
-       * that showed it. The server answers polls in between sending events, so a poll's round
-       * trip grows with the subscribers; its start is the closest bound on the commit we have.
-       */
-      const watchProgress = (read: () => Promise<number | undefined>) => {
-        const seenAt = new Map<number, number>();
-        const roundTrips: number[] = [];
-        let polling = true;
-        let highest = 0;
-        const loop = (async () => {
-          while (polling) {
-            const asked = Date.now();
-            const block = await read().catch(() => undefined);
-            roundTrips.push(Date.now() - asked);
-            if (block !== undefined && block > highest) {
-              for (let b = highest + 1; b <= block; b++) seenAt.set(b, asked);
-              highest = block;
-            }
-            await sleep(10);
-          }
-        })();
-        cleanup.push(async () => {
-          polling = false;
-          await loop;
-        });
-        return { seenAt, roundTrips };
-      };
-      // Committed: the indexer's checkpoint row, read through the API exactly as the feed reads it.
-      const committed = watchProgress(async () => (await query<{ indexingStatus: { latestBlock: { number: number } } }>(url, "{ indexingStatus { latestBlock { number } } }")).indexingStatus.latestBlock.number);
-      // Ponder's own /status, for comparison: it is updated apart from the commit.
-      const status = watchProgress(() => ponder.status());
-
-      const worker = startWorker();
-      cleanup.push(() => worker.terminate());
-
-      // Warm the API (schema, Yoga, the subscribe path) so the baseline is not charged to subscribers.
-      await query(url, "{ __typename }");
-      await worker.call({ type: "open", url, count: 10, concurrency: 10 });
-      await worker.call({ type: "close" });
-      await worker.terminate();
-      await sleep(2_000);
-      const rssBeforeKb = await sampleRss(pid);
-
-      const worker2 = startWorker();
-      cleanup.push(() => worker2.terminate());
-      const openStarted = Date.now();
-      const { open: opened, failed } = await worker2.call<{ open: number; failed: number }>({ type: "open", url, count: subscribers, concurrency: Math.min(200, subscribers) });
-      const openSeconds = (Date.now() - openStarted) / 1000;
-      if (failed > 0) console.error(`${failed} of ${subscribers} subscriptions failed to open`);
-
-      let task = 0;
-      const settle = async () => {
-        const hash = await oracle.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "completeTask", args: [taskIds[task++]!, node, 7n * FAR, 90n] });
-        // Automine mines right after eth_sendTransaction returns: poll tightly for the receipt.
-        let receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
-        while (!receipt) {
-          await sleep(2);
-          receipt = await publicClient.getTransactionReceipt({ hash }).catch(() => undefined);
-        }
-        const at = Date.now();
-        let payouts = 0;
-        for (const { args: done } of parseEventLogs({ abi: inferencePaymentAbi, logs: receipt.logs, eventName: "TaskCompleted" })) {
-          payouts += [done.nodePayment, done.stakerPayment, done.treasuryPayment].filter((amount) => amount > 0n).length;
-        }
-        return { block: Number(receipt.blockNumber), receiptAt: at, payouts };
-      };
-      const deliveredAll = async (block: number, expected: number, timeoutMs: number) => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          const count = await worker2.call<number>({ type: "count", block });
-          if (count >= expected) return true;
-          if (Date.now() > deadline) return false;
-          await sleep(50);
-        }
-      };
-
-      // A first payout that every subscriber must receive: proves each one is live on the feed.
-      const warm = await settle();
-      if (!(await deliveredAll(warm.block, opened * warm.payouts, 120_000))) console.error("not every subscriber received the warm-up payout");
-      await sleep(2_000);
-      const rssAfterKb = await sampleRss(pid);
-
-      const roundTripsFrom = committed.roundTrips.length;
-      const cpuBefore = await cpuSeconds(pid);
-      const wallBefore = Date.now();
-      const measured: { block: number; receiptAt: number; payouts: number }[] = [];
-      for (let i = 0; i < events; i++) {
-        // Irregular gaps, longer than the feed's poll, so each payout meets the poll at a random phase.
-        await sleep(600 + Math.random() * 600);
-        measured.push(await settle());
-      }
-      for (const event of measured) await deliveredAll(event.block, opened * event.payouts, 60_000);
-      // Under load a watcher's poll can come back after the deliveries did: let both see the last
-      // block (a watcher marks every block up to what it saw) before reading their times.
-      const lastBlock = Math.max(...measured.map((event) => event.block));
-      for (const deadline = Date.now() + 30_000; !(committed.seenAt.has(lastBlock) && status.seenAt.has(lastBlock)) && Date.now() < deadline; ) await sleep(50);
-      const ponderCores = (await cpuSeconds(pid) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
-      const rssAfterEventsKb = await rssKb(pid);
-
-      const collected = await worker2.call<CollectResult>({ type: "collect" });
-      const byBlock = new Map(collected.blocks);
-      const fromCommit: number[] = [];
-      const fromReceipt: number[] = [];
-      const receiptToCommit: number[] = [];
-      let missing = 0;
-      const statusMinusCommit: number[] = [];
-      let earlierThanCommit = 0;
-      let payoutEvents = 0;
-      let lastDelivery = 0;
-      for (const event of measured) {
-        const times = byBlock.get(event.block) ?? new Float64Array();
-        const commitAt = committed.seenAt.get(event.block);
-        const statusAt = status.seenAt.get(event.block);
-        if (commitAt === undefined || statusAt === undefined) throw new Error(`block ${event.block} never showed as indexed`);
-        receiptToCommit.push(commitAt - event.receiptAt);
-        statusMinusCommit.push(statusAt - commitAt);
-        payoutEvents += event.payouts;
-        missing += opened * event.payouts - times.length;
-        for (const at of times) {
-          lastDelivery = Math.max(lastDelivery, at);
-          if (at < commitAt) earlierThanCommit += 1;
-          fromCommit.push(at - commitAt);
-          fromReceipt.push(at - event.receiptAt);
-        }
-      }
-      await worker2.call({ type: "close" });
-      const sorted = (values: number[]) => Float64Array.from(values).sort();
+    const rowsIn = async (from: number, to: number): Promise<Rows> => {
+      const payouts = await tables.query(`SELECT id, recipient, node, stream, block_number FROM payout WHERE block_number BETWEEN ${from} AND ${to}`);
+      const tasks = await tables.query(`SELECT id, "user", node, updated_block FROM task WHERE updated_block BETWEEN ${from} AND ${to}`);
+      const staking = await tables.query(`SELECT id, staker, block_number FROM staking_event WHERE block_number BETWEEN ${from} AND ${to}`);
       return {
-        subscribers,
-        opened,
-        openSeconds,
-        rssBeforeKb,
-        rssAfterKb,
-        rssAfterEventsKb,
-        payoutEvents,
-        pairs: fromCommit.length,
-        missing,
-        fromCommit: sorted(fromCommit),
-        fromReceipt: sorted(fromReceipt),
-        receiptToCommit: sorted(receiptToCommit),
-        statusMinusCommit: sorted(statusMinusCommit),
-        pollRoundTrip: sorted(committed.roundTrips.slice(roundTripsFrom)),
-        ponderCores,
-        deliveriesPerSecond: fromCommit.length / ((lastDelivery - measured[0]!.receiptAt) / 1000),
-        settlementsPerSecond: measured.length / ((measured.at(-1)!.receiptAt - measured[0]!.receiptAt) / 1000),
-        earlierThanCommit,
-        errors: collected.errors,
+        payouts: payouts.map((row) => ({ id: String(row.id), recipient: String(row.recipient), node: row.node === null ? null : String(row.node), stream: String(row.stream), block: Number(row.block_number) })),
+        tasks: tasks.map((row) => ({ id: String(row.id), user: String(row.user), node: row.node === null ? null : String(row.node), block: Number(row.updated_block) })),
+        staking: staking.map((row) => ({ id: String(row.id), staker: String(row.staker), block: Number(row.block_number) })),
       };
-    } finally {
-      for (const step of cleanup.reverse()) await step().catch((error: unknown) => console.error("cleanup:", error));
+    };
+
+    let taskCounter = 0;
+    /** Tasks for one case, created before its subscribers open: the window then holds settlements only, whose feed events do not depend on how the reader splits blocks. */
+    const createTasks = async (count: number) => {
+      const ids: Hex[] = [];
+      for (let i = 0; i < count; i++) {
+        const user = users[taskCounter % users.length]!;
+        const salt = taskSalt(`bench-subscriptions-${taskCounter++}`);
+        await send(user, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }), 200_000n);
+        ids.push(taskIdOf(user, salt));
+        if (ids.length % 50 === 0) await mine();
+      }
+      await waitCommitted(await mine());
+      return ids;
+    };
+    let settled = 0;
+    /** One block of load: settlements (every 5th a failure), now and then a stake; returns the block and when it was mined. */
+    const loadBlock = async (tasks: Hex[], settlements: number, stake: boolean) => {
+      for (let i = 0; i < settlements; i++) {
+        const taskId = tasks.shift()!;
+        const node = nodes[settled % nodes.length]!;
+        const data =
+          settled % 5 === 4
+            ? encodeFunctionData({ abi: inferencePaymentAbi, functionName: "failTask", args: [taskId, node] })
+            : encodeFunctionData({ abi: inferencePaymentAbi, functionName: "completeTask", args: [taskId, node, 7n * FAR + BigInt(settled % 1000), BigInt(settled % 101)] });
+        settled += 1;
+        await send(oracle, payment, data, 400_000n);
+      }
+      if (stake) await send(stakers[settled % stakers.length]!, token, encodeFunctionData({ abi: farTokenAbi, functionName: "stake", args: [FAR] }), 250_000n);
+      const block = await mine();
+      return { block, minedAt: Date.now() };
+    };
+
+    for (const run of cases) {
+      const result = await runCase(run);
+      results.push(result);
+      console.log(caseLine(result));
+    }
+
+    async function runCase(run: Case): Promise<CaseResult> {
+      const depth = cleanup.length;
+      try {
+        const perReplica = Math.ceil(run.subscribers / run.replicas);
+        // Each subscriber is one socket on its replica; the replica also holds Postgres, Redis and its own files.
+        const replicaFds = perReplica + 1_000;
+        if (replicaFds > fdHard) return skipped(run, `needs ${replicaFds} file descriptors per replica, the hard limit is ${fdHard}`);
+        const tasks = await createTasks(settlementsPerBlock * blocks + 1);
+
+        const replicas: { pid: number; url: string; inspectPort: number }[] = [];
+        for (let r = 0; r < run.replicas; r++) {
+          const port = await freePort();
+          const inspectPort = await freePort();
+          const child = spawnNode([`--inspect=127.0.0.1:${inspectPort}`, "scripts/api.ts"], replicaFds, {
+            ...process.env,
+            DATABASE_URL: database.url,
+            DATABASE_SCHEMA: schema,
+            API_PORT: String(port),
+            API_HOST: "127.0.0.1",
+            API_LOG_LEVEL: "warn",
+            REDIS_URL: redisUrl,
+            API_FEED_PREFIX: prefix,
+            API_FEED_GROUPING: run.grouping,
+          }, false);
+          cleanup.push(() => stopProcess(child));
+          const url = `http://127.0.0.1:${port}`;
+          for (const deadline = Date.now() + 60_000; !(await fetch(`${url}/health`).then((response) => response.ok, () => false)); await sleep(200)) {
+            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica on port ${port} did not start`);
+          }
+          replicas.push({ pid: child.pid!, url: `${url}/graphql`, inspectPort });
+        }
+        const all = subscribers(run.subscribers, replicas.map((replica) => replica.url));
+
+        // Warm each replica (schema, Yoga, both transports, every operation) so its baseline is not charged to subscribers.
+        const warmer = await startClientProcess(1_000);
+        cleanup.push(() => stopProcess(warmer.child));
+        await warmer.call({ type: "open", subscribers: subscribers(40 * run.replicas, replicas.map((replica) => replica.url)).map(specOf), concurrency: 20 }, "opened");
+        await warmer.call({ type: "close" }, "closed");
+        const memoryBefore = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
+
+        const processCount = Math.max(1, Math.ceil(run.subscribers / perProcess));
+        const clients = await Promise.all(Array.from({ length: processCount }, () => startClientProcess(Math.min(fdHard, perProcess + 1_000))));
+        for (const client of clients) cleanup.push(() => stopProcess(client.child));
+        const openStarted = Date.now();
+        const openedReplies = await Promise.all(
+          clients.map((client, p) => client.call<{ open: number; failed: number }>({ type: "open", subscribers: all.filter((s) => s.index % processCount === p).map(specOf), concurrency: 100 }, "opened")),
+        );
+        const openSeconds = (Date.now() - openStarted) / 1000;
+        const opened = openedReplies.reduce((sum, reply) => sum + reply.open, 0);
+        // Idle subscribers: open, no event yet (a WebSocket's subscribe follows its ack, so give the server a moment).
+        await sleep(2_000);
+        const memoryIdle = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
+        const progress = async () => {
+          const replies = await Promise.all(clients.map((client) => client.call<Progress>({ type: "progress" }, "progress")));
+          return replies.reduce((sum, reply) => ({ windowDeliveries: sum.windowDeliveries + reply.windowDeliveries, bytes: sum.bytes + reply.bytes }));
+        };
+        const setWindow = (fromBlock: number) => Promise.all(clients.map((client) => client.call({ type: "window", fromBlock }, "window")));
+        const expectedCount = (rows: Rows) => {
+          const byGroup = new Map<string, number>();
+          let total = 0;
+          for (const subscriber of all) {
+            let count = byGroup.get(subscriber.group);
+            if (count === undefined) byGroup.set(subscriber.group, (count = subscriber.kind.expected(rows, subscriber.variables).length));
+            total += count;
+          }
+          return total;
+        };
+        /** Waits until the clients hold `expected` deliveries of the window, or until they stop coming for `quietMs`. */
+        const drain = async (expected: number, quietMs: number) => {
+          let last = -1;
+          let lastChange = Date.now();
+          for (;;) {
+            const { windowDeliveries } = await progress();
+            if (windowDeliveries >= expected) return true;
+            if (windowDeliveries !== last) [last, lastChange] = [windowDeliveries, Date.now()];
+            if (Date.now() - lastChange > quietMs) return false;
+            await sleep(100);
+          }
+        };
+
+        // A first settled block that every subscriber it concerns must receive: proves they are live on the feed.
+        const warm = await loadBlock(tasks, 1, false);
+        await setWindow(warm.block);
+        await waitCommitted(warm.block);
+        if (!(await drain(expectedCount(await rowsIn(warm.block, warm.block)), 60_000))) console.error(`  ${run.subscribers}: not every subscriber received the warm-up block`);
+        const memoryAfter = await Promise.all(replicas.map((replica) => memoryAfterGc(replica.inspectPort)));
+
+        // The load window.
+        const clientPids = clients.map((client) => client.child.pid!);
+        const cpu = async () => ({ at: Date.now(), replicas: await Promise.all(replicas.map((replica) => cpuSeconds(replica.pid))), ponder: await cpuSeconds(ponderPid), clients: (await Promise.all(clientPids.map(cpuSeconds))).reduce((a, b) => a + b, 0) });
+        await setWindow(warm.block + 1);
+        const bytesBefore = (await progress()).bytes;
+        const cpuBefore = await cpu();
+        const minedAt = new Map<number, number>();
+        const started = Date.now();
+        for (let k = 0; k < blocks; k++) {
+          await sleep(Math.max(0, started + k * blockMs - Date.now()));
+          const { block, minedAt: at } = await loadBlock(tasks, settlementsPerBlock, k % 3 === 2);
+          minedAt.set(block, at);
+        }
+        const first = warm.block + 1;
+        const last = Math.max(...minedAt.keys());
+        if (minedAt.size !== last - first + 1) throw new Error("another block was mined inside the load window");
+        await waitCommitted(last);
+        const rows = await rowsIn(first, last);
+        const expectedTotal = expectedCount(rows);
+        await drain(expectedTotal, 15_000);
+        const cpuAfter = await cpu();
+        const bytesAfter = (await progress()).bytes;
+
+        const collected = await Promise.all(clients.map((client) => client.call<Collected>({ type: "collect" }, "collected")));
+        const checked = check(all, rows, collected, first, last, committedAt, minedAt);
+        const seconds = (cpuAfter.at - cpuBefore.at) / 1000;
+        const percent = (after: number, before: number) => (100 * (after - before)) / seconds;
+        const sum = (records: Record<string, number>[]) => records.reduce<Record<string, number>>((total, record) => {
+          for (const [key, value] of Object.entries(record)) total[key] = (total[key] ?? 0) + value;
+          return total;
+        }, {});
+        return {
+          ...run,
+          opened,
+          openSeconds,
+          memoryBefore,
+          memoryIdle,
+          memoryAfter,
+          replicaCpuPercent: cpuAfter.replicas.map((value, i) => percent(value, cpuBefore.replicas[i]!)),
+          ponderCpuPercent: percent(cpuAfter.ponder, cpuBefore.ponder),
+          clientCpuPercent: percent(cpuAfter.clients, cpuBefore.clients),
+          windowBlocks: [first, last],
+          expected: expectedTotal,
+          ...checked,
+          deliveriesPerSecond: checked.delivered / ((checked.lastDelivery - started) / 1000),
+          bytesPerSecond: (bytesAfter - bytesBefore) / ((checked.lastDelivery - started) / 1000),
+          errors: sum(collected.map((c) => c.errors)),
+          endedBy: sum(collected.map((c) => c.endedBy)),
+        };
+      } finally {
+        await unwind(depth);
+      }
+    }
+  } finally {
+    watching = false;
+    await unwind();
+    // Also when a case failed: the cases before it were measured.
+    printTables(results);
+  }
+
+  const failed = results.filter((r) => !r.skipped && (r.missing > 0 || r.duplicate > 0 || r.unexpected > 0 || r.opened < r.subscribers));
+  if (failed.length > 0) {
+    console.error(`subscriptions bench: deliveries wrong in ${failed.length} case(s): ${failed.map(caseName).join("; ")}`);
+    process.exitCode = 1;
+  }
+}
+
+function skipped(run: Case, reason: string): CaseResult {
+  const none = new Float64Array();
+  return { ...run, opened: 0, openSeconds: 0, memoryBefore: [], memoryIdle: [], memoryAfter: [], replicaCpuPercent: [], ponderCpuPercent: NaN, clientCpuPercent: NaN, windowBlocks: [0, 0], expected: 0, delivered: 0, missing: 0, duplicate: 0, unexpected: 0, subscribersWithProblems: 0, fromCommit: none, fromMined: none, minedToCommit: none, earlierThanCommit: 0, deliveriesPerSecond: NaN, bytesPerSecond: NaN, errors: {}, endedBy: {}, problems: [], mix: "", skipped: reason };
+}
+
+/**
+ * Every subscriber against the rows of the window: each event its filter matches received
+ * exactly once as ADDED (nothing else: no reorg happens), and the latency of each delivery.
+ */
+function check(all: Subscriber[], rows: Rows, collected: Collected[], first: number, last: number, committedAt: Map<number, number>, minedAt: Map<number, number>) {
+  const received = new Map<number, Map<string, number>>();
+  const fromCommit: number[] = [];
+  const fromMined: number[] = [];
+  let earlierThanCommit = 0;
+  let lastDelivery = 0;
+  let unexpectedActions = 0;
+  for (const part of collected) {
+    for (let i = 0; i < part.subscriber.length; i++) {
+      const block = part.block[i]!;
+      if (block < first || block > last) continue;
+      if (ACTIONS[part.action[i]!] !== "ADDED") unexpectedActions += 1;
+      const key = `${part.keys[part.key[i]!]}@${block}`;
+      let keys = received.get(part.subscriber[i]!);
+      if (!keys) received.set(part.subscriber[i]!, (keys = new Map()));
+      keys.set(key, (keys.get(key) ?? 0) + 1);
+      const at = part.receivedAt[i]!;
+      lastDelivery = Math.max(lastDelivery, at);
+      const commit = committedAt.get(block)!;
+      if (at < commit) earlierThanCommit += 1;
+      fromCommit.push(at - commit);
+      fromMined.push(at - minedAt.get(block)!);
     }
   }
-
-  console.log(`subscriptions bench: subscribers ${subscriberCounts.join(", ")}; ${events} settlements each; API_FEED_POLL_MS=${pollMs}; Ponder RPC poll 200 ms`);
-  const results: CaseResult[] = [];
-  for (const count of subscriberCounts) {
-    const result = await runCase(count);
-    results.push(result);
-    console.log(
-      `  ${count}: opened ${result.opened} in ${result.openSeconds.toFixed(1)} s, ${result.pairs} deliveries, ${result.missing} missing, ` +
-        `Ponder used ${result.ponderCores.toFixed(2)} cores while delivering, ${Math.round(result.deliveriesPerSecond)} deliveries/s from first receipt to last delivery ` +
-        `(settlements sent at ${result.settlementsPerSecond.toFixed(2)}/s), ` +
-        `${result.earlierThanCommit} received before the checkpoint poll saw the block, ` +
-        `/status behind the checkpoint p50 ${Math.round(percentile(result.statusMinusCommit, 50))} ms, ` +
-        `checkpoint poll round trip p50/p99 ${Math.round(percentile(result.pollRoundTrip, 50))}/${Math.round(percentile(result.pollRoundTrip, 99))} ms, errors: ${result.errors.length ? result.errors.join(" | ") : "none"}`,
-    );
+  const expectedByGroup = new Map<string, Set<string>>();
+  let missing = 0;
+  let duplicate = 0;
+  let unexpected = unexpectedActions;
+  let delivered = 0;
+  let subscribersWithProblems = 0;
+  const problems: string[] = [];
+  for (const subscriber of all) {
+    let expected = expectedByGroup.get(subscriber.group);
+    if (!expected) expectedByGroup.set(subscriber.group, (expected = new Set(subscriber.kind.expected(rows, subscriber.variables).map((event) => `${event.id}@${event.block}`))));
+    const got = received.get(subscriber.index) ?? new Map<string, number>();
+    let subscriberMissing = 0;
+    let subscriberDuplicate = 0;
+    let subscriberUnexpected = 0;
+    for (const key of expected) if (!got.has(key)) subscriberMissing += 1;
+    for (const [key, times] of got) {
+      delivered += times;
+      if (times > 1) subscriberDuplicate += times - 1;
+      if (!expected.has(key)) subscriberUnexpected += times;
+    }
+    missing += subscriberMissing;
+    duplicate += subscriberDuplicate;
+    unexpected += subscriberUnexpected;
+    if (subscriberMissing + subscriberDuplicate + subscriberUnexpected > 0) {
+      subscribersWithProblems += 1;
+      if (problems.length < 5) problems.push(`#${subscriber.index} ${subscriber.transport} ${subscriber.group}: ${subscriberMissing} missing, ${subscriberDuplicate} duplicate, ${subscriberUnexpected} unexpected of ${expected.size}`);
+    }
   }
+  const byKind = new Map<string, { subscribers: number; groups: Set<string>; expected: number }>();
+  for (const subscriber of all) {
+    const entry = byKind.get(subscriber.kind.name) ?? { subscribers: 0, groups: new Set<string>(), expected: 0 };
+    byKind.set(subscriber.kind.name, entry);
+    entry.subscribers += 1;
+    entry.groups.add(subscriber.group);
+    entry.expected += expectedByGroup.get(subscriber.group)!.size;
+  }
+  const mix = [...byKind].map(([name, entry]) => `${name} ${entry.subscribers} in ${entry.groups.size} groups, ${entry.expected} expected`).join("; ");
+  const sorted = (values: number[]) => Float64Array.from(values).sort();
+  const minedToCommit = sorted([...minedAt].map(([block, at]) => committedAt.get(block)! - at));
+  return { delivered, missing, duplicate, unexpected, subscribersWithProblems, problems, mix, fromCommit: sorted(fromCommit), fromMined: sorted(fromMined), minedToCommit, earlierThanCommit, lastDelivery };
+}
 
-  const ms = (value: number) => Math.round(value).toString();
-  const mib = (kb: number) => (kb / 1024).toFixed(1);
+const caseName = (r: Case) => `${r.subscribers} subscribers, ${r.replicas} replica(s), API_FEED_GROUPING=${r.grouping}`;
+const ms = (value: number) => (Number.isNaN(value) ? "–" : Math.round(value).toString());
+const mib = (kb: number) => (kb / 1024).toFixed(1);
+const memory = (samples: Memory[], field: keyof Memory) => samples.map((sample) => mib(sample[field])).join("+");
+const codes = (record: Record<string, number>) => (Object.keys(record).length === 0 ? "none" : Object.entries(record).map(([code, count]) => `${code} ×${count}`).join(", "));
+
+function caseLine(r: CaseResult): string {
+  if (r.skipped) return `  ${caseName(r)}: skipped (${r.skipped})`;
+  return (
+    `  ${caseName(r)}: opened ${r.opened} in ${r.openSeconds.toFixed(1)} s; window blocks ${r.windowBlocks[0]}–${r.windowBlocks[1]}; ` +
+    `${r.delivered} of ${r.expected} expected deliveries, ${r.missing} missing, ${r.duplicate} duplicate, ${r.unexpected} unexpected (${r.subscribersWithProblems} subscribers affected); ` +
+    `commit → client p50/p99 ${ms(percentile(r.fromCommit, 50))}/${ms(percentile(r.fromCommit, 99))} ms, mined → client ${ms(percentile(r.fromMined, 50))}/${ms(percentile(r.fromMined, 99))} ms, ` +
+    `mined → commit p50/max ${ms(percentile(r.minedToCommit, 50))}/${ms(r.minedToCommit.at(-1) ?? NaN)} ms, ${r.earlierThanCommit} received before the checkpoint poll saw the block; ` +
+    `${Math.round(r.deliveriesPerSecond)} deliveries/s, ${(r.bytesPerSecond / 1024).toFixed(0)} KiB/s; ` +
+    `replica RSS ${memory(r.memoryBefore, "rssKb")} before → ${memory(r.memoryIdle, "rssKb")} idle → ${memory(r.memoryAfter, "rssKb")} MiB after the warm-up block, ` +
+    `heap ${memory(r.memoryBefore, "heapKb")} → ${memory(r.memoryIdle, "heapKb")} → ${memory(r.memoryAfter, "heapKb")} MiB (after GC); CPU replicas ${r.replicaCpuPercent.map((p) => p.toFixed(0)).join("+")} %, Ponder ${r.ponderCpuPercent.toFixed(0)} %, clients ${r.clientCpuPercent.toFixed(0)} %; ` +
+    `errors: ${codes(r.errors)}; ended: ${codes(r.endedBy)}\n    mix: ${r.mix}` +
+    (r.problems.length > 0 ? `\n    ${r.problems.join("\n    ")}` : "")
+  );
+}
+
+function printTables(results: CaseResult[]) {
   console.log("");
-  console.log("| subscribers | payout events | deliveries | Ponder RSS before (MiB) | after opening (MiB) | per subscriber (KiB) | commit → client p50 / p99 (ms) | receipt → client p50 / p99 (ms) | receipt → commit p50 / max (ms) |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| subscribers | replicas | API_FEED_GROUPING | expected deliveries | missing / duplicate / unexpected | commit → client p50 / p99 (ms) | mined → client p50 / p99 (ms) | deliveries/s | KiB/s | per subscriber idle: RSS / heap (KiB) | after an event: RSS / heap (KiB) | replica CPU % | errors |");
+  console.log("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const r of results) {
-    const perSubscriber = (r.rssAfterKb - r.rssBeforeKb) / r.opened;
+    if (r.skipped) {
+      console.log(`| ${r.subscribers} | ${r.replicas} | ${r.grouping} | skipped: ${r.skipped} | | | | | | | | | |`);
+      continue;
+    }
+    const total = (samples: Memory[], field: keyof Memory) => samples.reduce((sum, sample) => sum + sample[field], 0);
+    const perSubscriber = (samples: Memory[], field: keyof Memory) => ((total(samples, field) - total(r.memoryBefore, field)) / r.opened).toFixed(1);
     console.log(
-      `| ${r.opened} | ${r.payoutEvents} | ${r.pairs} | ${mib(r.rssBeforeKb)} | ${mib(r.rssAfterKb)} | ${perSubscriber.toFixed(1)} | ` +
-        `${ms(percentile(r.fromCommit, 50))} / ${ms(percentile(r.fromCommit, 99))} | ${ms(percentile(r.fromReceipt, 50))} / ${ms(percentile(r.fromReceipt, 99))} | ` +
-        `${ms(percentile(r.receiptToCommit, 50))} / ${ms(r.receiptToCommit[r.receiptToCommit.length - 1] ?? NaN)} |`,
+      `| ${r.subscribers} | ${r.replicas} | ${r.grouping} | ${r.expected} | ${r.missing} / ${r.duplicate} / ${r.unexpected} | ${ms(percentile(r.fromCommit, 50))} / ${ms(percentile(r.fromCommit, 99))} | ` +
+        `${ms(percentile(r.fromMined, 50))} / ${ms(percentile(r.fromMined, 99))} | ${Math.round(r.deliveriesPerSecond)} | ${(r.bytesPerSecond / 1024).toFixed(0)} | ${perSubscriber(r.memoryIdle, "rssKb")} / ${perSubscriber(r.memoryIdle, "heapKb")} | ${perSubscriber(r.memoryAfter, "rssKb")} / ${perSubscriber(r.memoryAfter, "heapKb")} | ` +
+        `${r.replicaCpuPercent.map((p) => p.toFixed(0)).join(" + ")} | ${codes(r.errors)} |`,
     );
   }
-  console.log("");
-  for (const r of results) console.log(`RSS after all payouts with ${r.opened} subscribers: ${mib(r.rssAfterEventsKb)} MiB`);
 }
 
-if (isMainThread) {
-  await main();
-} else {
-  runSubscriberWorker();
-}
+await main();
