@@ -8,9 +8,9 @@
  * `API_FEED_GROUPING`): fresh replicas, N subscribers in a realistic mix of operations and
  * filters (half SSE, half WebSocket) spread over separate client processes, then a steady
  * settlement load for a fixed number of blocks. Measured: commit → delivery and mined → delivery
- * p50/p99, deliveries/s, bytes/s, replica RSS per subscriber and CPU; then every subscriber's
- * events are checked against the indexer's tables (exactly the events its filter matches, once
- * each). Exits 1 on any missing, duplicate or unexpected delivery. Needs DATABASE_URL and REDIS_URL.
+ * p50/p99, deliveries/s, bytes/s, replica memory per subscriber (RSS and heap after a GC) and
+ * CPU; then every subscriber's events are checked against the indexer's tables (exactly the
+ * events its filter matches, once each). Exits 1 on any missing, duplicate or unexpected delivery. Needs DATABASE_URL and REDIS_URL.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
