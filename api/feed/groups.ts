@@ -13,11 +13,13 @@ import type { FeedFilter } from "./filters";
 import type { FeedLog } from "./log";
 import { startMember, type FeedMember, type FeedSink } from "./member";
 import { encodeCursor, type FeedEntry } from "./messages";
-import { delivery, INTERNAL_ERROR_RESULT, type Delivery } from "./sinks";
+import { combine, delivery, INTERNAL_ERROR_RESULT, type Delivery } from "./sinks";
 import type { FeedEvent } from "./hub";
 
 /** Renderings a group keeps for members that replay: about what a burst of reconnects asks. */
 const RECENT_DELIVERIES = 256;
+/** Events written together at most: a catching-up group still delivers its first events early. */
+const BATCH = 100;
 
 export type JoinParameters = {
   /** Members with the same key share executions: the operation and its variables, minus the member's cursor. */
@@ -56,15 +58,26 @@ export function createGroups({ log, listen, logger, track, member }: { log: Feed
     };
     const queue: FeedEntry[] = [];
     let pumping = false;
+    /**
+     * What came together (a block's changes, usually) is rendered, then written to each member in
+     * one write: one syscall per socket per batch rather than per event.
+     */
     async function pump() {
       pumping = true;
-      for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        // Rendering returns GraphQL errors as a result; a failure beyond is still an event for every member, not a gap.
-        const rendered = await deliveryFor(entry).catch((error: unknown) => {
-          logger.error({ msg: "subscription group failed to render an event", err: error });
-          return delivery(INTERNAL_ERROR_RESULT);
-        });
-        for (const each of members) each.offer(entry, rendered);
+      while (queue.length > 0) {
+        const entries = queue.splice(0, BATCH);
+        const items: Delivery[] = [];
+        for (const entry of entries) {
+          // Rendering returns GraphQL errors as a result; a failure beyond is still an event for every member, not a gap.
+          items.push(
+            await deliveryFor(entry).catch((error: unknown) => {
+              logger.error({ msg: "subscription group failed to render an event", err: error });
+              return delivery(INTERNAL_ERROR_RESULT);
+            }),
+          );
+        }
+        const whole = combine(items);
+        for (const each of members) each.offer(entries, items, whole);
       }
       pumping = false;
     }

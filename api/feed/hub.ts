@@ -93,7 +93,13 @@ export function createFeedHub({ db, log, logger, pollMs, commits, maxQueue, stal
       const epoch = await log.epoch();
       const toEvent = (entry: FeedEntry): FeedEvent => ({ ...entry, cursor: encodeCursor(epoch, entry.seq) });
       const { sink, iterator } = createQueueSink<FeedEvent>(request.dropConnection, () => member.close());
-      const unlisten = listen({ filter: request.filter, deliver: (entry) => member.offer(entry, toEvent(entry)) });
+      const unlisten = listen({
+        filter: request.filter,
+        deliver: (entry) => {
+          const event = toEvent(entry);
+          member.offer([entry], [event], event);
+        },
+      });
       track(1);
       const member = startMember({
         log,

@@ -93,9 +93,10 @@ export function createMemoryFeed({ retain = 200_000 }: { retain?: number } = {})
 
 /** Redis Stream ids are `<ms>-<n>`: compared as two numbers. */
 function compareStreamIds(a: string, b: string): number {
-  const [am, an] = a.split("-").map(Number) as [number, number];
-  const [bm, bn] = b.split("-").map(Number) as [number, number];
-  return am - bm || an - bn;
+  // Once per subscriber per event: no arrays.
+  const aDash = a.indexOf("-");
+  const bDash = b.indexOf("-");
+  return Number(a.slice(0, aDash)) - Number(b.slice(0, bDash)) || Number(a.slice(aDash + 1)) - Number(b.slice(bDash + 1));
 }
 
 function feedKeys(prefix: string) {

@@ -31,8 +31,11 @@ export type FeedSink<T> = {
 };
 
 export type FeedMember<T> = {
-  /** The next live entry the member's filter accepts, rendered; entries come in log order. */
-  offer: (entry: FeedEntry, item: T) => void;
+  /**
+   * The next live entries the member's filter accepts, in log order, each rendered (`items`) and
+   * all rendered as one (`whole`, written at once when the member needs them all).
+   */
+  offer: (entries: FeedEntry[], items: T[], whole: T) => void;
   /** The client left: frees the member. */
   close: () => void;
 };
@@ -127,11 +130,17 @@ export function startMember<T>({ log, epoch, after, accept, render, sink, maxQue
   );
 
   return {
-    offer(entry, item) {
+    offer(entries, items, whole) {
       if (released) return;
-      if (!waiting) return send(entry, item);
-      waiting.push([entry, item]);
-      if (waiting.length > maxQueue) cutOff();
+      if (waiting) {
+        entries.forEach((entry, index) => waiting!.push([entry, items[index]!]));
+        if (waiting.length > maxQueue) cutOff();
+        return;
+      }
+      if (log.compare(entries[0]!.seq, last) <= 0) return entries.forEach((entry, index) => send(entry, items[index]!));
+      last = entries.at(-1)!.seq;
+      sink.write(whole);
+      if (sink.backlog() > maxQueue) cutOff();
     },
     close() {
       clearTimeout(stalled);

@@ -14,11 +14,16 @@ import type { WebSocket } from "ws";
 import type { ApiError } from "../errors";
 import type { FeedSink } from "./member";
 
-/** An event as a group rendered it: its JSON once, and its SSE frame once. */
-export type Delivery = { json: string; sse: Buffer };
+/** Events as a group rendered them: each one's JSON once, and their SSE frames once, together. */
+export type Delivery = { json: string[]; sse: Buffer };
 
 export function delivery(json: string): Delivery {
-  return { json, sse: Buffer.from(`event: next\ndata: ${json}\n\n`) };
+  return { json: [json], sse: Buffer.from(`event: next\ndata: ${json}\n\n`) };
+}
+
+/** Several deliveries as one: written to a socket at once. */
+export function combine(items: Delivery[]): Delivery {
+  return items.length === 1 ? items[0]! : { json: items.flatMap((item) => item.json), sse: Buffer.concat(items.map((item) => item.sse)) };
 }
 
 /** The execution result a client receives for an error that ends its stream. */
@@ -167,6 +172,7 @@ export function createWsSink(socket: WebSocket, id: string) {
   const raw = (socket as unknown as { _socket: Socket })._socket;
   const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
   let backlog = 0;
+  let corked = false;
   let settle!: { resolve: (result: IteratorResult<never>) => void; reject: (error: unknown) => void };
   const ended = new Promise<IteratorResult<never>>((resolve, reject) => (settle = { resolve, reject }));
   // Rejected before graphql-ws asked: not an unhandled rejection; graphql-ws still receives it.
@@ -189,7 +195,16 @@ export function createWsSink(socket: WebSocket, id: string) {
   const sink: FeedSink<Delivery> = {
     write(item) {
       backlog = raw.writableNeedDrain ? backlog + 1 : 0;
-      socket.send(prefix + item.json + "}");
+      // One WebSocket message per event, all written in one go at the end of this tick.
+      if (!corked) {
+        corked = true;
+        raw.cork();
+        process.nextTick(() => {
+          corked = false;
+          raw.uncork();
+        });
+      }
+      for (const json of item.json) socket.send(prefix + json + "}");
       return !raw.writableNeedDrain;
     },
     backlog: () => backlog,
