@@ -78,9 +78,11 @@ const oracleSchema = z.object({
   /** Attempts at one nonce before the transaction is replaced by a no-op and its jobs re-queued. */
   ORACLE_MAX_ATTEMPTS: positive.default(5),
   ORACLE_MAX_IN_FLIGHT: positive.default(16),
-  /** A backlog of at least this many settlements goes out as completeTasks batches. */
+  /** A backlog of at least this many results of one status goes out as completeTasks / failTasks batches. */
   ORACLE_BATCH_THRESHOLD: positive.default(8),
   ORACLE_BATCH_SIZE: positive.default(50),
+  /** Jobs priced and simulated at once (their reads travel as JSON-RPC batches). */
+  ORACLE_PREPARE_CONCURRENCY: positive.default(16),
   ORACLE_LEASE_MS: positive.default(15_000),
   ORACLE_BREAKER_FAILURES: positive.default(5),
   ORACLE_BREAKER_COOLDOWN_MS: ms.default(5_000),

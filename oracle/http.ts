@@ -11,7 +11,7 @@ import { ConfigError } from "../common/errors";
 import type { OracleMetrics } from "./metrics";
 import { parseMessage } from "./message";
 import type { ModelTable } from "./pricing";
-import type { JobStore } from "./store/jobStore";
+import type { JobStore } from "./settlement/jobs";
 import type { ResultStream } from "./stream";
 
 export type ServeOracleHttpParameters = {
@@ -19,7 +19,7 @@ export type ServeOracleHttpParameters = {
   port: number;
   host: string;
   stream: ResultStream;
-  store: JobStore;
+  jobs: JobStore;
   models: ModelTable;
   adminToken: string | undefined;
 };
@@ -49,7 +49,7 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 }
 
 export function serveOracleHttp(parameters: ServeOracleHttpParameters): Promise<Server> {
-  const { metrics, stream, store, models, adminToken } = parameters;
+  const { metrics, stream, jobs, models, adminToken } = parameters;
 
   async function postOperation(request: IncomingMessage, response: ServerResponse) {
     const body = await readJson(request).catch((error: unknown) => error as Error);
@@ -59,7 +59,7 @@ export function serveOracleHttp(parameters: ServeOracleHttpParameters): Promise<
     const fields = Object.fromEntries(Object.entries(body).map(([name, value]) => [name, String(value)]));
     const parsed = parseMessage(fields, models);
     if (!parsed.ok) return reply(response, 400, { code: parsed.code, reason: parsed.reason });
-    if (parsed.job.kind !== "register_node" && parsed.job.kind !== "rate_node") {
+    if (parsed.job.operation !== "registerNode" && parsed.job.operation !== "updateNodeRating") {
       return reply(response, 400, { code: "unknown_op", reason: "task results come from the scheduler's stream, not from operators" });
     }
     await stream.publish(fields);
@@ -67,7 +67,7 @@ export function serveOracleHttp(parameters: ServeOracleHttpParameters): Promise<
   }
 
   async function getOperation(key: string, response: ServerResponse) {
-    const job = await store.job(key);
+    const job = await jobs.job(key);
     if (!job) return reply(response, 404, { code: "not_received", reason: `no operation ${key} recorded yet` });
     reply(response, 200, { key, state: job.state, reason: job.reason ?? null });
   }

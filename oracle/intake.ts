@@ -4,11 +4,11 @@
  * acknowledged. Entries left pending by a consumer that died are taken over (XAUTOCLAIM).
  */
 import type { CrashPoints } from "./crash";
-import type { Logger } from "./logger";
+import type { Logger } from "pino";
 import { parseMessage, type DeadReason } from "./message";
 import type { OracleMetrics } from "./metrics";
 import type { ModelTable } from "./pricing";
-import type { JobStore } from "./store/jobStore";
+import type { JobStore } from "./settlement/jobs";
 import type { ResultStream, StreamEntry } from "./stream";
 
 export type IntakeSettings = { consumer: string; count: number; blockMs: number; claimIdleMs: number };

@@ -1,6 +1,7 @@
 /**
  * Builds a running oracle from validated configuration: the store (Postgres or embedded
- * PGlite), the stream (Redis or in-process), the chain clients, the key, metrics and logs.
+ * PGlite, migrated at start), the stream (Redis or in-process), the chain client, the key, the
+ * transaction manager with its lease, the settlement pipeline, metrics and logs.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
@@ -9,16 +10,25 @@ import { chainOf } from "../common/chain";
 import { readManifest } from "../contracts/deploy/manifest";
 import type { OracleConfig } from "./config";
 import { createCrashPoints } from "./crash";
+import { migrateSchema } from "./db/migrate";
+import { createPgliteSql, createPostgresSql, type Sql } from "./db/sql";
+import { serveOracleHttp } from "./http";
+import { createIntake } from "./intake";
 import { loadOracleAccount } from "./keystore";
 import { createLogger, type Logger } from "./logger";
-import { serveOracleHttp } from "./http";
 import { createMetrics } from "./metrics";
-import { createPgliteSql, createPostgresSql, type Sql } from "./store/db";
-import { createJobStore } from "./store/jobStore";
+import { createJobStore } from "./settlement/jobs";
+import { createOutcomeHandler } from "./settlement/outcomes";
+import { createSettlementPipeline } from "./settlement/pipeline";
+import { createPreparer } from "./settlement/prepare";
 import { createMemoryStream, createRedisStream, type ResultStream } from "./stream";
-import { createOracleWorker, type WorkerSettings } from "./worker";
+import { createLease } from "./txm/lease";
+import { createTxManager } from "./txm/manager";
+import { createTxStore } from "./txm/store";
+import type { TxmSettings } from "./txm/types";
+import { createOracleWorker } from "./worker";
 
-export function workerSettings(config: OracleConfig): WorkerSettings {
+export function txmSettings(config: OracleConfig): TxmSettings {
   return {
     confirmations: config.ORACLE_CONFIRMATIONS,
     finalityDepth: config.ORACLE_FINALITY_DEPTH,
@@ -28,26 +38,20 @@ export function workerSettings(config: OracleConfig): WorkerSettings {
     maxFee: config.ORACLE_MAX_FEE_GWEI,
     maxAttempts: config.ORACLE_MAX_ATTEMPTS,
     maxInFlight: config.ORACLE_MAX_IN_FLIGHT,
-    batchThreshold: config.ORACLE_BATCH_THRESHOLD,
-    batchSize: config.ORACLE_BATCH_SIZE,
-    pollMs: config.ORACLE_POLL_MS,
     leaseMs: config.ORACLE_LEASE_MS,
-    breakerFailures: config.ORACLE_BREAKER_FAILURES,
-    breakerCooldownMs: config.ORACLE_BREAKER_COOLDOWN_MS,
-    shutdownTimeoutMs: config.ORACLE_SHUTDOWN_TIMEOUT_MS,
-    intake: {
-      consumer: config.ORACLE_CONSUMER,
-      count: config.ORACLE_READ_COUNT,
-      blockMs: 1_000,
-      claimIdleMs: config.ORACLE_CLAIM_IDLE_MS,
-    },
   };
 }
 
-export async function openSql(config: Pick<OracleConfig, "DATABASE_URL" | "ORACLE_DATA_DIR">): Promise<Sql> {
-  if (config.DATABASE_URL) return createPostgresSql({ url: config.DATABASE_URL });
+/** Opens the store and migrates it to the latest numbered migration. */
+export async function openSql(config: Pick<OracleConfig, "DATABASE_URL" | "ORACLE_DATA_DIR" | "ORACLE_DB_SCHEMA">): Promise<Sql> {
+  if (config.DATABASE_URL) {
+    await migrateSchema({ url: config.DATABASE_URL }, config.ORACLE_DB_SCHEMA);
+    return createPostgresSql({ url: config.DATABASE_URL });
+  }
   if (config.ORACLE_DATA_DIR !== "memory://") await mkdir(config.ORACLE_DATA_DIR, { recursive: true });
-  return createPgliteSql({ dataDir: config.ORACLE_DATA_DIR });
+  const sql = await createPgliteSql({ dataDir: config.ORACLE_DATA_DIR });
+  await migrateSchema({ pglite: sql.pglite }, config.ORACLE_DB_SCHEMA);
+  return sql;
 }
 
 export function openStream(config: OracleConfig): ResultStream {
@@ -58,8 +62,9 @@ export function openStream(config: OracleConfig): ResultStream {
 export function createOracleClient(config: OracleConfig): PublicClient {
   return createPublicClient({
     chain: chainOf(config),
-    // Our own retries and circuit breaker decide what to do on failure; the transport only gives up quickly.
-    transport: http(config.RPC_URL, { timeout: config.ORACLE_RPC_TIMEOUT_MS, retryCount: 1 }),
+    // Our own retries and circuit breaker decide what to do on failure; the transport only gives
+    // up quickly. Calls made together (a pool preparing jobs) travel as one JSON-RPC batch.
+    transport: http(config.RPC_URL, { timeout: config.ORACLE_RPC_TIMEOUT_MS, retryCount: 1, batch: { batchSize: 100, wait: 0 } }),
     pollingInterval: 250,
   });
 }
@@ -73,27 +78,59 @@ export async function openOracle(config: OracleConfig, options: { stream?: Resul
   const account = await loadOracleAccount(config);
   const sql = await openSql(config);
   const contract = manifest.contracts.InferencePayment.address;
-  const store = createJobStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, contract, from: account.address });
-  await store.migrate();
+  const jobs = createJobStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, contract });
   const stream = options.stream ?? openStream(config);
-  return { log, publicClient, chainId, manifest, account, sql, store, stream, contract };
+  return { log, publicClient, chainId, manifest, account, sql, jobs, stream, contract };
 }
 
 export async function startOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
   const opened = await openOracle(config, options);
-  const { log, account, chainId, contract } = opened;
+  const { log, account, chainId, contract, sql, jobs, stream, publicClient } = opened;
   const metrics = createMetrics();
+  const crash = createCrashPoints(config.ORACLE_CRASH_AT);
+  const holder = `${config.ORACLE_CONSUMER}:${randomUUID()}`;
+  const settings = txmSettings(config);
+  const txStore = createTxStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, from: account.address, onOutcome: createOutcomeHandler({ jobs, metrics, log }) });
+  const lease = createLease({ store: txStore, holder, ttlMs: config.ORACLE_LEASE_MS, log });
+  const txm = createTxManager({ chain: publicClient, store: txStore, account, chainId, settings, metrics, log, crash, lease, holder });
+  const pipeline = createSettlementPipeline({
+    sql,
+    jobs,
+    txm,
+    prepare: createPreparer({ publicClient, contract, from: account.address, models: config.ORACLE_MODELS }),
+    contract,
+    settings: { batchThreshold: config.ORACLE_BATCH_THRESHOLD, batchSize: config.ORACLE_BATCH_SIZE, prepareConcurrency: config.ORACLE_PREPARE_CONCURRENCY },
+    metrics,
+    log,
+  });
+  const intake = createIntake({
+    stream,
+    store: jobs,
+    models: config.ORACLE_MODELS,
+    settings: { consumer: config.ORACLE_CONSUMER, count: config.ORACLE_READ_COUNT, blockMs: 1_000, claimIdleMs: config.ORACLE_CLAIM_IDLE_MS },
+    metrics,
+    log,
+    crash,
+  });
   const server =
     config.ORACLE_METRICS_PORT > 0
-      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, host: config.ORACLE_METRICS_HOST, stream: opened.stream, store: opened.store, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
+      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, host: config.ORACLE_METRICS_HOST, stream, jobs, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
       : undefined;
   const worker = createOracleWorker({
-    ...opened,
-    models: config.ORACLE_MODELS,
-    settings: workerSettings(config),
+    intake,
+    jobs,
+    pipeline,
+    txm,
+    lease,
+    stream,
+    settings: {
+      pollMs: config.ORACLE_POLL_MS,
+      breakerFailures: config.ORACLE_BREAKER_FAILURES,
+      breakerCooldownMs: config.ORACLE_BREAKER_COOLDOWN_MS,
+      shutdownTimeoutMs: config.ORACLE_SHUTDOWN_TIMEOUT_MS,
+    },
     metrics,
-    crash: createCrashPoints(config.ORACLE_CRASH_AT),
-    holder: `${config.ORACLE_CONSUMER}:${randomUUID()}`,
+    log,
   });
   log.info({ msg: "oracle started", chain_id: chainId, contract, oracle_address: account.address, store: config.DATABASE_URL ? "postgres" : "pglite", stream: config.REDIS_URL ? "redis" : "memory" });
   const running = worker.start();
@@ -104,8 +141,8 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
     async stop() {
       await worker.stop();
       server?.close();
-      if (!options.stream) await opened.stream.close();
-      await opened.sql.close();
+      if (!options.stream) await stream.close();
+      await sql.close();
       log.info({ msg: "oracle stopped" });
     },
   };

@@ -8,7 +8,7 @@ import { isAddress, type Address, type Hex } from "viem";
 import type { ModelTable, NodeMetrics } from "./pricing";
 
 export type TaskJob = {
-  kind: "settle" | "fail";
+  operation: "completeTask" | "failTask";
   key: Hex;
   taskId: Hex;
   node: Address;
@@ -17,8 +17,8 @@ export type TaskJob = {
   metrics: NodeMetrics;
   reportedAt: number;
 };
-export type RegisterNodeJob = { kind: "register_node"; key: string; node: Address; owner: Address };
-export type RateNodeJob = { kind: "rate_node"; key: string; node: Address; rating: number };
+export type RegisterNodeJob = { operation: "registerNode"; key: string; node: Address; owner: Address };
+export type RateNodeJob = { operation: "updateNodeRating"; key: string; node: Address; rating: number };
 export type Job = TaskJob | RegisterNodeJob | RateNodeJob;
 
 /** Why a message or job was dead-lettered: a stable class for metrics, and a sentence. */
@@ -91,13 +91,13 @@ export function parseMessage(fields: Record<string, string>, models: ModelTable)
       const result = registerSchema.safeParse(fields);
       if (!result.success) return { ok: false, ...deadReason(result.error) };
       const { opId, node, owner } = result.data;
-      return { ok: true, job: { kind: "register_node", key: `register_node:${opId}`, node, owner } };
+      return { ok: true, job: { operation: "registerNode", key: `registerNode:${opId}`, node, owner } };
     }
     if (fields.op === "updateNodeRating") {
       const result = rateSchema.safeParse(fields);
       if (!result.success) return { ok: false, ...deadReason(result.error) };
       const { opId, node, rating } = result.data;
-      return { ok: true, job: { kind: "rate_node", key: `rate_node:${opId}`, node, rating } };
+      return { ok: true, job: { operation: "updateNodeRating", key: `updateNodeRating:${opId}`, node, rating } };
     }
     return { ok: false, code: "unknown_op", reason: `op ${JSON.stringify(fields.op)} is not registerNode or updateNodeRating` };
   }
@@ -107,7 +107,7 @@ export function parseMessage(fields: Record<string, string>, models: ModelTable)
   return {
     ok: true,
     job: {
-      kind: message.status === "completed" ? "settle" : "fail",
+      operation: message.status === "completed" ? "completeTask" : "failTask",
       key: message.taskId,
       taskId: message.taskId,
       node: message.node,
@@ -131,7 +131,7 @@ export function encodeJob(job: Job): Record<string, unknown> {
 
 export function decodeJob(payload: Record<string, unknown>): Job {
   const job = payload as Job & { tokensGenerated?: string };
-  return job.kind === "settle" || job.kind === "fail"
+  return job.operation === "completeTask" || job.operation === "failTask"
     ? { ...(job as unknown as TaskJob), tokensGenerated: BigInt(job.tokensGenerated as unknown as string) }
     : job;
 }

@@ -12,7 +12,7 @@ export function createMetrics() {
   return {
     registry,
     backlog: new Gauge({ name: "oracle_backlog", help: "Jobs by state, and stream entries not yet acknowledged", labelNames: ["state"], registers: [registry] }),
-    settled: new Counter({ name: "oracle_settled_total", help: "Jobs confirmed on chain, by kind", labelNames: ["kind"], registers: [registry] }),
+    settled: new Counter({ name: "oracle_settled_total", help: "Jobs confirmed on chain, by operation", labelNames: ["operation"], registers: [registry] }),
     failed: new Counter({ name: "oracle_failed_total", help: "Failures by class (dead-letter reason, revert, transient)", labelNames: ["class"], registers: [registry] }),
     gasSpent: new Counter({ name: "oracle_gas_spent_wei_total", help: "Gas paid by mined oracle transactions, in wei", registers: [registry] }),
     attempts: new Counter({ name: "oracle_tx_attempts_total", help: "Signed attempts, by reason", labelNames: ["reason"], registers: [registry] }),

@@ -1,145 +1,92 @@
 /**
- * The oracle worker: an intake loop (stream → store) and a settlement loop (store → chain) run
- * side by side. Only the holder of the signing lease settles; a replica without it keeps
- * recording jobs and takes over when the lease expires.
+ * The oracle worker: an intake loop (stream → job store) and a settlement loop (job store →
+ * pipeline → transaction manager → chain) side by side. Only the holder of the signing lease
+ * settles; a replica without it keeps recording jobs and takes over when the lease expires.
  */
-import type { Address, LocalAccount, PublicClient } from "viem";
-import type { CrashPoints } from "./crash";
-import { createIntake, type IntakeSettings } from "./intake";
-import type { Logger } from "./logger";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { BrokenCircuitError, createBackoff, createBreaker } from "../common/resilience";
+import type { Intake } from "./intake";
 import type { OracleMetrics } from "./metrics";
-import { createPreparer, MisconfiguredError } from "./prepare";
-import type { ModelTable } from "./pricing";
-import type { JobRecord, JobStore } from "./store/jobStore";
+import type { JobStore } from "./settlement/jobs";
+import type { createSettlementPipeline } from "./settlement/pipeline";
 import type { ResultStream } from "./stream";
-import { createBumper } from "./txm/bumper";
-import { createCircuitBreaker } from "./txm/breaker";
 import { classifyError, errorText } from "./txm/classify";
-import { createConfirmer } from "./txm/confirmer";
-import type { TxmContext, TxmSettings } from "./txm/context";
-import { sendReady } from "./txm/sender";
+import type { Lease } from "./txm/lease";
+import type { TxManager } from "./txm/manager";
+import { LeaseLostError } from "./txm/store";
 
-export type WorkerSettings = TxmSettings & {
-  intake: IntakeSettings;
+export type WorkerSettings = {
   pollMs: number;
-  leaseMs: number;
   breakerFailures: number;
   breakerCooldownMs: number;
   shutdownTimeoutMs: number;
-  prepareConcurrency?: number;
 };
 
-export type CreateOracleWorkerParameters = {
-  publicClient: PublicClient;
-  account: LocalAccount;
-  chainId: number;
-  contract: Address;
-  store: JobStore;
+/** Loops wait this long after a failure, doubling per failure in a row. */
+const LOOP_BACKOFF = { initialMs: 250, maxMs: 10_000 };
+
+export function createOracleWorker(parameters: {
+  intake: Intake;
+  jobs: JobStore;
+  pipeline: ReturnType<typeof createSettlementPipeline>;
+  txm: TxManager;
+  lease: Lease;
   stream: ResultStream;
-  models: ModelTable;
   settings: WorkerSettings;
   metrics: OracleMetrics;
   log: Logger;
-  crash: CrashPoints;
-  /** Names this process in the signing lease; unique per process. */
-  holder: string;
-};
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function inPool<T>(items: readonly T[], size: number, run: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, async () => {
-    while (next < items.length) await run(items[next++]!);
-  }));
-}
-
-export function createOracleWorker(parameters: CreateOracleWorkerParameters) {
-  const { store, stream, settings, metrics, log, holder } = parameters;
-  const context: TxmContext = { ...parameters, settings };
-  const intake = createIntake({ ...parameters, settings: settings.intake });
-  const prepare = createPreparer({ publicClient: parameters.publicClient, contract: parameters.contract, from: parameters.account.address, models: parameters.models });
-  const bump = createBumper(context);
-  const confirm = createConfirmer(context);
-  const breaker = createCircuitBreaker({
+}) {
+  const { intake, jobs, pipeline, txm, lease, stream, settings, metrics, log } = parameters;
+  // Only an RPC that does not answer opens the breaker: not a lost lease, a revert or our own bug.
+  const breaker = createBreaker({
     failures: settings.breakerFailures,
     cooldownMs: settings.breakerCooldownMs,
-    onChange: (open) => {
-      metrics.breakerOpen.set(open ? 1 : 0);
-      log[open ? "error" : "info"]({ msg: open ? "circuit breaker open: RPC failing, no new transactions" : "circuit breaker closed" });
-    },
+    counts: (error) => !(error instanceof LeaseLostError) && classifyError(error) === "transient",
+  });
+  breaker.onBreak(() => {
+    metrics.breakerOpen.set(1);
+    log.error({ msg: "circuit breaker open: RPC failing, no new transactions" });
+  });
+  breaker.onReset(() => {
+    metrics.breakerOpen.set(0);
+    log.info({ msg: "circuit breaker closed" });
   });
 
   let stopping = false;
-  let leased = false;
-  let lastLease = 0;
-
-  async function prepareOne(record: JobRecord) {
-    try {
-      const prepared = await prepare(record);
-      if (prepared.outcome === "ready") await store.markReady(record.id, prepared);
-      else if (prepared.outcome === "done") {
-        await store.markDone(record.id);
-        metrics.settled.inc({ kind: record.job.kind });
-        log.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
-      } else await store.markDead(record.id, prepared);
-    } catch (error) {
-      if (!(error instanceof MisconfiguredError) && classifyError(error) === "transient") throw error;
-      metrics.failed.inc({ class: error instanceof MisconfiguredError ? "misconfigured" : "prepare_error" });
-      log.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
-      await store.deferJob(record.id, 1_000);
-    }
-  }
-
-  async function holdLease(): Promise<boolean> {
-    if (Date.now() - lastLease < settings.leaseMs / 3) return leased;
-    const had = leased;
-    leased = await store.acquireLease(holder, settings.leaseMs);
-    lastLease = Date.now();
-    if (leased !== had) log.info({ msg: leased ? "signing lease acquired" : "signing lease held by another replica", holder });
-    return leased;
-  }
 
   /** One pass of the settlement loop; returns whether anything is still in flight. */
-  async function settleTick(): Promise<boolean> {
-    if (!(await holdLease())) return false;
-    if (!stopping) {
-      const received = await store.jobsToPrepare(200);
-      await inPool(received, settings.prepareConcurrency ?? 16, prepareOne);
-    }
-    const { account, publicClient } = parameters;
-    const minedNonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "latest" });
-    const unmined = await store.unminedTxs();
-    await confirm(unmined, minedNonce);
-    const stillUnmined = await store.unminedTxs();
-    await bump(stillUnmined, minedNonce);
-    if (!stopping) await sendReady(context);
-    return stillUnmined.length > 0;
+  async function settlePass(): Promise<boolean> {
+    if (!lease.held && !(await lease.renew())) return false;
+    if (!stopping) await pipeline.prepareReceived();
+    if (!stopping) await pipeline.submitReady();
+    const { unmined } = await txm.tick({ sendNew: !stopping });
+    return unmined > 0;
   }
 
   async function refreshGauges() {
-    const counts = await store.countByState();
+    const counts = await jobs.countByState();
     for (const state of ["received", "ready", "submitted", "confirmed", "dead"]) metrics.backlog.set({ state }, counts[state] ?? 0);
     metrics.backlog.set({ state: "stream" }, await stream.backlog());
   }
 
   async function intakeLoop() {
-    let failures = 0;
+    const backoff = createBackoff(LOOP_BACKOFF);
     await intake.start();
     while (!stopping) {
       try {
         await intake.poll();
-        failures = 0;
+        backoff.succeeded();
       } catch (error) {
-        failures += 1;
-        log.error({ msg: "intake failed; backing off", error: errorText(error), failures });
-        await sleep(Math.min(250 * 2 ** failures, 10_000));
+        const wait = backoff.failed();
+        log.error({ msg: "intake failed; backing off", error: errorText(error), failures: backoff.failures });
+        await sleep(wait);
       }
     }
   }
 
   async function settleLoop() {
-    let failures = 0;
+    const backoff = createBackoff({ ...LOOP_BACKOFF, initialMs: settings.pollMs });
     let stopDeadline: number | undefined;
     let lastGauges = 0;
     for (;;) {
@@ -151,18 +98,17 @@ export function createOracleWorker(parameters: CreateOracleWorkerParameters) {
         }
       }
       let inFlight = true;
-      if (breaker.allows()) {
-        try {
-          inFlight = await settleTick();
-          breaker.success();
-          failures = 0;
-        } catch (error) {
-          failures += 1;
+      try {
+        inFlight = await breaker.execute(settlePass);
+        backoff.succeeded();
+      } catch (error) {
+        if (error instanceof LeaseLostError) {
+          log.warn({ msg: "signing lease lost during a pass; signing stops until it is held again", error: errorText(error) });
+        } else if (!(error instanceof BrokenCircuitError)) {
           const kind = classifyError(error);
-          if (kind === "transient") breaker.failure();
           metrics.failed.inc({ class: kind === "transient" ? "transient" : "settle_error" });
-          log.error({ msg: "settlement pass failed; backing off", error: errorText(error), class: kind, failures, stack: kind === "fatal" ? (error as Error).stack : undefined });
-          await sleep(Math.min(settings.pollMs * 2 ** failures, 10_000));
+          log.error({ msg: "settlement pass failed; backing off", error: errorText(error), class: kind, failures: backoff.failures + 1, stack: kind === "fatal" ? (error as Error).stack : undefined });
+          await sleep(backoff.failed());
         }
       }
       if (stopping && !inFlight) return;
@@ -177,14 +123,14 @@ export function createOracleWorker(parameters: CreateOracleWorkerParameters) {
   let running: Promise<unknown> | undefined;
   return {
     start() {
-      running ??= Promise.all([intakeLoop(), settleLoop()]);
+      running ??= lease.start().then(() => Promise.all([intakeLoop(), settleLoop()]));
       return running;
     },
     /** Graceful: takes no new messages, sends nothing new, and waits for what is in flight. */
     async stop() {
       stopping = true;
       await running;
-      if (leased) await store.releaseLease(holder);
+      await lease.stop();
     },
   };
 }

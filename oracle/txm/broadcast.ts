@@ -1,17 +1,17 @@
 /**
  * Sends saved bytes. Never re-signs: a resend after a crash or a mempool drop is the very same
  * transaction. Answers that mean "this nonce is already taken care of" are left to the
- * confirmer; transient errors throw for the caller's backoff and circuit breaker.
+ * confirmer; transient errors throw for the caller's back-off and circuit breaker.
  */
 import type { Hash, Hex } from "viem";
 import { classifyError, errorText } from "./classify";
-import type { TxmContext } from "./context";
+import type { TxmContext } from "./types";
 
 export type BroadcastResult = "sent" | "probably_sent" | "underpriced" | "rejected";
 
-export async function broadcast(context: TxmContext, attempt: { hash: Hash; raw: Hex }, meta: { nonce: number }): Promise<BroadcastResult> {
+export async function broadcast(context: TxmContext, attempt: { hash: Hash; raw: Hex }, meta: { nonce: number | undefined }): Promise<BroadcastResult> {
   try {
-    await context.publicClient.sendRawTransaction({ serializedTransaction: attempt.raw });
+    await context.chain.sendRawTransaction({ serializedTransaction: attempt.raw });
   } catch (error) {
     const kind = classifyError(error);
     if (kind === "transient") throw error;

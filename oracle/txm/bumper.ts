@@ -2,13 +2,32 @@
  * Keeps every unmined transaction moving: sends saved attempts never broadcast (a crash between
  * save and send), re-sends the latest attempt when it may have left the mempool, replaces an
  * attempt stuck past the threshold with higher fees at the same nonce, and after the last
- * attempt replaces the whole transaction with a no-op so the nonce clears and the jobs re-queue.
+ * attempt replaces the request with a no-op so the nonce clears (the caller hears "dropped").
  */
-import type { TxRecord } from "../store/jobStore";
 import { broadcast } from "./broadcast";
-import { bumpedFees, currentFees, signAttempt, type TxmContext } from "./context";
+import { bumpedFees, currentFees } from "./fees";
+import { signAttempt } from "./sign";
+import type { TxmContext, TxRecord } from "./types";
 
 const NOOP_GAS = 21_000n;
+
+/** What the bumper does with one unmined transaction now: a pure decision, tested as a table. */
+export type BumpAction = "skip" | "broadcast" | "rebroadcast" | "bump" | "noop" | "wait";
+
+export function bumpAction(
+  tx: Pick<TxRecord, "nonce" | "noop" | "attempts">,
+  now: number,
+  minedNonce: number,
+  lastSent: number | undefined,
+  settings: { stuckAfterMs: number; rebroadcastMs: number; maxAttempts: number },
+): BumpAction {
+  if (tx.nonce === undefined || tx.nonce < minedNonce) return "skip";
+  const latest = tx.attempts.at(-1)!;
+  if (latest.broadcastAt === undefined && lastSent === undefined) return "broadcast";
+  if (now - latest.createdAt >= settings.stuckAfterMs) return !tx.noop && tx.attempts.length >= settings.maxAttempts ? "noop" : "bump";
+  const sentAt = lastSent ?? latest.broadcastAt ?? latest.createdAt;
+  return now - sentAt >= settings.rebroadcastMs ? "rebroadcast" : "wait";
+}
 
 export function createBumper(context: TxmContext) {
   const lastSent = new Map<number, number>();
@@ -16,20 +35,21 @@ export function createBumper(context: TxmContext) {
   async function replace(tx: TxRecord, noop: boolean) {
     const { settings, store, log, metrics, account } = context;
     const latest = tx.attempts.at(-1)!;
-    const fees = bumpedFees(latest, await currentFees(context), settings);
+    const fees = bumpedFees(latest, await currentFees(context.chain, settings), settings);
     if (!fees) {
-      // At the fee cap: a replacement would be rejected as underpriced, so keep resending.
+      // At the fee cap: a replacement would be refused as underpriced, so keep resending.
       log.warn({ msg: "stuck transaction at the fee cap", nonce: tx.nonce, tx_hash: latest.hash, max_fee_wei: latest.maxFee.toString() });
       await broadcast(context, latest, tx);
       return;
     }
-    const target = noop ? { to: account.address, data: "0x" as const, gas: NOOP_GAS } : tx;
-    const attempt = await signAttempt(context, { nonce: tx.nonce, ...target }, fees);
-    await store.addAttempt(tx.id, attempt, noop ? { ...target, kind: "noop" } : undefined);
+    const target = noop ? { to: account.address, data: "0x" as const, value: 0n, gas: NOOP_GAS } : { to: tx.to, data: tx.data, value: tx.value, gas: tx.gas! };
+    const attempt = await signAttempt(context, { nonce: tx.nonce!, ...target }, fees);
+    await store.addAttempt(tx.id, attempt, noop ? target : undefined);
     metrics.attempts.inc({ reason: noop ? "noop" : "bump" });
     log.warn({
-      msg: noop ? "transaction replaced by a no-op; its jobs are re-queued" : "stuck transaction bumped",
+      msg: noop ? "transaction replaced by a no-op; its request is dropped" : "stuck transaction bumped",
       nonce: tx.nonce,
+      idempotency_key: tx.idempotencyKey,
       attempt: tx.attempts.length + 1,
       tx_hash: attempt.hash,
       previous_hash: latest.hash,
@@ -41,25 +61,16 @@ export function createBumper(context: TxmContext) {
   }
 
   return async function bump(unmined: readonly TxRecord[], minedNonce: number) {
-    const { settings } = context;
     const now = Date.now();
     for (const tx of unmined) {
-      if (tx.nonce < minedNonce) continue;
-      const latest = tx.attempts.at(-1)!;
-      if (latest.broadcastAt === undefined && !lastSent.has(tx.id)) {
-        await broadcast(context, latest, tx);
-        lastSent.set(tx.id, now);
+      const action = bumpAction(tx, now, minedNonce, lastSent.get(tx.id), context.settings);
+      if (action === "skip" || action === "wait") continue;
+      if (action === "bump" || action === "noop") {
+        await replace(tx, action === "noop");
         continue;
       }
-      if (now - latest.createdAt >= settings.stuckAfterMs) {
-        await replace(tx, tx.kind !== "noop" && tx.attempts.length >= settings.maxAttempts);
-        continue;
-      }
-      const sentAt = lastSent.get(tx.id) ?? latest.broadcastAt ?? latest.createdAt;
-      if (now - sentAt >= settings.rebroadcastMs) {
-        await broadcast(context, latest, tx);
-        lastSent.set(tx.id, now);
-      }
+      await broadcast(context, tx.attempts.at(-1)!, tx);
+      lastSent.set(tx.id, now);
     }
   };
 }

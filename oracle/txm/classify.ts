@@ -46,10 +46,3 @@ export function revertReason(error: unknown): string {
   }
   return errorText(error);
 }
-
-export class RpcUnavailableError extends BaseError {
-  override name = "RpcUnavailableError";
-  constructor(cause: unknown) {
-    super("The RPC endpoint is not answering; holding new transactions until it recovers", { cause, retryable: true });
-  }
-}

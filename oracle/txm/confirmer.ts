@@ -1,24 +1,22 @@
 /**
- * Confirms by the account's mined nonce, then by receipts of every attempt at that nonce.
- * Mined transactions are re-checked against the canonical chain until final: one whose block
- * was reorged out goes back to pending, and the bumper re-sends its bytes.
+ * Confirms by the account's mined nonce, then by the receipts of every attempt at that nonce,
+ * and reports each confirmed request's receipt to its caller. Mined transactions are re-checked
+ * against the canonical chain until final: one whose block was reorged out goes back to
+ * pending (the caller hears "reorged"), and the bumper re-sends its bytes.
  */
-import { parseEventLogs, type Hash, type TransactionReceipt } from "viem";
-import { inferencePaymentAbi } from "../../abis";
-import type { JobRecord, TxRecord } from "../store/jobStore";
-import type { TxmContext } from "./context";
+import type { Hash, TransactionReceipt } from "viem";
+import type { TxmContext, TxRecord } from "./types";
 
 /** Polls with no receipt for a mined nonce before we conclude someone else's transaction took it. */
 const LOST_AFTER_POLLS = 5;
 
-/** Keys of the jobs a receipt actually did: a batch skips tasks no longer open, a revert does nothing. */
-function doneKeys(receipt: TransactionReceipt): Set<string> {
-  const keys = new Set<string>();
-  if (receipt.status !== "success") return keys;
-  for (const log of parseEventLogs({ abi: inferencePaymentAbi, logs: receipt.logs })) {
-    if (log.eventName === "TaskCompleted" || log.eventName === "TaskCancelled") keys.add(log.args.taskId.toLowerCase());
-  }
-  return keys;
+/** Whether a receipt at `receiptBlock` has the confirmations asked for, with `head` the latest block. */
+export const isConfirmed = (receiptBlock: bigint, head: bigint, confirmations: number) => head - receiptBlock + 1n >= BigInt(confirmations);
+
+/** What a re-check makes of a mined transaction: a pure decision, tested as a table. */
+export function recheckVerdict(tx: Pick<TxRecord, "minedBlock" | "minedBlockHash">, canonicalHash: Hash | undefined, head: bigint, finalityDepth: number) {
+  if (canonicalHash !== tx.minedBlockHash) return "reorged" as const;
+  return head - tx.minedBlock! >= BigInt(finalityDepth) ? ("final" as const) : ("mined" as const);
 }
 
 export function createConfirmer(context: TxmContext) {
@@ -27,7 +25,7 @@ export function createConfirmer(context: TxmContext) {
 
   async function receiptOf(tx: TxRecord): Promise<TransactionReceipt | undefined> {
     for (const attempt of [...tx.attempts].reverse()) {
-      const receipt = await context.publicClient.getTransactionReceipt({ hash: attempt.hash }).catch((error: Error) => {
+      const receipt = await context.chain.getTransactionReceipt({ hash: attempt.hash }).catch((error: Error) => {
         if (error.name === "TransactionReceiptNotFoundError") return undefined;
         throw error;
       });
@@ -36,69 +34,57 @@ export function createConfirmer(context: TxmContext) {
     return undefined;
   }
 
-  async function settle(tx: TxRecord, jobs: JobRecord[], receipt: TransactionReceipt) {
+  async function confirmed(tx: TxRecord, receipt: TransactionReceipt) {
     const { store, metrics, log } = context;
-    const keys = doneKeys(receipt);
-    // A node operation has no task id; its success is the receipt's.
-    for (const job of jobs) if (receipt.status === "success" && (job.job.kind === "register_node" || job.job.kind === "rate_node")) keys.add(job.job.key);
-    const { confirmed, requeued } = await store.markMined(tx.id, {
-      hash: receipt.transactionHash,
-      blockNumber: receipt.blockNumber,
-      blockHash: receipt.blockHash,
-      gasSpent: receipt.gasUsed * receipt.effectiveGasPrice,
-      settledKeys: keys,
-    });
+    await store.markMined(tx, receipt);
     metrics.gasSpent.inc(Number(receipt.gasUsed * receipt.effectiveGasPrice));
     metrics.confirmationLatency.observe((Date.now() - tx.createdAt) / 1000);
-    for (const job of confirmed) metrics.settled.inc({ kind: job.job.kind });
     if (receipt.status !== "success") metrics.failed.inc({ class: "revert" });
     log.info({
-      msg: receipt.status === "success" ? "transaction confirmed" : "transaction reverted; its jobs go back to be prepared",
+      msg: receipt.status === "success" ? "transaction confirmed" : "transaction mined reverted",
+      idempotency_key: tx.idempotencyKey,
       nonce: tx.nonce,
       tx_hash: receipt.transactionHash,
       block_number: receipt.blockNumber.toString(),
       gas_used: receipt.gasUsed.toString(),
-      confirmed: confirmed.length,
-      requeued: requeued.length,
     });
   }
 
   async function confirmUnmined(unmined: readonly TxRecord[], minedNonce: number, head: bigint) {
     const { store, settings, log } = context;
     for (const tx of unmined) {
-      if (tx.nonce >= minedNonce) break;
+      if (tx.nonce! >= minedNonce) break;
       context.crash.hit("during-confirmation");
       const receipt = await receiptOf(tx);
       if (!receipt) {
         const count = (misses.get(tx.id) ?? 0) + 1;
         misses.set(tx.id, count);
         if (count >= LOST_AFTER_POLLS) {
-          log.warn({ msg: "nonce used by a transaction that is not ours; jobs re-queued", nonce: tx.nonce, attempts: tx.attempts.map((a) => a.hash) });
-          await store.markLost(tx.id);
+          log.warn({ msg: "nonce used by a transaction that is not ours; request dropped", nonce: tx.nonce, attempts: tx.attempts.map((a) => a.hash) });
+          await store.markLost(tx);
           misses.delete(tx.id);
         }
         continue;
       }
       misses.delete(tx.id);
-      if (head - receipt.blockNumber + 1n < BigInt(settings.confirmations)) continue;
-      await settle(tx, await store.jobsOfTx(tx.id), receipt);
+      if (isConfirmed(receipt.blockNumber, head, settings.confirmations)) await confirmed(tx, receipt);
     }
   }
 
   async function recheckMined(head: bigint, headHash: Hash) {
-    const { store, settings, log, publicClient, metrics } = context;
+    const { store, settings, log, chain, metrics } = context;
     // The canonical chain below an unchanged head cannot have changed since the last look.
     if (headHash === lastHead) return;
-    const mined = await store.minedTxs();
     const hashes = new Map<bigint, Hash | undefined>();
-    for (const tx of mined) {
+    for (const tx of await store.mined()) {
       const number = tx.minedBlock!;
-      if (!hashes.has(number)) hashes.set(number, number > head ? undefined : (await publicClient.getBlock({ blockNumber: number })).hash);
-      if (hashes.get(number) !== tx.minedBlockHash) {
+      if (!hashes.has(number)) hashes.set(number, number > head ? undefined : (await chain.getBlock({ blockNumber: number })).hash);
+      const verdict = recheckVerdict(tx, hashes.get(number), head, settings.finalityDepth);
+      if (verdict === "reorged") {
         metrics.reorgs.inc();
-        log.warn({ msg: "settlement reorged out; waiting for it to be mined again", nonce: tx.nonce, tx_hash: tx.minedHash, block_number: number.toString() });
-        await store.markReorgedOut(tx.id);
-      } else if (head - number >= BigInt(settings.finalityDepth)) {
+        log.warn({ msg: "mined transaction reorged out; waiting for it to be mined again", nonce: tx.nonce, tx_hash: tx.minedHash, block_number: number.toString() });
+        await store.markReorgedOut(tx);
+      } else if (verdict === "final") {
         await store.markFinal(tx.id);
       }
     }
@@ -106,7 +92,7 @@ export function createConfirmer(context: TxmContext) {
   }
 
   return async function confirm(unmined: readonly TxRecord[], minedNonce: number) {
-    const block = await context.publicClient.getBlock({ blockTag: "latest" });
+    const block = await context.chain.getBlock({ blockTag: "latest" });
     await recheckMined(block.number, block.hash);
     await confirmUnmined(unmined, minedNonce, block.number);
   };

@@ -5,13 +5,13 @@
  * with its reason, before any nonce is spent.
  */
 import { zeroAddress, type Address, type PublicClient } from "viem";
-import { inferencePaymentAbi } from "../abis";
-import { BaseError } from "../common/errors";
-import type { DeadReason, Job } from "./message";
-import { performanceScore, priceTask, type ModelTable } from "./pricing";
-import { classifyError, revertReason } from "./txm/classify";
-import type { JobRecord } from "./store/jobStore";
-import { callOf } from "./txm/calls";
+import { inferencePaymentAbi } from "../../abis";
+import { BaseError } from "../../common/errors";
+import type { DeadReason, Job } from "../message";
+import { performanceScore, priceTask, type ModelTable } from "../pricing";
+import { classifyError, revertReason } from "../txm/classify";
+import { callOf } from "./calls";
+import type { JobRecord } from "./jobs";
 
 export type Prepared =
   | { outcome: "ready"; actualCost?: bigint; score?: number }
@@ -31,7 +31,7 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
   const readNode = (node: Address) => publicClient.readContract({ address: contract, abi: inferencePaymentAbi, functionName: "nodes", args: [node] });
 
   async function check(job: Job): Promise<Prepared> {
-    if (job.kind === "register_node") {
+    if (job.operation === "registerNode") {
       const [owner, , , , active] = await readNode(job.node);
       if (active) {
         return owner.toLowerCase() === job.owner
@@ -40,7 +40,7 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
       }
       return { outcome: "ready" };
     }
-    if (job.kind === "rate_node") {
+    if (job.operation === "updateNodeRating") {
       const [owner, , , reliability, active] = await readNode(job.node);
       if (owner === zeroAddress) return { outcome: "dead", code: "node_not_registered", reason: `node ${job.node} is not registered` };
       if (!active) return { outcome: "dead", code: "node_inactive", reason: `node ${job.node} is deactivated` };
@@ -52,7 +52,7 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
     if (status === "None") return { outcome: "dead", code: "task_not_found", reason: `task ${job.taskId} does not exist on chain` };
     if (status === "Completed" || status === "Cancelled") {
       // Settled the way this job asks, by this node: ours, or an identical report already paid.
-      const wanted = job.kind === "settle" ? "Completed" : "Cancelled";
+      const wanted = job.operation === "completeTask" ? "Completed" : "Cancelled";
       if (status === wanted && taskNode.toLowerCase() === job.node) return { outcome: "done" };
       return {
         outcome: "dead",
@@ -61,7 +61,7 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
       };
     }
     if (owner === zeroAddress) return { outcome: "dead", code: "node_not_registered", reason: `node ${job.node} is not registered` };
-    if (job.kind === "fail") return { outcome: "ready" };
+    if (job.operation === "failTask") return { outcome: "ready" };
     if (!active) return { outcome: "dead", code: "node_inactive", reason: `node ${job.node} is deactivated` };
     const model = parameters.models[job.model];
     if (!model) return { outcome: "dead", code: "unknown_model", reason: `model ${job.model} is not in the price table` };

@@ -1,9 +1,10 @@
 /**
- * The few SQL calls the job store needs, over postgres.js (DATABASE_URL) or PGlite (embedded),
- * so one store implementation with one set of SQL statements serves both.
+ * The few SQL calls the oracle's stores need, over postgres.js (DATABASE_URL) or PGlite
+ * (embedded), so one implementation with one set of SQL statements serves both.
  */
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
+import { retryWhen } from "../../common/resilience";
 
 export type Row = Record<string, unknown>;
 
@@ -24,27 +25,8 @@ const TRANSIENT_SQLSTATES = new Set(["40P01" /* deadlock_detected */, "40001" /*
 export const isTransientSqlError = (error: unknown): boolean =>
   typeof error === "object" && error !== null && TRANSIENT_SQLSTATES.has(String((error as { code?: unknown }).code));
 
-export type RetryPolicy = { attempts: number; baseMs: number; maxMs: number };
-
 /** Enough for a handful of replicas colliding; a conflict that outlasts it is not a passing one. */
-const TRANSIENT_RETRY: RetryPolicy = { attempts: 8, baseMs: 10, maxMs: 1_000 };
-
-/**
- * Runs `run` (a whole transaction, or one statement outside any) again when Postgres aborted it
- * as a deadlock victim or a serialization failure, after a jittered, doubling, capped wait; any
- * other error, or the last attempt's, goes to the caller.
- */
-export async function retryTransient<T>(run: () => Promise<T>, policy: RetryPolicy = TRANSIENT_RETRY): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await run();
-    } catch (error) {
-      if (attempt >= policy.attempts || !isTransientSqlError(error)) throw error;
-      const ceiling = Math.min(policy.baseMs * 2 ** (attempt - 1), policy.maxMs);
-      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
-    }
-  }
-}
+const retryTransient = <T>(run: () => Promise<T>) => retryWhen(run, { attempts: 8, initialMs: 10, maxMs: 1_000, retryable: isTransientSqlError });
 
 export function createPostgresSql(parameters: { url: string; max?: number }): Sql {
   const client = postgres(parameters.url, { max: parameters.max ?? 4, onnotice: () => {} });
@@ -61,7 +43,7 @@ export function createPostgresSql(parameters: { url: string; max?: number }): Sq
   return wrap(client, false);
 }
 
-export async function createPgliteSql(parameters: { dataDir: string }): Promise<Sql> {
+export async function createPgliteSql(parameters: { dataDir: string }): Promise<Sql & { pglite: PGlite }> {
   const db = parameters.dataDir === "memory://" ? new PGlite() : new PGlite(parameters.dataDir);
   await db.waitReady;
   type Runner = Pick<PGlite, "query">;
@@ -70,5 +52,5 @@ export async function createPgliteSql(parameters: { dataDir: string }): Promise<
     transaction: (fn) => (nested ? fn(wrap(run, true)) : (db.transaction((tx) => fn(wrap(tx, true))) as Promise<never>)),
     close: () => db.close(),
   });
-  return wrap(db, false);
+  return { ...wrap(db, false), pglite: db };
 }

@@ -1,0 +1,83 @@
+/**
+ * The settlement pipeline, between the job store and the transaction manager: received jobs are
+ * priced, checked and simulated; ready jobs are planned into calls and handed to the transaction
+ * manager under the call's idempotency key, in the same database transaction that puts the jobs
+ * on the call. Outcomes come back through the handler in ./outcomes.
+ */
+import type { Address } from "viem";
+import type { Logger } from "pino";
+import { backoffDelay } from "../../common/resilience";
+import type { Sql } from "../db/sql";
+import type { OracleMetrics } from "../metrics";
+import { classifyError, errorText } from "../txm/classify";
+import type { TxManager } from "../txm/manager";
+import { callKeyOf, encodeCall, planCalls } from "./calls";
+import type { JobRecord, JobStore } from "./jobs";
+import { MisconfiguredError, type createPreparer } from "./prepare";
+import { BaseError } from "../../common/errors";
+
+export type PipelineSettings = { batchThreshold: number; batchSize: number; prepareConcurrency: number };
+
+/** A job that could not be prepared waits this long, doubling per failure, before the next try. */
+const PREPARE_RETRY = { initialMs: 1_000, maxMs: 60_000 };
+
+async function inPool<T>(items: readonly T[], size: number, run: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, async () => {
+    while (next < items.length) await run(items[next++]!);
+  }));
+}
+
+export function createSettlementPipeline(parameters: {
+  sql: Sql;
+  jobs: JobStore;
+  txm: TxManager;
+  prepare: ReturnType<typeof createPreparer>;
+  contract: Address;
+  settings: PipelineSettings;
+  metrics: OracleMetrics;
+  log: Logger;
+}) {
+  const { sql, jobs, txm, prepare, settings, metrics, log } = parameters;
+  async function prepareOne(record: JobRecord) {
+    try {
+      const prepared = await prepare(record);
+      if (prepared.outcome === "ready") await jobs.markReady(record.id, prepared);
+      else if (prepared.outcome === "done") {
+        await jobs.markDone(record.id);
+        metrics.settled.inc({ operation: record.job.operation });
+        log.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
+      } else await jobs.markDead(record.id, prepared);
+    } catch (error) {
+      if (!(error instanceof MisconfiguredError) && classifyError(error) === "transient") throw error;
+      metrics.failed.inc({ class: error instanceof MisconfiguredError ? "misconfigured" : "prepare_error" });
+      log.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
+      await jobs.deferJob(record.id, backoffDelay(record.retries + 1, PREPARE_RETRY));
+    }
+  }
+
+  return {
+    /** Prices, checks and simulates received jobs. */
+    async prepareReceived(limit = 200) {
+      await inPool(await jobs.jobsToPrepare(limit), settings.prepareConcurrency, prepareOne);
+    },
+
+    /** Plans ready jobs into calls and hands them to the transaction manager; returns how many. */
+    async submitReady(): Promise<number> {
+      const room = await txm.room();
+      if (room <= 0) return 0;
+      const calls = planCalls(await jobs.readyJobs(room * settings.batchSize), { room, batchSize: settings.batchSize, batchThreshold: settings.batchThreshold });
+      for (const call of calls) {
+        const key = callKeyOf(call);
+        await sql.transaction(async (run) => {
+          await txm.send({ idempotencyKey: key, to: parameters.contract, data: encodeCall(call) }, run);
+          if (!(await jobs.submit(run, call.jobs.map((record) => record.id), key))) {
+            throw new BaseError(`Jobs changed state while call ${key} was planned`, { retryable: true });
+          }
+        });
+        log.debug({ msg: "call submitted", call_key: key, operation: call.operation, jobs: call.jobs.length });
+      }
+      return calls.length;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * A transaction manager that knows nothing of its callers' domain (op-service's TxManager,
+ * Chainlink's txm): `send` saves a request under the caller's idempotency key; `tick` moves
+ * every request along (nonce, signature, broadcast, fee bumps, confirmation, reorg re-checks)
+ * and reports outcomes through the handler given to its store.
+ */
+import type { Sql } from "../db/sql";
+import { broadcast } from "./broadcast";
+import { createBumper } from "./bumper";
+import { classifyError, revertReason } from "./classify";
+import { createConfirmer } from "./confirmer";
+import { currentFees } from "./fees";
+import type { Lease } from "./lease";
+import { signAttempt } from "./sign";
+import type { TxmContext, TxRequest } from "./types";
+
+export type TxManager = ReturnType<typeof createTxManager>;
+
+/** Headroom over the estimate: the state it ran on can move before the block (ratings, stakes). */
+export const withHeadroom = (estimate: bigint) => (estimate * 13n) / 10n;
+
+export function createTxManager(parameters: TxmContext & { lease: Lease; holder: string }) {
+  const context: TxmContext = parameters;
+  const { store, chain, account, settings, log, metrics, lease, holder } = parameters;
+  const bump = createBumper(context);
+  const confirm = createConfirmer(context);
+
+  /** Signs and broadcasts unstarted requests in the order they came, up to the in-flight cap. */
+  async function sendUnstarted(): Promise<number> {
+    const room = settings.maxInFlight - (await store.queue()).inFlight;
+    if (room <= 0) return 0;
+    const requests = await store.unstarted(room);
+    if (requests.length === 0) return 0;
+    const chainNonce = await chain.getTransactionCount({ address: account.address, blockTag: "pending" });
+    const fees = await currentFees(chain, settings);
+    let sent = 0;
+    for (const request of requests) {
+      if (!lease.held) break;
+      let gas = request.gasLimit;
+      if (gas === undefined) {
+        try {
+          gas = withHeadroom(await chain.estimateGas({ account: account.address, to: request.to, data: request.data, value: request.value }));
+        } catch (error) {
+          if (classifyError(error) !== "revert") throw error;
+          const reason = revertReason(error);
+          log.warn({ msg: "estimate reverted; request dropped before a nonce was spent", idempotency_key: request.idempotencyKey, reason });
+          await store.reject(request.id, reason);
+          continue;
+        }
+      }
+      const signedGas = gas;
+      const record = await store.assignNonce({
+        txId: request.id,
+        holder,
+        chainNonce,
+        gas: signedGas,
+        sign: (nonce) => signAttempt(context, { nonce, to: request.to, data: request.data, value: request.value, gas: signedGas }, fees),
+      });
+      metrics.attempts.inc({ reason: "new" });
+      log.info({ msg: "transaction signed", idempotency_key: request.idempotencyKey, nonce: record.nonce, tx_hash: record.attempts[0]!.hash, max_fee_wei: fees.maxFee.toString() });
+      context.crash.hit("after-nonce-before-broadcast");
+      await broadcast(context, record.attempts[0]!, record);
+      sent += 1;
+    }
+    return sent;
+  }
+
+  return {
+    /** Saves a request (a no-op for a key already saved); `run` puts it in the caller's transaction. */
+    send: (request: TxRequest, run?: Sql) => store.insertRequest(request, run),
+
+    /**
+     * One pass: confirm and re-check what was sent, keep unmined transactions moving, and (unless
+     * `sendNew` is false, e.g. while shutting down) sign what is waiting. Only the lease holder
+     * may call it. Returns how many transactions are still unmined and how many requests wait.
+     */
+    async tick(options: { sendNew: boolean }): Promise<{ unmined: number; sent: number }> {
+      const minedNonce = await chain.getTransactionCount({ address: account.address, blockTag: "latest" });
+      await confirm(await store.unmined(), minedNonce);
+      const unmined = await store.unmined();
+      await bump(unmined, minedNonce);
+      const sent = options.sendNew ? await sendUnstarted() : 0;
+      return { unmined: unmined.length + sent, sent };
+    },
+
+    /** Room for new requests under the in-flight cap, counting those already waiting. */
+    async room(): Promise<number> {
+      const queue = await store.queue();
+      return settings.maxInFlight - queue.inFlight - queue.unstarted;
+    },
+  };
+}
