@@ -1,6 +1,7 @@
 /**
- * `npm run gas`: gas per task for `completeTask` one at a time versus `completeTasks` in
- * batches, measured on a fresh anvil with a staker present (so every path pays the stakers).
+ * `npm run gas`: gas per task for `completeTask` and `failTask` one at a time versus
+ * `completeTasks` and `failTasks` in batches, measured on a fresh anvil with a staker present
+ * (so every settlement pays the stakers).
  */
 import { getAddress, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
@@ -34,36 +35,39 @@ try {
     return salts.map((salt) => taskIdOf(user!.account.address, salt));
   };
 
-  const rows: { mode: string; tasks: number; gas: bigint; perTask: bigint }[] = [];
-  const singles = await createTasks(10);
-  let singleTotal = 0n;
-  for (const id of singles) {
-    singleTotal += await gasOf(
-      oracle!.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "completeTask", args: [id, node, 8n * FAR, 85n] }),
-    );
-  }
-  rows.push({ mode: "completeTask (single)", tasks: singles.length, gas: singleTotal, perTask: singleTotal / BigInt(singles.length) });
+  const write = oracle!.writeContract;
+  const at = { address: payment, abi: inferencePaymentAbi } as const;
+  const kinds = [
+    {
+      single: (id: Hash) => write({ ...at, functionName: "completeTask", args: [id, node, 8n * FAR, 85n] }),
+      batch: (ids: Hash[]) =>
+        write({ ...at, functionName: "completeTasks", args: [ids.map((taskId) => ({ taskId, node, actualCost: 8n * FAR, performanceScore: 85n }))] }),
+      names: ["completeTask", "completeTasks"],
+    },
+    {
+      single: (id: Hash) => write({ ...at, functionName: "failTask", args: [id, node] }),
+      batch: (ids: Hash[]) => write({ ...at, functionName: "failTasks", args: [ids.map((taskId) => ({ taskId, node }))] }),
+      names: ["failTask", "failTasks"],
+    },
+  ] as const;
 
-  for (const size of BATCH_SIZES) {
-    const ids = await createTasks(size);
-    const gas = await gasOf(
-      oracle!.writeContract({
-        address: payment,
-        abi: inferencePaymentAbi,
-        functionName: "completeTasks",
-        args: [ids.map((taskId) => ({ taskId, node, actualCost: 8n * FAR, performanceScore: 85n }))],
-      }),
-    );
-    rows.push({ mode: `completeTasks (batch of ${size})`, tasks: size, gas, perTask: gas / BigInt(size) });
+  const rows: { mode: string; tasks: number; gas: bigint; perTask: bigint; vsSingle: number }[] = [];
+  for (const kind of kinds) {
+    const singles = await createTasks(10);
+    let singleTotal = 0n;
+    for (const id of singles) singleTotal += await gasOf(kind.single(id));
+    const single = singleTotal / BigInt(singles.length);
+    rows.push({ mode: `${kind.names[0]} (single)`, tasks: singles.length, gas: singleTotal, perTask: single, vsSingle: 1 });
+    for (const size of BATCH_SIZES) {
+      const gas = await gasOf(kind.batch(await createTasks(size)));
+      const perTask = gas / BigInt(size);
+      rows.push({ mode: `${kind.names[1]} (batch of ${size})`, tasks: size, gas, perTask, vsSingle: Number((perTask * 1000n) / single) / 1000 });
+    }
   }
 
-  const single = rows[0]!.perTask;
   console.log("| mode | tasks | total gas | gas per task | vs single |");
   console.log("|---|---:|---:|---:|---:|");
-  for (const row of rows) {
-    const ratio = Number((row.perTask * 1000n) / single) / 1000;
-    console.log(`| ${row.mode} | ${row.tasks} | ${row.gas} | ${row.perTask} | ${ratio.toFixed(3)} |`);
-  }
+  for (const row of rows) console.log(`| ${row.mode} | ${row.tasks} | ${row.gas} | ${row.perTask} | ${row.vsSingle.toFixed(3)} |`);
 } finally {
   await chain.anvil.stop();
 }

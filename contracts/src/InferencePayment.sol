@@ -19,7 +19,7 @@ import {FARToken} from "./FARToken.sol";
 ///  - every state change emits an event with indexed keys;
 ///  - a task never settled can be cancelled by its user after `taskTimeout`, and a failed task
 ///    is refunded in full;
-///  - the oracle can settle many tasks in one transaction;
+///  - the oracle can settle, or report as failed, many tasks in one transaction;
 ///  - a task id is derived from its creator and a salt (`taskIdOf`), so nobody can take an id
 ///    another user is about to open (the spec's caller-chosen global ids could be front-run
 ///    with the same id and a 1-wei escrow).
@@ -66,6 +66,11 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
         address node;
         uint256 actualCost;
         uint256 performanceScore;
+    }
+
+    struct Failure {
+        bytes32 taskId;
+        address node;
     }
 
     struct Split {
@@ -218,9 +223,21 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
     /// @notice The oracle reports a task the node failed: the user gets the whole escrow back.
     /// A deactivated node can still be blamed, since failing is often why it was deactivated.
     function failTask(bytes32 taskId, address node) external onlyRole(ORACLE_ROLE) nonReentrant {
-        if (nodes[node].owner == address(0)) revert UnknownNode(node);
-        nodes[node].tasksFailed += 1;
-        _cancel(taskId, node);
+        _fail(Failure(taskId, node));
+    }
+
+    /// @notice Reports many failed tasks in one transaction, each with exactly `failTask`'s
+    /// effects. Like `completeTasks`, tasks no longer open are skipped with `SettlementSkipped`,
+    /// so a replayed batch can never refund twice; an unknown node reverts the whole batch.
+    function failTasks(Failure[] calldata failures) external onlyRole(ORACLE_ROLE) nonReentrant {
+        for (uint256 i = 0; i < failures.length; i++) {
+            TaskStatus status = tasks[failures[i].taskId].status;
+            if (status != TaskStatus.Created) {
+                emit SettlementSkipped(failures[i].taskId, status);
+                continue;
+            }
+            _fail(failures[i]);
+        }
     }
 
     /// @notice The task's user takes the escrow back once the task has waited `taskTimeout`.
@@ -337,6 +354,12 @@ contract InferencePayment is AccessControl, ReentrancyGuard {
     function _payStakersAndTreasury(uint256 stakerTotal, uint256 treasuryTotal) private {
         if (stakerTotal > 0) farToken.distributeRevenue(stakerTotal);
         if (treasuryTotal > 0) IERC20(address(farToken)).safeTransfer(treasury, treasuryTotal);
+    }
+
+    function _fail(Failure memory f) private {
+        if (nodes[f.node].owner == address(0)) revert UnknownNode(f.node);
+        nodes[f.node].tasksFailed += 1;
+        _cancel(f.taskId, f.node);
     }
 
     function _cancel(bytes32 taskId, address node) private {

@@ -201,6 +201,7 @@ contract FixesTest is Fixture {
     mapping(address => uint256) internal ixStake;
     mapping(address => uint256) internal ixEarned;
     mapping(address => uint256) internal ixDone;
+    mapping(address => uint256) internal ixFailed;
     mapping(address => uint256) internal ixRel;
     mapping(bytes32 => uint256) internal ixEscrow;
     uint256 internal ixRewardRate;
@@ -273,6 +274,7 @@ contract FixesTest is Fixture {
                     assertEq(l.topics.length, 4, "TaskCancelled indexes taskId, user and node");
                     ixTotalEscrow -= ixEscrow[l.topics[1]];
                     ixUser[_addr(l.topics[2])] += _word(l.data, 0);
+                    if (_word(l.data, 1) == 1) ixFailed[_addr(l.topics[3])] += 1;
                 } else if (sig == InferencePayment.NodeRegistered.selector) {
                     assertEq(l.topics.length, 3, "NodeRegistered indexes node and owner");
                     ixRel[_addr(l.topics[1])] = _word(l.data, 0);
@@ -343,6 +345,13 @@ contract FixesTest is Fixture {
         p.completeTasks(s);
         vm.prank(oracle);
         p.failTask(_taskId(alice, 3), node1);
+        vm.prank(alice);
+        p.createTask(_salt(5), 60 ether);
+        InferencePayment.Failure[] memory f = new InferencePayment.Failure[](2);
+        f[0] = InferencePayment.Failure(_taskId(alice, 5), node2);
+        f[1] = InferencePayment.Failure(_taskId(alice, 3), node2); // skipped
+        vm.prank(oracle);
+        p.failTasks(f);
         vm.prank(oracle);
         p.updateNodeRating(node1, 42);
         vm.prank(oracle);
@@ -369,8 +378,10 @@ contract FixesTest is Fixture {
         }
         for (uint256 i = 3; i < 5; i++) {
             (,, uint256 done, uint256 rel,,) = p.nodes(who[i]);
-            (, uint256 earned,,,,) = p.nodes(who[i]);
+            (, uint256 earned,,,, uint256 failed) = p.nodes(who[i]);
             assertEq(ixEarned[who[i]], earned, "node earnings from TaskCompleted");
+            assertEq(ixFailed[who[i]], failed, "node failures from TaskCancelled");
+            assertEq(failed, 1);
             assertEq(ixDone[who[i]], done, "node task count from TaskCompleted");
             assertEq(ixRel[who[i]], rel, "reliability from NodeRegistered/NodeRatingUpdated");
         }
@@ -608,6 +619,8 @@ contract FixesTest is Fixture {
         uint256 node2Earned;
         uint256 node2Done;
         uint256 node2Rel;
+        uint256 node1Failed;
+        uint256 node2Failed;
         uint256 stakerShare;
     }
 
@@ -621,8 +634,8 @@ contract FixesTest is Fixture {
         x.bobBal = pay.userBalances(bob);
         x.payBal = far.balanceOf(address(pay));
         x.escrowed = pay.totalEscrowed();
-        (, x.node1Earned, x.node1Done, x.node1Rel,,) = pay.nodes(node1);
-        (, x.node2Earned, x.node2Done, x.node2Rel,,) = pay.nodes(node2);
+        (, x.node1Earned, x.node1Done, x.node1Rel,, x.node1Failed) = pay.nodes(node1);
+        (, x.node2Earned, x.node2Done, x.node2Rel,, x.node2Failed) = pay.nodes(node2);
         x.stakerShare = far.pendingRevenueShare(carol);
     }
 
@@ -642,6 +655,8 @@ contract FixesTest is Fixture {
         assertEq(a.node2Earned, b.node2Earned);
         assertEq(a.node2Done, b.node2Done);
         assertEq(a.node2Rel, b.node2Rel);
+        assertEq(a.node1Failed, b.node1Failed, "node1 failures");
+        assertEq(a.node2Failed, b.node2Failed, "node2 failures");
         // the staker's claim can differ by the index's rounding dust only: under 1 wei per whole
         // staked token per distribution (carol stakes < 20k FAR, batches have <= 20 tasks)
         assertApproxEqAbs(a.stakerShare, b.stakerShare, 20_000 * 20, "staker share");
@@ -730,6 +745,110 @@ contract FixesTest is Fixture {
         vm.prank(oracle);
         pay.completeTasks(m);
         assertEq(pay.userBalances(alice), afterFirst.aliceBal + 10 ether); // the failed task's refund only
+    }
+
+    /// The failures of the tasks `_openMany` opened, blaming the nodes it chose.
+    function _failuresOf(InferencePayment.Settlement[] memory s)
+        internal
+        pure
+        returns (InferencePayment.Failure[] memory f)
+    {
+        f = new InferencePayment.Failure[](s.length);
+        for (uint256 i = 0; i < s.length; i++) {
+            f[i] = InferencePayment.Failure(s[i].taskId, s[i].node);
+        }
+    }
+
+    /// failTasks has exactly failTask's effects one task after another: the same events in the
+    /// same order, the same balances, escrow and node counters.
+    function _failBatchEqualsSingles(uint256 n, uint256 seed) internal {
+        InferencePayment.Failure[] memory f = _failuresOf(_openMany(n, seed));
+        uint256 snap = vm.snapshotState();
+
+        vm.recordLogs();
+        vm.startPrank(oracle);
+        for (uint256 i = 0; i < n; i++) {
+            pay.failTask(f[i].taskId, f[i].node);
+        }
+        vm.stopPrank();
+        Vm.Log[] memory singleLogs = vm.getRecordedLogs();
+        Totals memory singles = _totals();
+
+        vm.revertToState(snap);
+        vm.recordLogs();
+        vm.prank(oracle);
+        pay.failTasks(f);
+        Vm.Log[] memory batchLogs = vm.getRecordedLogs();
+
+        _assertSameTotals(singles, _totals());
+        assertEq(singleLogs.length, n, "one TaskCancelled per task");
+        assertEq(batchLogs.length, n, "one TaskCancelled per task");
+        for (uint256 i = 0; i < n; i++) {
+            assertEq(keccak256(abi.encode(batchLogs[i])), keccak256(abi.encode(singleLogs[i])), "same event");
+            assertTrue(_status(f[i].taskId) == InferencePayment.TaskStatus.Cancelled);
+        }
+        assertEq(pay.totalEscrowed(), 0);
+        assertEq(singles.node1Failed + singles.node2Failed, n);
+    }
+
+    function test_Fix6_BatchFailure_SameEffectsAsSingles() public {
+        _failBatchEqualsSingles(8, 42);
+    }
+
+    function testFuzz_Fix6_BatchFailure_SameEffectsAsSingles(uint256 n, uint256 seed) public {
+        _failBatchEqualsSingles(bound(n, 1, 12), seed);
+    }
+
+    /// Settlement and failure batches naming the same tasks: each closes only the tasks still
+    /// open, so no task is both paid and refunded, whichever batch lands first or is replayed.
+    function test_Fix6_BatchFailure_MixedWithSettlements() public {
+        _stake(carol, 1000 ether);
+        InferencePayment.Settlement[] memory all = _openMany(6, 11);
+        uint256 escrowed = pay.totalEscrowed();
+        InferencePayment.Settlement[] memory firstHalf = new InferencePayment.Settlement[](3);
+        uint256 costs;
+        for (uint256 i = 0; i < 3; i++) {
+            firstHalf[i] = all[i];
+            costs += all[i].actualCost;
+        }
+        vm.prank(oracle);
+        pay.completeTasks(firstHalf);
+        uint256 held = far.balanceOf(address(pay));
+        assertEq(held, escrowed - costs);
+
+        // failing all six: the settled half is skipped, the open half refunded in full
+        for (uint256 i = 0; i < 6; i++) {
+            (address user,, uint256 escrow,,) = pay.tasks(all[i].taskId);
+            if (i < 3) {
+                vm.expectEmit(true, false, false, true, address(pay));
+                emit InferencePayment.SettlementSkipped(all[i].taskId, InferencePayment.TaskStatus.Completed);
+            } else {
+                vm.expectEmit(true, true, true, true, address(pay));
+                emit InferencePayment.TaskCancelled(all[i].taskId, user, all[i].node, escrow, true);
+            }
+        }
+        vm.prank(oracle);
+        pay.failTasks(_failuresOf(all));
+        Totals memory afterFailures = _totals();
+
+        // settling all six afterwards, or failing them again, moves nothing
+        vm.recordLogs();
+        vm.startPrank(oracle);
+        pay.completeTasks(all);
+        pay.failTasks(_failuresOf(all));
+        vm.stopPrank();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 12, "only SettlementSkipped events");
+        for (uint256 i = 0; i < logs.length; i++) {
+            assertEq(logs[i].topics[0], InferencePayment.SettlementSkipped.selector);
+        }
+        _assertSameTotals(afterFailures, _totals());
+
+        assertEq(pay.totalEscrowed(), 0);
+        assertEq(far.balanceOf(address(pay)), held, "a refund stays inside the contract");
+        assertEq(pay.totalUserBalances(), held, "every open escrow came back to its user");
+        assertEq(afterFailures.node1Done + afterFailures.node2Done, 3);
+        assertEq(afterFailures.node1Failed + afterFailures.node2Failed, 3);
     }
 
     /// Gas per task, single vs batched, on identical state. Execution gas only: a single

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.20;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Vm} from "./utils/TestBase.sol";
 import {FARToken} from "../src/FARToken.sol";
 import {InferencePayment} from "../src/InferencePayment.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -594,6 +595,165 @@ contract InferencePaymentTest is Fixture {
         vm.expectRevert(_notOpen(T1, InferencePayment.TaskStatus.Completed));
         vm.prank(oracle);
         pay.failTask(T1, node1);
+    }
+
+    // ---------------------------------------------------------------- failTasks
+    // (same effects as failTask one by one: Fixes.t.sol, Fix 6)
+
+    function _failures(bytes32[] memory ids, address[] memory blamed)
+        internal
+        pure
+        returns (InferencePayment.Failure[] memory f)
+    {
+        f = new InferencePayment.Failure[](ids.length);
+        for (uint256 i = 0; i < ids.length; i++) {
+            f[i] = InferencePayment.Failure({taskId: ids[i], node: blamed[i]});
+        }
+    }
+
+    function _pair(bytes32 a, bytes32 b) internal pure returns (bytes32[] memory ids) {
+        ids = new bytes32[](2);
+        (ids[0], ids[1]) = (a, b);
+    }
+
+    function _pair(address a, address b) internal pure returns (address[] memory nodes) {
+        nodes = new address[](2);
+        (nodes[0], nodes[1]) = (a, b);
+    }
+
+    function test_FailTasks_RefundsEachInFull() public {
+        _openTask(alice, S1, 10 ether);
+        _openTask(carol, S3, 30 ether);
+        vm.prank(oracle);
+        pay.deactivateNode(node2); // a deactivated node can be blamed, as with failTask
+
+        vm.expectEmit(true, true, true, true, address(pay));
+        emit InferencePayment.TaskCancelled(T1, alice, node1, 10 ether, true);
+        vm.expectEmit(true, true, true, true, address(pay));
+        emit InferencePayment.TaskCancelled(T3, carol, node2, 30 ether, true);
+        vm.prank(oracle);
+        pay.failTasks(_failures(_pair(T1, T3), _pair(node1, node2)));
+
+        assertEq(pay.userBalances(alice), 10 ether);
+        assertEq(pay.userBalances(carol), 30 ether);
+        assertEq(pay.totalUserBalances(), 40 ether);
+        assertEq(pay.totalEscrowed(), 0);
+        assertEq(far.balanceOf(address(pay)), 40 ether);
+        (, address blamed,,, InferencePayment.TaskStatus status) = pay.tasks(T3);
+        assertEq(blamed, node2);
+        assertTrue(status == InferencePayment.TaskStatus.Cancelled);
+        (,,,,, uint256 failed1) = _node(node1);
+        (,,,,, uint256 failed2) = _node(node2);
+        assertEq(failed1, 1);
+        assertEq(failed2, 1);
+    }
+
+    function test_FailTasks_SkipsTasksNotOpen() public {
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 10 ether);
+        _openTask(carol, S3, 30 ether);
+        _complete(T1, node1, 10 ether, 80);
+        vm.warp(block.timestamp + TIMEOUT);
+        vm.prank(alice);
+        pay.cancelTask(T2);
+        bytes32 unknown = keccak256("unknown");
+
+        bytes32[] memory ids = new bytes32[](5);
+        address[] memory blamed = new address[](5);
+        (ids[0], blamed[0]) = (T1, node2); // already completed
+        (ids[1], blamed[1]) = (T2, node2); // cancelled by its user
+        (ids[2], blamed[2]) = (unknown, node2); // never created
+        (ids[3], blamed[3]) = (T3, node2);
+        (ids[4], blamed[4]) = (T3, node1); // duplicate inside the batch
+
+        vm.expectEmit(true, false, false, true, address(pay));
+        emit InferencePayment.SettlementSkipped(T1, InferencePayment.TaskStatus.Completed);
+        vm.expectEmit(true, false, false, true, address(pay));
+        emit InferencePayment.SettlementSkipped(T2, InferencePayment.TaskStatus.Cancelled);
+        vm.expectEmit(true, false, false, true, address(pay));
+        emit InferencePayment.SettlementSkipped(unknown, InferencePayment.TaskStatus.None);
+        vm.expectEmit(true, true, true, true, address(pay));
+        emit InferencePayment.TaskCancelled(T3, carol, node2, 30 ether, true);
+        vm.expectEmit(true, false, false, true, address(pay));
+        emit InferencePayment.SettlementSkipped(T3, InferencePayment.TaskStatus.Cancelled);
+        vm.prank(oracle);
+        pay.failTasks(_failures(ids, blamed));
+
+        assertTrue(_status(T1) == InferencePayment.TaskStatus.Completed);
+        (, address t2Node,,,) = pay.tasks(T2);
+        assertEq(t2Node, address(0), "a user's cancellation keeps no node");
+        assertEq(pay.userBalances(alice), 10 ether); // T2's own refund only
+        assertEq(pay.userBalances(carol), 30 ether);
+        (,, uint256 done1,,, uint256 failed1) = _node(node1);
+        (,,,,, uint256 failed2) = _node(node2);
+        assertEq(done1, 1);
+        assertEq(failed1, 0, "a skipped entry blames nobody");
+        assertEq(failed2, 1);
+    }
+
+    function test_FailTasks_ReplayRefundsNothing() public {
+        _openTask(alice, S1, 10 ether);
+        _openTask(carol, S3, 30 ether);
+        InferencePayment.Failure[] memory f = _failures(_pair(T1, T3), _pair(node1, node2));
+        vm.prank(oracle);
+        pay.failTasks(f);
+        uint256 held = far.balanceOf(address(pay));
+
+        vm.recordLogs();
+        vm.prank(oracle);
+        pay.failTasks(f);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 2, "only the two SettlementSkipped events");
+        for (uint256 i = 0; i < logs.length; i++) {
+            assertEq(logs[i].topics[0], InferencePayment.SettlementSkipped.selector);
+            assertEq(logs[i].topics[1], f[i].taskId);
+        }
+        assertEq(pay.userBalances(alice), 10 ether);
+        assertEq(pay.userBalances(carol), 30 ether);
+        assertEq(pay.totalUserBalances(), 40 ether);
+        assertEq(far.balanceOf(address(pay)), held);
+        (,,,,, uint256 failed1) = _node(node1);
+        assertEq(failed1, 1);
+    }
+
+    function test_FailTasks_EmptyBatchIsNoop() public {
+        InferencePayment.Failure[] memory f = new InferencePayment.Failure[](0);
+        vm.recordLogs();
+        vm.prank(oracle);
+        pay.failTasks(f);
+        assertEq(vm.getRecordedLogs().length, 0);
+    }
+
+    function test_RevertWhen_FailTasks_NotOracle() public {
+        _openTask(alice, S1, 1 ether);
+        bytes32[] memory ids = new bytes32[](1);
+        address[] memory blamed = new address[](1);
+        (ids[0], blamed[0]) = (T1, node1);
+        InferencePayment.Failure[] memory f = _failures(ids, blamed);
+        vm.expectRevert(_unauthorized(alice, ORACLE));
+        vm.prank(alice);
+        pay.failTasks(f);
+        vm.expectRevert(_unauthorized(admin, ORACLE));
+        vm.prank(admin);
+        pay.failTasks(f);
+        vm.expectRevert(_unauthorized(node1, ORACLE));
+        vm.prank(node1);
+        pay.failTasks(f);
+        assertTrue(_status(T1) == InferencePayment.TaskStatus.Created);
+    }
+
+    function test_RevertWhen_FailTasks_UnknownNodeRevertsAll() public {
+        _openTask(alice, S1, 10 ether);
+        _openTask(alice, S2, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(InferencePayment.UnknownNode.selector, stranger));
+        vm.prank(oracle);
+        pay.failTasks(_failures(_pair(T1, T2), _pair(node1, stranger)));
+
+        assertTrue(_status(T1) == InferencePayment.TaskStatus.Created, "the valid entry is rolled back");
+        assertEq(pay.totalEscrowed(), 20 ether);
+        assertEq(pay.userBalances(alice), 0);
+        (,,,,, uint256 failed1) = _node(node1);
+        assertEq(failed1, 0);
     }
 
     // ---------------------------------------------------------------- cancelTask

@@ -243,6 +243,42 @@ contract Handler is CheatBase {
         calls["failTask"]++;
     }
 
+    /// Fails up to 6 open tasks in one batch, sometimes replaying a closed task, which must be
+    /// skipped: it keeps its status and refunds nothing.
+    function failTasks(uint256 seed, uint256 count, bool replayClosed) external {
+        uint256 open = openTasks.length;
+        uint256 n = open == 0 ? 0 : bound(count, 1, _min(open, 6));
+        uint256 extra = replayClosed && closedTasks.length > 0 ? 1 : 0;
+        if (n + extra == 0) return;
+
+        InferencePayment.Failure[] memory batch = new InferencePayment.Failure[](n + extra);
+        uint256 refunds;
+        uint256 start = open == 0 ? 0 : seed % open;
+        for (uint256 i = 0; i < n; i++) {
+            bytes32 id = openTasks[(start + i) % open];
+            batch[i] = InferencePayment.Failure(id, _node(uint256(keccak256(abi.encode(seed, i)))));
+            refunds += escrowOf[id];
+        }
+        InferencePayment.TaskStatus replayedBefore;
+        if (extra == 1) {
+            batch[n] = InferencePayment.Failure(closedTasks[seed % closedTasks.length], _node(seed));
+            (,,,, replayedBefore) = pay.tasks(batch[n].taskId);
+        }
+
+        uint256 before = pay.totalUserBalances();
+        pay.failTasks(batch);
+        if (pay.totalUserBalances() - before != refunds) ghostRefundMismatches++;
+        ghostRefunded += refunds;
+        for (uint256 i = 0; i < n; i++) {
+            _removeOpen(batch[i].taskId);
+        }
+        if (extra == 1) {
+            (,,,, InferencePayment.TaskStatus replayedAfter) = pay.tasks(batch[n].taskId);
+            if (replayedAfter != replayedBefore) ghostSkipMismatches++;
+        }
+        calls["failTasks"]++;
+    }
+
     function cancelTask(uint256 taskSeed, uint256 extraWait) external {
         if (openTasks.length == 0) return;
         bytes32 id = openTasks[taskSeed % openTasks.length];

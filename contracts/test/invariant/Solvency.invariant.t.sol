@@ -55,7 +55,7 @@ contract SolvencyInvariantTest is TestBase {
         }
 
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](13);
+        bytes4[] memory selectors = new bytes4[](14);
         selectors[0] = Handler.deposit.selector;
         selectors[1] = Handler.withdraw.selector;
         selectors[2] = Handler.createTask.selector;
@@ -69,6 +69,7 @@ contract SolvencyInvariantTest is TestBase {
         selectors[10] = Handler.distribute.selector;
         selectors[11] = Handler.warp.selector;
         selectors[12] = Handler.setRewardRate.selector;
+        selectors[13] = Handler.failTasks.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
