@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseEther } from "viem";
 import { parseMessage } from "../../oracle/message";
 import { DEFAULT_MODELS, performanceScore, priceTask } from "../../oracle/pricing";
-import { bumpedFees } from "../../oracle/txm/context";
+import { bumpedFees } from "../../oracle/txm/fees";
 
 const good = {
   taskId: `0x${"ab".repeat(32)}`,
@@ -22,8 +22,8 @@ const good = {
 describe("oracle message and pricing", () => {
   it("parses a good message into a settlement job, ignoring unknown fields", () => {
     const parsed = parseMessage(good, DEFAULT_MODELS);
-    expect(parsed).toMatchObject({ ok: true, job: { kind: "settle", taskId: good.taskId, node: good.node.toLowerCase(), tokensGenerated: 2_000_000n } });
-    expect(parseMessage({ ...good, status: "failed" }, DEFAULT_MODELS)).toMatchObject({ ok: true, job: { kind: "fail" } });
+    expect(parsed).toMatchObject({ ok: true, job: { operation: "completeTask", taskId: good.taskId, node: good.node.toLowerCase(), tokensGenerated: 2_000_000n } });
+    expect(parseMessage({ ...good, status: "failed" }, DEFAULT_MODELS)).toMatchObject({ ok: true, job: { operation: "failTask" } });
   });
 
   it.each([
