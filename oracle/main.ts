@@ -91,7 +91,7 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
   const holder = `${config.ORACLE_CONSUMER}:${randomUUID()}`;
   const settings = txmSettings(config);
   const txStore = createTxStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, from: account.address, onOutcome: createOutcomeHandler({ jobs, metrics, log }) });
-  const lease = createLease({ store: txStore, holder, ttlMs: config.ORACLE_LEASE_MS, log });
+  const lease = createLease({ store: txStore, holder, ttlMs: config.ORACLE_LEASE_MS, log, onLost: () => metrics.leaseLost.inc() });
   const txm = createTxManager({ chain: publicClient, store: txStore, account, chainId, settings, metrics, log, crash, lease, holder });
   const pipeline = createSettlementPipeline({
     sql,

@@ -18,6 +18,14 @@ export function createMetrics() {
     attempts: new Counter({ name: "oracle_tx_attempts_total", help: "Signed attempts, by reason", labelNames: ["reason"], registers: [registry] }),
     reorgs: new Counter({ name: "oracle_reorged_out_total", help: "Mined transactions that left the canonical chain", registers: [registry] }),
     breakerOpen: new Gauge({ name: "oracle_circuit_open", help: "1 while the RPC circuit breaker is open", registers: [registry] }),
+    breakerOpened: new Counter({ name: "oracle_circuit_opened_total", help: "Times the RPC circuit breaker opened", registers: [registry] }),
+    leaseLost: new Counter({ name: "oracle_lease_lost_total", help: "Times this worker lost the signing lease while it held it", registers: [registry] }),
+    settlePass: new Histogram({
+      name: "oracle_settle_pass_seconds",
+      help: "Duration of one settlement pass (prepare, plan, send, confirm, bump)",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    }),
     confirmationLatency: new Histogram({
       name: "oracle_confirmation_latency_seconds",
       help: "From signing a transaction to its confirmation",

@@ -46,6 +46,7 @@ export function createOracleWorker(parameters: {
   });
   breaker.onBreak(() => {
     metrics.breakerOpen.set(1);
+    metrics.breakerOpened.inc();
     log.error({ msg: "circuit breaker open: RPC failing, no new transactions" });
   });
   breaker.onReset(() => {
@@ -98,11 +99,14 @@ export function createOracleWorker(parameters: {
         }
       }
       let inFlight = true;
+      const endPass = metrics.settlePass.startTimer();
       try {
         inFlight = await breaker.execute(settlePass);
+        endPass();
         backoff.succeeded();
       } catch (error) {
         if (error instanceof LeaseLostError) {
+          metrics.leaseLost.inc();
           log.warn({ msg: "signing lease lost during a pass; signing stops until it is held again", error: errorText(error) });
         } else if (!(error instanceof BrokenCircuitError)) {
           const kind = classifyError(error);

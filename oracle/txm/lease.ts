@@ -10,7 +10,14 @@ import type { TxStore } from "./store";
 
 export type Lease = ReturnType<typeof createLease>;
 
-export function createLease(parameters: { store: Pick<TxStore, "acquireLease" | "releaseLease">; holder: string; ttlMs: number; log: Logger }) {
+export function createLease(parameters: {
+  store: Pick<TxStore, "acquireLease" | "releaseLease">;
+  holder: string;
+  ttlMs: number;
+  log: Logger;
+  /** Called when a renewal finds the lease gone while this process held it. */
+  onLost?: () => void;
+}) {
   const { store, holder, ttlMs, log } = parameters;
   let heldUntil = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -27,6 +34,7 @@ export function createLease(parameters: { store: Pick<TxStore, "acquireLease" | 
     }
     const has = heldUntil > Date.now();
     if (has !== had) log.info({ msg: has ? "signing lease acquired" : "signing lease held by another replica", holder });
+    if (had && !has) parameters.onLost?.();
     return has;
   }
 
