@@ -5,7 +5,7 @@
  */
 import type { CrashPoints } from "./crash";
 import type { Logger } from "pino";
-import { parseMessage, type DeadReason } from "./message";
+import { parseMessage, type DeadReason, type Job } from "./message";
 import type { OracleMetrics } from "./metrics";
 import type { ModelTable } from "./pricing";
 import type { JobStore } from "./settlement/jobs";
@@ -35,17 +35,18 @@ export function createIntake(parameters: {
 
   async function handle(entries: StreamEntry[]) {
     if (entries.length === 0) return;
+    const valid: { entry: StreamEntry; job: Job }[] = [];
     for (const entry of entries) {
       const parsed = parseMessage(entry.fields, parameters.models);
-      if (!parsed.ok) {
-        await deadLetter(entry, parsed);
-        continue;
-      }
-      const outcome = await store.recordJob(parsed.job);
-      if (outcome.conflict) {
-        await deadLetter(entry, { code: "conflicting_duplicate", reason: `a different report for ${parsed.job.key} was already recorded` });
-      } else if (!outcome.inserted) {
-        log.debug({ msg: "duplicate message", source_id: entry.id, key: parsed.job.key });
+      if (parsed.ok) valid.push({ entry, job: parsed.job });
+      else await deadLetter(entry, parsed);
+    }
+    const outcomes = await store.recordJobs(valid.map(({ job }) => job));
+    for (const [i, { entry, job }] of valid.entries()) {
+      if (outcomes[i]!.conflict) {
+        await deadLetter(entry, { code: "conflicting_duplicate", reason: `a different report for ${job.key} was already recorded` });
+      } else if (!outcomes[i]!.inserted) {
+        log.debug({ msg: "duplicate message", source_id: entry.id, key: job.key });
       }
     }
     parameters.crash.hit("after-record-before-ack");

@@ -29,6 +29,13 @@ export type JobStore = ReturnType<typeof createJobStore>;
 
 const array = (values: readonly (number | string)[]) => `{${values.join(",")}}`;
 
+/** JSON with object keys sorted, so two encodings of one payload compare equal. */
+function canonical(value: unknown): string {
+  const sort = (item: unknown): unknown =>
+    Array.isArray(item) ? item.map(sort) : item && typeof item === "object" ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sort(v)])) : item;
+  return JSON.stringify(sort(value));
+}
+
 export function createJobStore(parameters: { sql: Sql; schema: string; chainId: number; contract: Address }) {
   const { sql, chainId } = parameters;
   const contract = parameters.contract.toLowerCase();
@@ -45,13 +52,14 @@ export function createJobStore(parameters: { sql: Sql; schema: string; chainId: 
     retries: Number(row.retries),
   });
   const columns = `id::text, payload, state, actual_cost::text, score, call_key, submissions, retries`;
+  const qualifiedColumns = `jobs.id::text, jobs.payload, jobs.state, jobs.actual_cost::text, jobs.score, jobs.call_key, jobs.submissions, jobs.retries`;
 
   /** Moves jobs `where` matches through `transition`, setting `set` too; returns the moved. */
   async function move(run: Sql, transition: JobTransition, where: string, params: unknown[], set = ""): Promise<JobRecord[]> {
     const rule = JOB_TRANSITIONS[transition];
     const rows = await run.query(
-      `update ${s}.jobs set state = $1, updated_at = now()${set}
-         where chain_id = $2 and contract = $3 and state = any($4::text[]) and ${where} returning ${columns}`,
+      `update ${s}.jobs as jobs set state = $1, updated_at = now()${set}
+         where jobs.chain_id = $2 and jobs.contract = $3 and jobs.state = any($4::text[]) and ${where} returning ${qualifiedColumns}`,
       [rule.to, chainId, contract, array(rule.from), ...params],
     );
     return rows.map(toJob);
@@ -59,24 +67,39 @@ export function createJobStore(parameters: { sql: Sql; schema: string; chainId: 
 
   return {
     /**
-     * Records a job under its idempotency key (chain, contract, key). A second message for the
-     * same key is a duplicate when it says the same thing and a conflict when it does not.
+     * Records jobs under their idempotency keys (chain, contract, key), in one statement. A later
+     * message for a key already recorded (before, or earlier in `batch`) is a duplicate when it
+     * says the same thing and a conflict when it does not. Outcomes are in `batch`'s order.
      */
-    async recordJob(job: Job): Promise<RecordOutcome> {
-      const payload = JSON.stringify(encodeJob(job));
+    async recordJobs(batch: readonly Job[]): Promise<RecordOutcome[]> {
+      if (batch.length === 0) return [];
+      const rows = batch.map((job) => ({ key: job.key, operation: job.operation, payload: encodeJob(job) }));
       const inserted = await sql.query(
-        `insert into ${s}.jobs (chain_id, contract, key, operation, payload) values ($1, $2, $3, $4, $5::text::jsonb)
-           on conflict (chain_id, contract, key) do nothing returning id`,
-        [chainId, contract, job.key, job.operation, payload],
+        `insert into ${s}.jobs (chain_id, contract, key, operation, payload)
+           select $1, $2, t.key, t.operation, t.payload from jsonb_to_recordset($3::text::jsonb) as t(key text, operation text, payload jsonb)
+           on conflict (chain_id, contract, key) do nothing returning key`,
+        [chainId, contract, JSON.stringify(rows)],
       );
-      if (inserted.length > 0) return { inserted: true, conflict: false };
-      const [existing] = await sql.query(`select payload = $4::text::jsonb as same from ${s}.jobs where chain_id = $1 and contract = $2 and key = $3`, [
-        chainId,
-        contract,
-        job.key,
-        payload,
-      ]);
-      return { inserted: false, conflict: existing?.same !== true };
+      const fresh = new Set(inserted.map((row) => row.key as string));
+      const stale = rows.filter((row) => !fresh.has(row.key)).map((row) => row.key);
+      const stored =
+        stale.length === 0
+          ? []
+          : await sql.query(
+              `select key, payload from ${s}.jobs where chain_id = $1 and contract = $2 and key in (select jsonb_array_elements_text($3::text::jsonb))`,
+              [chainId, contract, JSON.stringify(stale)],
+            );
+      // Compared as the database normalises JSON, key order included.
+      const payloads = new Map(stored.map((row) => [row.key as string, canonical(row.payload)]));
+      const firsts = new Map<string, string>();
+      return rows.map((row) => {
+        const payload = canonical(row.payload);
+        if (fresh.has(row.key) && !firsts.has(row.key)) {
+          firsts.set(row.key, payload);
+          return { inserted: true, conflict: false };
+        }
+        return { inserted: false, conflict: (firsts.get(row.key) ?? payloads.get(row.key)) !== payload };
+      });
     },
 
     async jobsToPrepare(limit: number): Promise<JobRecord[]> {
@@ -103,10 +126,20 @@ export function createJobStore(parameters: { sql: Sql; schema: string; chainId: 
       return row ? { ...toJob(row), reason: (row.reason ?? undefined) as string | undefined } : undefined;
     },
 
-    markReady: (id: number, priced: { actualCost?: bigint; score?: number }) =>
-      move(sql, "prepared", `id = $5`, [id, priced.actualCost?.toString() ?? null, priced.score ?? null], `, actual_cost = $6, score = $7`),
+    /** Priced and checked, with the price and score frozen: ready to go into a call. One statement for all. */
+    markReady: (priced: readonly { id: number; actualCost?: bigint; score?: number }[]) =>
+      priced.length === 0
+        ? Promise.resolve([])
+        : move(
+            sql,
+            "prepared",
+            `jobs.id = t.id`,
+            [JSON.stringify(priced.map((item) => ({ id: item.id, actual_cost: item.actualCost?.toString() ?? null, score: item.score ?? null })))],
+            `, actual_cost = t.actual_cost::numeric, score = t.score from jsonb_to_recordset($5::text::jsonb) as t(id bigint, actual_cost text, score integer)`,
+          ),
 
-    markDone: (id: number) => move(sql, "alreadyDone", `id = $5`, [id], `, confirmed_at = coalesce(confirmed_at, now())`),
+    markDone: (ids: readonly number[]) =>
+      ids.length === 0 ? Promise.resolve([]) : move(sql, "alreadyDone", `id = any($5::bigint[])`, [array(ids)], `, confirmed_at = coalesce(confirmed_at, now())`),
 
     /** Dead, with its reason; the dead letter goes out through the outbox (`pendingDeadLetters`). */
     markDead: (id: number, dead: DeadReason) =>
@@ -119,9 +152,6 @@ export function createJobStore(parameters: { sql: Sql; schema: string; chainId: 
         delayMs,
       ]);
     },
-
-    /** The chain moved under ready jobs: prepare them again. */
-    requeue: (ids: readonly number[]) => move(sql, "requeued", `id = any($5::bigint[]) and state = 'ready'`, [array(ids)], `, call_key = null`),
 
     /** Puts ready jobs on the call `callKey`, in the caller's database transaction; all or none. */
     async submit(run: Sql, ids: readonly number[], callKey: string): Promise<boolean> {

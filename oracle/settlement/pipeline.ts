@@ -13,7 +13,7 @@ import { classifyError, errorText } from "../txm/classify";
 import type { TxManager } from "../txm/manager";
 import { callKeyOf, encodeCall, planCalls } from "./calls";
 import type { JobRecord, JobStore } from "./jobs";
-import { MisconfiguredError, type createPreparer } from "./prepare";
+import { MisconfiguredError, type createPreparer, type PrepareJob } from "./prepare";
 import { BaseError } from "../../common/errors";
 
 export type PipelineSettings = { batchThreshold: number; batchSize: number; prepareConcurrency: number };
@@ -39,27 +39,35 @@ export function createSettlementPipeline(parameters: {
   log: Logger;
 }) {
   const { sql, jobs, txm, prepare, settings, metrics, log } = parameters;
-  async function prepareOne(record: JobRecord) {
-    try {
-      const prepared = await prepare(record);
-      if (prepared.outcome === "ready") await jobs.markReady(record.id, prepared);
-      else if (prepared.outcome === "done") {
-        await jobs.markDone(record.id);
-        metrics.settled.inc({ operation: record.job.operation });
-        log.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
-      } else await jobs.markDead(record.id, prepared);
-    } catch (error) {
-      if (!(error instanceof MisconfiguredError) && classifyError(error) === "transient") throw error;
-      metrics.failed.inc({ class: error instanceof MisconfiguredError ? "misconfigured" : "prepare_error" });
-      log.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
-      await jobs.deferJob(record.id, backoffDelay(record.retries + 1, PREPARE_RETRY));
+  /** Prepares `records`; returns what to write (in bulk, after the pass's reads). */
+  async function prepareAll(records: readonly JobRecord[]) {
+    const prepareJob: PrepareJob = prepare();
+    const ready: { id: number; actualCost?: bigint; score?: number }[] = [];
+    const done: JobRecord[] = [];
+    await inPool(records, settings.prepareConcurrency, async (record) => {
+      try {
+        const prepared = await prepareJob(record);
+        if (prepared.outcome === "ready") ready.push({ id: record.id, ...prepared });
+        else if (prepared.outcome === "done") done.push(record);
+        else await jobs.markDead(record.id, prepared);
+      } catch (error) {
+        if (!(error instanceof MisconfiguredError) && classifyError(error) === "transient") throw error;
+        metrics.failed.inc({ class: error instanceof MisconfiguredError ? "misconfigured" : "prepare_error" });
+        log.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
+        await jobs.deferJob(record.id, backoffDelay(record.retries + 1, PREPARE_RETRY));
+      }
+    });
+    await jobs.markReady(ready);
+    for (const record of await jobs.markDone(done.map((record) => record.id))) {
+      metrics.settled.inc({ operation: record.job.operation });
+      log.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
     }
   }
 
   return {
     /** Prices, checks and simulates received jobs. */
-    async prepareReceived(limit = 200) {
-      await inPool(await jobs.jobsToPrepare(limit), settings.prepareConcurrency, prepareOne);
+    async prepareReceived(limit = 1_000) {
+      await prepareAll(await jobs.jobsToPrepare(limit));
     },
 
     /** Plans ready jobs into calls and hands them to the transaction manager; returns how many. */

@@ -18,6 +18,9 @@ export type Prepared =
   | { outcome: "done" }
   | ({ outcome: "dead" } & DeadReason);
 
+/** Prepares one job; see `createPreparer`'s `forPass`. */
+export type PrepareJob = (record: JobRecord) => Promise<Prepared>;
+
 const TASK_STATUS = ["None", "Created", "Completed", "Cancelled"] as const;
 
 export class MisconfiguredError extends BaseError {
@@ -29,8 +32,9 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
   const readTask = (taskId: `0x${string}`) =>
     publicClient.readContract({ address: contract, abi: inferencePaymentAbi, functionName: "tasks", args: [taskId] });
   const readNode = (node: Address) => publicClient.readContract({ address: contract, abi: inferencePaymentAbi, functionName: "nodes", args: [node] });
+  type NodeInfo = Awaited<ReturnType<typeof readNode>>;
 
-  async function check(job: Job): Promise<Prepared> {
+  async function check(job: Job, readNode: (node: Address) => Promise<NodeInfo>): Promise<Prepared> {
     if (job.operation === "registerNode") {
       const [owner, , , , active] = await readNode(job.node);
       if (active) {
@@ -72,9 +76,13 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
     };
   }
 
-  return async function prepare(record: JobRecord): Promise<Prepared> {
-    const checked = await check(record.job);
+  async function prepare(record: JobRecord, readNode: (node: Address) => Promise<NodeInfo>): Promise<Prepared> {
+    const checked = await check(record.job, readNode);
     if (checked.outcome !== "ready") return checked;
+    // A task result's first time: the checks above cover every revert of its call, and the
+    // transaction manager's estimate simulates the whole call before a nonce is spent. A job
+    // that came back (its call dropped or reverted) is simulated alone, to find the one at fault.
+    if ("taskId" in record.job && record.submissions === 0) return checked;
     const call = callOf(record.job, checked);
     try {
       await publicClient.simulateContract({ account: from, address: contract, abi: inferencePaymentAbi, ...call } as never);
@@ -88,5 +96,18 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
       return { outcome: "dead", code: "revert", reason: `${call.functionName} would revert: ${reason}` };
     }
     return checked;
+  }
+
+  /**
+   * A preparer for one pass: a node read once serves every job of the pass (many results name
+   * the same few nodes); the next pass reads afresh.
+   */
+  return function forPass(): PrepareJob {
+    const nodes = new Map<Address, Promise<NodeInfo>>();
+    const readNodeOnce = (node: Address) => {
+      if (!nodes.has(node)) nodes.set(node, readNode(node).catch((error: unknown) => (nodes.delete(node), Promise.reject(error))));
+      return nodes.get(node)!;
+    };
+    return (record: JobRecord) => prepare(record, readNodeOnce);
   };
 }

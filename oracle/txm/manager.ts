@@ -33,28 +33,28 @@ export function createTxManager(parameters: TxmContext & { lease: Lease; holder:
     if (requests.length === 0) return 0;
     const chainNonce = await chain.getTransactionCount({ address: account.address, blockTag: "pending" });
     const fees = await currentFees(chain, settings);
+    // Estimated together (one JSON-RPC batch), each against the state before any of them.
+    const estimates = await Promise.allSettled(
+      requests.map(async (request) => request.gasLimit ?? withHeadroom(await chain.estimateGas({ account: account.address, to: request.to, data: request.data, value: request.value }))),
+    );
     let sent = 0;
-    for (const request of requests) {
+    for (const [i, request] of requests.entries()) {
       if (!lease.held) break;
-      let gas = request.gasLimit;
-      if (gas === undefined) {
-        try {
-          gas = withHeadroom(await chain.estimateGas({ account: account.address, to: request.to, data: request.data, value: request.value }));
-        } catch (error) {
-          if (classifyError(error) !== "revert") throw error;
-          const reason = revertReason(error);
-          log.warn({ msg: "estimate reverted; request dropped before a nonce was spent", idempotency_key: request.idempotencyKey, reason });
-          await store.reject(request.id, reason);
-          continue;
-        }
+      const estimate = estimates[i]!;
+      if (estimate.status === "rejected") {
+        if (classifyError(estimate.reason) !== "revert") throw estimate.reason;
+        const reason = revertReason(estimate.reason);
+        log.warn({ msg: "estimate reverted; request dropped before a nonce was spent", idempotency_key: request.idempotencyKey, reason });
+        await store.reject(request.id, reason);
+        continue;
       }
-      const signedGas = gas;
+      const gas = estimate.value;
       const record = await store.assignNonce({
         txId: request.id,
         holder,
         chainNonce,
-        gas: signedGas,
-        sign: (nonce) => signAttempt(context, { nonce, to: request.to, data: request.data, value: request.value, gas: signedGas }, fees),
+        gas,
+        sign: (nonce) => signAttempt(context, { nonce, to: request.to, data: request.data, value: request.value, gas }, fees),
       });
       metrics.attempts.inc({ reason: "new" });
       log.info({ msg: "transaction signed", idempotency_key: request.idempotencyKey, nonce: record.nonce, tx_hash: record.attempts[0]!.hash, max_fee_wei: fees.maxFee.toString() });
