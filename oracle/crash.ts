@@ -2,7 +2,12 @@
  * Named crash points for the fault tests: ORACLE_CRASH_AT=point:n kills the process with
  * SIGKILL (no cleanup, like a power cut) the n-th time `point` is reached.
  */
-export type CrashPoint = "after-record-before-ack" | "after-nonce-before-broadcast" | "after-broadcast-before-save" | "during-confirmation";
+export type CrashPoint =
+  | "after-record-before-ack"
+  | "after-dead-letter-before-mark"
+  | "after-nonce-before-broadcast"
+  | "after-broadcast-before-save"
+  | "during-confirmation";
 
 export type CrashPoints = { hit(point: CrashPoint): void };
 
