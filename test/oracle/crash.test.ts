@@ -14,7 +14,7 @@ import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, waitFor, type Chain } from "./helpers";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, taskReport, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -160,18 +160,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
         for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
         return fields;
       });
-    const report = (taskId: string) => ({
-      taskId,
-      node: nodeAddresses(1)[0]!,
-      model: "llama-70b",
-      tokensGenerated: "1000",
-      status: "completed",
-      uptime: "99",
-      tokensPerSecond: "50",
-      expectedTokensPerSecond: "50",
-      accuracy: "0.9",
-      reportedAt: String(Date.now()),
-    });
+    const report = (taskId: string) => taskReport(taskId, nodeAddresses(1)[0]!);
     // A malformed message is dead-lettered on intake, before its ack; a report for a task that
     // does not exist dies when prepared and is published from the store's outbox.
     const malformed: string[] = [];

@@ -30,6 +30,20 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
   };
 }
 
+/** A well-formed completed report for `taskId` by `node`, as the scheduler posts it. */
+export const taskReport = (taskId: string, node: string) => ({
+  taskId,
+  node,
+  model: "llama-70b",
+  tokensGenerated: "1000",
+  status: "completed",
+  uptime: "99",
+  tokensPerSecond: "50",
+  expectedTokensPerSecond: "50",
+  accuracy: "0.9",
+  reportedAt: String(Date.now()),
+});
+
 export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);
 export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(40 + i).address);
 
