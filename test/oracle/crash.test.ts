@@ -14,7 +14,7 @@ import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, taskReport, users, waitFor, type Chain } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, taskReport, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,7 +88,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
     await stream?.close();
     if (env) {
       const redis = new Redis(process.env.REDIS_URL!);
-      await redis.del(env.ORACLE_STREAM_KEY!, env.ORACLE_DEAD_LETTER_KEY!);
+      await deleteStreamKeys(redis, { stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY! });
       redis.disconnect();
     }
     await chain?.anvil.stop();
@@ -154,12 +154,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
 
   it("publishes each dead letter once through a SIGKILL between publishing and its ack or mark", async () => {
     const redis = new Redis(process.env.REDIS_URL!);
-    const deadLetters = async () =>
-      (await redis.xrange(env.ORACLE_DEAD_LETTER_KEY!, "-", "+")).map(([, flat]) => {
-        const fields: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-        return fields;
-      });
+    const deadLetters = () => readDeadLetters(redis, env.ORACLE_DEAD_LETTER_KEY!);
     const report = (taskId: string) => taskReport(taskId, nodeAddresses(1)[0]!);
     // A malformed message is dead-lettered on intake, before its ack; a report for a task that
     // does not exist dies when prepared and is published from the store's outbox.

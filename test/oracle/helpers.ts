@@ -1,5 +1,6 @@
 /** Shared by the oracle suites: settings for a worker on a suite's chain, and on-chain counting. */
 import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
 import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { anvilAccount } from "../../common/chain";
 import type { startDeployedChain } from "../helpers/chain";
@@ -28,6 +29,18 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
     LOG_LEVEL: process.env.ORACLE_TEST_LOG_LEVEL ?? "silent",
     ...overrides,
   };
+}
+
+/** The dead-letter stream's entries, oldest first, as their fields. */
+export async function readDeadLetters(redis: Redis, key: string): Promise<Record<string, string>[]> {
+  const entries = await redis.xrange(key, "-", "+");
+  return entries.map(([, flat]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])));
+}
+
+/** Removes a suite's result stream, its dead letters and their sources' seen markers. */
+export async function deleteStreamKeys(redis: Redis, keys: { stream: string; deadLetter: string }) {
+  const markers = await redis.keys(`${keys.deadLetter}:seen:*`);
+  await redis.del(keys.stream, keys.deadLetter, ...markers);
 }
 
 /** A well-formed completed report for `taskId` by `node`, as the scheduler posts it. */

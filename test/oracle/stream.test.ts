@@ -5,21 +5,20 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { createMemoryStream, createRedisStream, type ResultStream, type StreamEntry } from "../../oracle/stream";
+import { createMemoryStream, createRedisStream, type ResultStream } from "../../oracle/stream";
+import { deleteStreamKeys, readDeadLetters } from "./helpers";
 
 const redisUrl = process.env.REDIS_URL;
 const keys = { stream: `test:${randomUUID().slice(0, 8)}:results`, deadLetter: `test:${randomUUID().slice(0, 8)}:dead`, group: "oracle" };
 
-const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as const);
-
-type Subject = { stream: ResultStream; deadLetters: () => Promise<StreamEntry[]> };
+type Subject = { stream: ResultStream; deadLetters: () => Promise<Record<string, string>[]> };
 
 const subjects: [string, () => Subject][] = [
   [
     "memory",
     () => {
       const stream = createMemoryStream();
-      return { stream, deadLetters: async () => stream.deadLetters };
+      return { stream, deadLetters: async () => stream.deadLetters.map((entry) => entry.fields) };
     },
   ],
 ];
@@ -29,15 +28,14 @@ if (redis) {
     "redis",
     () => ({
       stream: createRedisStream({ url: redisUrl!, ...keys }),
-      deadLetters: async () => (await redis.xrange(keys.deadLetter, "-", "+")).map(([id, flat]) => ({ id, fields: Object.fromEntries(pairs(flat)) })),
+      deadLetters: () => readDeadLetters(redis, keys.deadLetter),
     }),
   ]);
 }
 
 afterAll(async () => {
   if (!redis) return;
-  const markers = await redis.keys(`${keys.deadLetter}:seen:*`);
-  await redis.del(keys.deadLetter, ...markers);
+  await deleteStreamKeys(redis, keys);
   redis.disconnect();
 });
 
@@ -51,10 +49,9 @@ describe.each(subjects)("dead letters on the %s stream", (name, create) => {
       expect(first).toMatch(/^\d+-\d+$/);
       expect(again).toBeUndefined();
       expect(other).toMatch(/^\d+-\d+$/);
-      const letters = (await deadLetters()).filter((entry) => entry.fields.sourceId?.includes(name));
-      expect(letters.map((entry) => [entry.id, entry.fields])).toEqual([
-        [first, { sourceId: `${name}-1`, code: "bad_task_id", reason: "first" }],
-        [other, { sourceId: `job:${name}`, code: "task_not_found", reason: "other" }],
+      expect((await deadLetters()).filter((fields) => fields.sourceId?.includes(name))).toEqual([
+        { sourceId: `${name}-1`, code: "bad_task_id", reason: "first" },
+        { sourceId: `job:${name}`, code: "task_not_found", reason: "other" },
       ]);
     } finally {
       await stream.close();
