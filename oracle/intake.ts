@@ -60,6 +60,7 @@ export function createIntake(parameters: {
       await stream.deadLetter({ sourceId: `job:${job.id}`, code: job.code, reason: job.reason, payload: JSON.stringify(job.payload) });
       metrics.failed.inc({ class: job.code });
       log.warn({ msg: "job dead-lettered", job_id: job.id, key: job.key, code: job.code, reason: job.reason });
+      parameters.crash.hit("after-dead-letter-before-mark");
     }
     await store.markDeadLettered(dead.map((job) => job.id));
   }

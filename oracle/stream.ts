@@ -15,13 +15,41 @@ export type ResultStream = {
   claimIdle(parameters: { consumer: string; minIdleMs: number; count: number }): Promise<StreamEntry[]>;
   ack(ids: readonly string[]): Promise<void>;
   publish(fields: Record<string, string>): Promise<string>;
-  deadLetter(fields: Record<string, string>): Promise<string>;
+  /**
+   * Publishes a dead letter once per `sourceId`, however often it is called (a worker killed
+   * between publishing and acknowledging publishes again after its restart). The new entry's id,
+   * or undefined when that source was already dead-lettered.
+   */
+  deadLetter(fields: DeadLetterFields): Promise<string | undefined>;
   /** Entries not yet delivered plus entries delivered and not acknowledged. */
   backlog(): Promise<number>;
   close(): Promise<void>;
 };
 
 export type StreamKeys = { stream: string; deadLetter: string; group: string };
+
+/** `sourceId` names what died: the stream entry's id, or `job:<id>` for a job found dead later. */
+export type DeadLetterFields = { sourceId: string } & Record<string, string>;
+
+/**
+ * How long a dead letter's source is remembered. A source comes back only through a worker that
+ * crashed before its ack (redelivered at its restart or claimed after ORACLE_CLAIM_IDLE_MS) or
+ * before marking a dead job published (republished by the next poll): minutes, so a week is
+ * generous. The dead-letter stream is never trimmed, so its own age gives no shorter bound.
+ */
+const DEAD_LETTER_SEEN_SECONDS = 7 * 24 * 3600;
+
+/**
+ * KEYS: dead-letter stream, the source's seen marker. ARGV: seconds to remember the source, then
+ * the fields as name, value pairs. One script, so a crash cannot fall between marking and adding.
+ */
+const DEAD_LETTER_ONCE = `
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return false end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))`;
+
+type StreamScripts = {
+  deadLetterOnce: (deadLetter: string, seen: string, seconds: number, ...fields: string[]) => Promise<string | null>;
+};
 
 const toFields = (flat: string[]): Record<string, string> => {
   const fields: Record<string, string> = {};
@@ -33,7 +61,8 @@ const toEntries = (raw: [string, string[] | null][]): StreamEntry[] =>
   raw.map(([id, flat]) => ({ id, fields: flat ? toFields(flat) : {} }));
 
 export function createRedisStream(parameters: { url: string } & StreamKeys): ResultStream {
-  const redis = new Redis(parameters.url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redis = new Redis(parameters.url, { maxRetriesPerRequest: 3, lazyConnect: false }) as Redis & StreamScripts;
+  redis.defineCommand("deadLetterOnce", { numberOfKeys: 2, lua: DEAD_LETTER_ONCE });
   // Blocking reads get their own connection so they never hold up acks and publishes.
   const reader = redis.duplicate();
   const { stream, group, deadLetter } = parameters;
@@ -61,7 +90,9 @@ export function createRedisStream(parameters: { url: string } & StreamKeys): Res
       if (ids.length > 0) await redis.xack(stream, group, ...ids);
     },
     publish: async (fields) => (await redis.xadd(stream, "*", ...Object.entries(fields).flat()))!,
-    deadLetter: async (fields) => (await redis.xadd(deadLetter, "*", ...Object.entries(fields).flat()))!,
+    deadLetter: async (fields) =>
+      (await redis.deadLetterOnce(deadLetter, `${deadLetter}:seen:${fields.sourceId}`, DEAD_LETTER_SEEN_SECONDS, ...Object.entries(fields).flat())) ??
+      undefined,
     async backlog() {
       const groups = (await redis.xinfo("GROUPS", stream).catch(() => [])) as unknown[][];
       for (const info of groups) {
@@ -81,6 +112,7 @@ export function createRedisStream(parameters: { url: string } & StreamKeys): Res
 export function createMemoryStream(): ResultStream & { deadLetters: StreamEntry[] } {
   const entries: StreamEntry[] = [];
   const deadLetters: StreamEntry[] = [];
+  const deadSources = new Set<string>();
   const pending = new Map<string, { consumer: string; deliveredAt: number }>();
   let delivered = 0;
   let sequence = 0;
@@ -131,6 +163,8 @@ export function createMemoryStream(): ResultStream & { deadLetters: StreamEntry[
       return id;
     },
     async deadLetter(fields) {
+      if (deadSources.has(fields.sourceId)) return undefined;
+      deadSources.add(fields.sourceId);
       const id = `${Date.now()}-${sequence++}`;
       deadLetters.push({ id, fields });
       return id;

@@ -674,22 +674,51 @@ contract FixesTest is Fixture {
         }
     }
 
+    /// Closes the tasks of `s` one call each, then, from the same state, in one batch call: the
+    /// totals after each way, and the logs each emitted.
+    function _singlesThenBatch(
+        InferencePayment.Settlement[] memory s,
+        function(InferencePayment.Settlement memory) internal closeOne,
+        function(InferencePayment.Settlement[] memory) internal closeAll
+    ) internal returns (Totals memory singles, Totals memory batch, Vm.Log[] memory singleLogs, Vm.Log[] memory batchLogs) {
+        uint256 snap = vm.snapshotState();
+        vm.recordLogs();
+        vm.startPrank(oracle);
+        for (uint256 i = 0; i < s.length; i++) {
+            closeOne(s[i]);
+        }
+        vm.stopPrank();
+        singleLogs = vm.getRecordedLogs();
+        singles = _totals();
+
+        vm.revertToState(snap);
+        vm.recordLogs();
+        vm.prank(oracle);
+        closeAll(s);
+        batchLogs = vm.getRecordedLogs();
+        batch = _totals();
+    }
+
+    function _completeOne(InferencePayment.Settlement memory s) internal {
+        pay.completeTask(s.taskId, s.node, s.actualCost, s.performanceScore);
+    }
+
+    function _completeAll(InferencePayment.Settlement[] memory s) internal {
+        pay.completeTasks(s);
+    }
+
+    function _failOne(InferencePayment.Settlement memory s) internal {
+        pay.failTask(s.taskId, s.node);
+    }
+
+    function _failAll(InferencePayment.Settlement[] memory s) internal {
+        pay.failTasks(_failuresOf(s));
+    }
+
     function _batchEqualsSingles(uint256 n, uint256 seed) internal {
         _stake(carol, 12_345 ether);
         InferencePayment.Settlement[] memory s = _openMany(n, seed);
-        uint256 snap = vm.snapshotState();
-
-        vm.startPrank(oracle);
-        for (uint256 i = 0; i < n; i++) {
-            pay.completeTask(s[i].taskId, s[i].node, s[i].actualCost, s[i].performanceScore);
-        }
-        vm.stopPrank();
-        Totals memory singles = _totals();
-
-        vm.revertToState(snap);
-        vm.prank(oracle);
-        pay.completeTasks(s);
-        Totals memory batch = _totals();
+        (Totals memory singles, Totals memory batch,,) = _singlesThenBatch(s, _completeOne, _completeAll);
 
         _assertSameTotals(singles, batch);
         assertEq(batch.escrowed, 0);
@@ -762,30 +791,16 @@ contract FixesTest is Fixture {
     /// failTasks has exactly failTask's effects one task after another: the same events in the
     /// same order, the same balances, escrow and node counters.
     function _failBatchEqualsSingles(uint256 n, uint256 seed) internal {
-        InferencePayment.Failure[] memory f = _failuresOf(_openMany(n, seed));
-        uint256 snap = vm.snapshotState();
+        InferencePayment.Settlement[] memory s = _openMany(n, seed);
+        (Totals memory singles, Totals memory batch, Vm.Log[] memory singleLogs, Vm.Log[] memory batchLogs) =
+            _singlesThenBatch(s, _failOne, _failAll);
 
-        vm.recordLogs();
-        vm.startPrank(oracle);
-        for (uint256 i = 0; i < n; i++) {
-            pay.failTask(f[i].taskId, f[i].node);
-        }
-        vm.stopPrank();
-        Vm.Log[] memory singleLogs = vm.getRecordedLogs();
-        Totals memory singles = _totals();
-
-        vm.revertToState(snap);
-        vm.recordLogs();
-        vm.prank(oracle);
-        pay.failTasks(f);
-        Vm.Log[] memory batchLogs = vm.getRecordedLogs();
-
-        _assertSameTotals(singles, _totals());
+        _assertSameTotals(singles, batch);
         assertEq(singleLogs.length, n, "one TaskCancelled per task");
         assertEq(batchLogs.length, n, "one TaskCancelled per task");
         for (uint256 i = 0; i < n; i++) {
             assertEq(keccak256(abi.encode(batchLogs[i])), keccak256(abi.encode(singleLogs[i])), "same event");
-            assertTrue(_status(f[i].taskId) == InferencePayment.TaskStatus.Cancelled);
+            assertTrue(_status(s[i].taskId) == InferencePayment.TaskStatus.Cancelled);
         }
         assertEq(pay.totalEscrowed(), 0);
         assertEq(singles.node1Failed + singles.node2Failed, n);

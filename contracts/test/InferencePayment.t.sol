@@ -502,11 +502,12 @@ contract InferencePaymentTest is Fixture {
         assertEq(pay.userBalances(alice), 5 ether);
     }
 
-    function test_CompleteTasks_EmptyBatchIsNoop() public {
-        InferencePayment.Settlement[] memory s = new InferencePayment.Settlement[](0);
+    function test_EmptyBatchesAreNoops() public {
         vm.recordLogs();
-        vm.prank(oracle);
-        pay.completeTasks(s);
+        vm.startPrank(oracle);
+        pay.completeTasks(new InferencePayment.Settlement[](0));
+        pay.failTasks(new InferencePayment.Failure[](0));
+        vm.stopPrank();
         assertEq(vm.getRecordedLogs().length, 0);
     }
 
@@ -714,14 +715,6 @@ contract InferencePaymentTest is Fixture {
         assertEq(far.balanceOf(address(pay)), held);
         (,,,,, uint256 failed1) = _node(node1);
         assertEq(failed1, 1);
-    }
-
-    function test_FailTasks_EmptyBatchIsNoop() public {
-        InferencePayment.Failure[] memory f = new InferencePayment.Failure[](0);
-        vm.recordLogs();
-        vm.prank(oracle);
-        pay.failTasks(f);
-        assertEq(vm.getRecordedLogs().length, 0);
     }
 
     function test_RevertWhen_FailTasks_NotOracle() public {

@@ -1,19 +1,20 @@
 /**
  * The worker as a real child process (`node --import tsx scripts/oracle.ts`), SIGKILLed at named crash
  * points and at random moments, restarted each time, against real Redis and Postgres. Every
- * task must end with exactly one TaskCompleted/TaskCancelled on chain.
+ * task must end with exactly one TaskCompleted/TaskCancelled on chain, and every message that
+ * can never be settled with exactly one dead letter.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { getAddress, parseEther, type LocalAccount } from "viem";
+import { getAddress, keccak256, parseEther, toHex, type LocalAccount } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, type Chain } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, taskReport, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,7 +88,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
     await stream?.close();
     if (env) {
       const redis = new Redis(process.env.REDIS_URL!);
-      await redis.del(env.ORACLE_STREAM_KEY!, env.ORACLE_DEAD_LETTER_KEY!);
+      await deleteStreamKeys(redis, { stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY! });
       redis.disconnect();
     }
     await chain?.anvil.stop();
@@ -149,5 +150,77 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
     await posting;
     await finishWithCleanWorker(tasks.map((task) => task.taskId));
     expect(kills).toBeGreaterThanOrEqual(20);
+  });
+
+  it("publishes each dead letter once through a SIGKILL between publishing and its ack or mark", async () => {
+    const redis = new Redis(process.env.REDIS_URL!);
+    const deadLetters = () => readDeadLetters(redis, env.ORACLE_DEAD_LETTER_KEY!);
+    const report = (taskId: string) => taskReport(taskId, nodeAddresses(1)[0]!);
+    // A malformed message is dead-lettered on intake, before its ack; a report for a task that
+    // does not exist dies when prepared and is published from the store's outbox.
+    const malformed: string[] = [];
+    const missingTasks: string[] = [];
+    const cases = [
+      { point: "after-record-before-ack", post: async (i: number) => malformed.push(await stream.publish(report(`0x${i}`))) },
+      {
+        point: "after-dead-letter-before-mark",
+        post: async (i: number) => {
+          const taskId = keccak256(toHex(`never-created-${i}-${Date.now()}`));
+          missingTasks.push(taskId);
+          await stream.publish(report(taskId));
+        },
+      },
+    ];
+    try {
+      for (const { point, post } of cases) {
+        const before = (await deadLetters()).length;
+        const worker = spawnWorker({ ORACLE_CRASH_AT: `${point}:2` });
+        await Promise.race([worker.ready, worker.exited]);
+        let exited = false;
+        void worker.exited.then(() => (exited = true));
+        let posted = 0;
+        // One message at a time, so the second dead letter is published by a worker already running.
+        for (; !exited && posted < 8; posted++) {
+          await post(posted);
+          await sleep(300);
+        }
+        const exit = await Promise.race([worker.exited, sleep(30_000).then(() => undefined)]);
+        expect(exit?.signal, `${point}: ${exit?.stderr}`).toBe("SIGKILL");
+        expect((await deadLetters()).length, `${point}: killed after publishing`).toBeGreaterThan(before);
+        for (; posted < 8; posted++) await post(posted);
+      }
+
+      // The next worker takes over the unacknowledged entries and the unmarked dead jobs.
+      const worker = spawnWorker();
+      const all = await waitFor(
+        async () => {
+          const letters = await deadLetters();
+          const sources = new Set(letters.map((letter) => letter.sourceId));
+          const payloads = letters.map((letter) => letter.payload ?? "");
+          const complete =
+            malformed.every((id) => sources.has(id)) && missingTasks.every((taskId) => payloads.some((payload) => payload.includes(taskId)));
+          return complete && letters;
+        },
+        60_000,
+        "every dead letter",
+      );
+      await Promise.race([worker.ready, worker.exited]);
+      worker.child.kill("SIGTERM");
+      const exit = await worker.exited;
+      expect(exit.code, `${exit.signal} ${exit.stderr}`).toBe(0);
+
+      const letters = await deadLetters();
+      expect(letters.length).toBe(all.length);
+      const perSource = new Map<string, number>();
+      for (const letter of letters) perSource.set(letter.sourceId!, (perSource.get(letter.sourceId!) ?? 0) + 1);
+      expect([...perSource].filter(([, count]) => count > 1)).toEqual([]);
+      expect(malformed.map((id) => letters.find((letter) => letter.sourceId === id)?.code)).toEqual(malformed.map(() => "bad_task_id"));
+      const missingLetters = letters.filter((letter) => letter.code === "task_not_found");
+      expect(missingTasks.map((taskId) => missingLetters.filter((letter) => letter.payload!.includes(taskId)).length)).toEqual(
+        missingTasks.map(() => 1),
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { startOracle } from "../../oracle/main";
 import { createSimulator } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, waitFor, type Chain } from "./helpers";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, taskReport, users, waitFor, type Chain } from "./helpers";
 
 describe("oracle, embedded (in-process stream + PGlite)", () => {
   let chain: Chain;
@@ -63,18 +63,7 @@ describe("oracle, embedded (in-process stream + PGlite)", () => {
 
   it("dead-letters malformed messages and still settles the good ones around them", async () => {
     const [good] = await simulator.createTasks(1);
-    const base = {
-      taskId: good!.taskId,
-      node: nodeAddresses(1)[0]!,
-      model: "llama-70b",
-      tokensGenerated: "1000",
-      status: "completed",
-      uptime: "99",
-      tokensPerSecond: "50",
-      expectedTokensPerSecond: "50",
-      accuracy: "0.9",
-      reportedAt: String(Date.now()),
-    };
+    const base = taskReport(good!.taskId, nodeAddresses(1)[0]!);
     await stream.publish({ ...base, taskId: "0x1234" });
     await stream.publish(base);
     await waitFor(async () => (await oracle.jobs.job(good!.taskId))?.state === "confirmed", 30_000, "the good message");

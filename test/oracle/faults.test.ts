@@ -15,7 +15,7 @@ import type { TaskResultFields } from "../../oracle/message";
 import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, settlementCounts, users, waitFor, type Chain } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, settlementCounts, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 
@@ -82,7 +82,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
   afterAll(async () => {
     await oracle?.stop();
     await stream?.close();
-    if (env) await redis.del(env.ORACLE_STREAM_KEY!, env.ORACLE_DEAD_LETTER_KEY!);
+    if (env) await deleteStreamKeys(redis, { stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY! });
     redis?.disconnect();
     await chain?.anvil.stop();
   });
@@ -132,8 +132,8 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     const expected = [...bad.map(([code]) => code), "conflicting_duplicate"];
     const dead = await waitFor(
       async () => {
-        const entries = await redis.xrange(env.ORACLE_DEAD_LETTER_KEY!, "-", "+");
-        return entries.length >= expected.length && entries.map(([, flat]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])));
+        const entries = await readDeadLetters(redis, env.ORACLE_DEAD_LETTER_KEY!);
+        return entries.length >= expected.length && entries;
       },
       30_000,
       "dead letters",

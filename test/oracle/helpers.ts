@@ -1,5 +1,6 @@
 /** Shared by the oracle suites: settings for a worker on a suite's chain, and on-chain counting. */
 import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
 import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { anvilAccount } from "../../common/chain";
 import type { startDeployedChain } from "../helpers/chain";
@@ -29,6 +30,32 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
     ...overrides,
   };
 }
+
+/** The dead-letter stream's entries, oldest first, as their fields. */
+export async function readDeadLetters(redis: Redis, key: string): Promise<Record<string, string>[]> {
+  const entries = await redis.xrange(key, "-", "+");
+  return entries.map(([, flat]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!])));
+}
+
+/** Removes a suite's result stream, its dead letters and their sources' seen markers. */
+export async function deleteStreamKeys(redis: Redis, keys: { stream: string; deadLetter: string }) {
+  const markers = await redis.keys(`${keys.deadLetter}:seen:*`);
+  await redis.del(keys.stream, keys.deadLetter, ...markers);
+}
+
+/** A well-formed completed report for `taskId` by `node`, as the scheduler posts it. */
+export const taskReport = (taskId: string, node: string) => ({
+  taskId,
+  node,
+  model: "llama-70b",
+  tokensGenerated: "1000",
+  status: "completed",
+  uptime: "99",
+  tokensPerSecond: "50",
+  expectedTokensPerSecond: "50",
+  accuracy: "0.9",
+  reportedAt: String(Date.now()),
+});
 
 export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);
 export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(40 + i).address);

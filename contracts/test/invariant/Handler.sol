@@ -193,40 +193,49 @@ contract Handler is CheatBase {
         calls["completeTask"]++;
     }
 
-    /// Settles up to 6 open tasks in one batch, sometimes replaying an already closed task to
-    /// exercise the skip path (which must move no money).
-    function completeTasks(uint256 seed, uint256 count, bool replayClosed) external {
-        uint256 open = openTasks.length;
-        uint256 n = open == 0 ? 0 : bound(count, 1, _min(open, 6));
-        uint256 extra = replayClosed && closedTasks.length > 0 ? 1 : 0;
-        if (n + extra == 0) return;
+    /// The tasks of one batch: up to 6 open ones from `seed`, and with `replayClosed` one task
+    /// already closed (zero when there is none), to exercise the skip path.
+    function _batchTasks(uint256 seed, uint256 count, bool replayClosed)
+        internal
+        view
+        returns (bytes32[] memory open, bytes32 replayed)
+    {
+        uint256 openCount = openTasks.length;
+        open = new bytes32[](openCount == 0 ? 0 : bound(count, 1, _min(openCount, 6)));
+        for (uint256 i = 0; i < open.length; i++) {
+            open[i] = openTasks[(seed % openCount + i) % openCount];
+        }
+        if (replayClosed && closedTasks.length > 0) replayed = closedTasks[seed % closedTasks.length];
+    }
 
-        InferencePayment.Settlement[] memory batch = new InferencePayment.Settlement[](n + extra);
+    /// Settles up to 6 open tasks in one batch, sometimes replaying an already closed task,
+    /// which must be skipped and move no money.
+    function completeTasks(uint256 seed, uint256 count, bool replayClosed) external {
+        (bytes32[] memory open, bytes32 replayed) = _batchTasks(seed, count, replayClosed);
+        uint256 n = open.length;
+        if (n == 0 && replayed == 0) return;
+
+        InferencePayment.Settlement[] memory batch = new InferencePayment.Settlement[](replayed == 0 ? n : n + 1);
         uint256 costs;
         uint256 refunds;
-        uint256 start = open == 0 ? 0 : seed % open;
         for (uint256 i = 0; i < n; i++) {
-            bytes32 id = openTasks[(start + i) % open];
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
-            uint256 escrow = escrowOf[id];
+            uint256 escrow = escrowOf[open[i]];
             uint256 cost = bound(r, 0, escrow);
-            batch[i] = InferencePayment.Settlement(id, _node(r >> 8), cost, bound(r >> 16, 0, 100));
+            batch[i] = InferencePayment.Settlement(open[i], _node(r >> 8), cost, bound(r >> 16, 0, 100));
             costs += cost;
             refunds += escrow - cost;
         }
-        if (extra == 1) {
-            bytes32 old = closedTasks[seed % closedTasks.length];
-            batch[n] = InferencePayment.Settlement(old, _node(seed), escrowOf[old], 100);
-        }
+        if (replayed != 0) batch[n] = InferencePayment.Settlement(replayed, _node(seed), escrowOf[replayed], 100);
 
         Snap memory s0 = _snap();
         pay.completeTasks(batch);
         for (uint256 i = 0; i < n; i++) {
-            _removeOpen(batch[i].taskId);
+            _removeOpen(open[i]);
         }
         _book(s0, costs, refunds);
-        if (extra == 1) {
-            (,,,, InferencePayment.TaskStatus st) = pay.tasks(batch[n].taskId);
+        if (replayed != 0) {
+            (,,,, InferencePayment.TaskStatus st) = pay.tasks(replayed);
             if (st == InferencePayment.TaskStatus.Created) ghostSkipMismatches++;
         }
         calls["completeTasks"]++;
@@ -246,23 +255,20 @@ contract Handler is CheatBase {
     /// Fails up to 6 open tasks in one batch, sometimes replaying a closed task, which must be
     /// skipped: it keeps its status and refunds nothing.
     function failTasks(uint256 seed, uint256 count, bool replayClosed) external {
-        uint256 open = openTasks.length;
-        uint256 n = open == 0 ? 0 : bound(count, 1, _min(open, 6));
-        uint256 extra = replayClosed && closedTasks.length > 0 ? 1 : 0;
-        if (n + extra == 0) return;
+        (bytes32[] memory open, bytes32 replayed) = _batchTasks(seed, count, replayClosed);
+        uint256 n = open.length;
+        if (n == 0 && replayed == 0) return;
 
-        InferencePayment.Failure[] memory batch = new InferencePayment.Failure[](n + extra);
+        InferencePayment.Failure[] memory batch = new InferencePayment.Failure[](replayed == 0 ? n : n + 1);
         uint256 refunds;
-        uint256 start = open == 0 ? 0 : seed % open;
         for (uint256 i = 0; i < n; i++) {
-            bytes32 id = openTasks[(start + i) % open];
-            batch[i] = InferencePayment.Failure(id, _node(uint256(keccak256(abi.encode(seed, i)))));
-            refunds += escrowOf[id];
+            batch[i] = InferencePayment.Failure(open[i], _node(uint256(keccak256(abi.encode(seed, i)))));
+            refunds += escrowOf[open[i]];
         }
         InferencePayment.TaskStatus replayedBefore;
-        if (extra == 1) {
-            batch[n] = InferencePayment.Failure(closedTasks[seed % closedTasks.length], _node(seed));
-            (,,,, replayedBefore) = pay.tasks(batch[n].taskId);
+        if (replayed != 0) {
+            batch[n] = InferencePayment.Failure(replayed, _node(seed));
+            (,,,, replayedBefore) = pay.tasks(replayed);
         }
 
         uint256 before = pay.totalUserBalances();
@@ -270,10 +276,10 @@ contract Handler is CheatBase {
         if (pay.totalUserBalances() - before != refunds) ghostRefundMismatches++;
         ghostRefunded += refunds;
         for (uint256 i = 0; i < n; i++) {
-            _removeOpen(batch[i].taskId);
+            _removeOpen(open[i]);
         }
-        if (extra == 1) {
-            (,,,, InferencePayment.TaskStatus replayedAfter) = pay.tasks(batch[n].taskId);
+        if (replayed != 0) {
+            (,,,, InferencePayment.TaskStatus replayedAfter) = pay.tasks(replayed);
             if (replayedAfter != replayedBefore) ghostSkipMismatches++;
         }
         calls["failTasks"]++;
