@@ -27,11 +27,18 @@ export function createIntake(parameters: {
   const { stream, store, metrics, log, settings } = parameters;
   let lastClaim = 0;
 
-  async function deadLetter(entry: StreamEntry, dead: DeadReason) {
-    await stream.deadLetter({ sourceId: entry.id, code: dead.code, reason: dead.reason, payload: JSON.stringify(entry.fields) });
+  /**
+   * Publishes a dead letter once per source (the stream refuses a repeat after a crash), counting
+   * and logging only the first publication.
+   */
+  async function publishDeadLetter(sourceId: string, dead: DeadReason, payload: unknown, fields: Record<string, unknown>) {
+    const published = await stream.deadLetter({ sourceId, code: dead.code, reason: dead.reason, payload: JSON.stringify(payload) });
+    if (published === undefined) return;
     metrics.failed.inc({ class: dead.code });
-    log.warn({ msg: "message dead-lettered", source_id: entry.id, code: dead.code, reason: dead.reason, task_id: entry.fields.taskId });
+    log.warn({ msg: "dead-lettered", source_id: sourceId, code: dead.code, reason: dead.reason, ...fields });
   }
+
+  const deadLetter = (entry: StreamEntry, dead: DeadReason) => publishDeadLetter(entry.id, dead, entry.fields, { task_id: entry.fields.taskId });
 
   async function handle(entries: StreamEntry[]) {
     if (entries.length === 0) return;
@@ -57,9 +64,7 @@ export function createIntake(parameters: {
   async function flushDeadJobs() {
     const dead = await store.pendingDeadLetters(100);
     for (const job of dead) {
-      await stream.deadLetter({ sourceId: `job:${job.id}`, code: job.code, reason: job.reason, payload: JSON.stringify(job.payload) });
-      metrics.failed.inc({ class: job.code });
-      log.warn({ msg: "job dead-lettered", job_id: job.id, key: job.key, code: job.code, reason: job.reason });
+      await publishDeadLetter(`job:${job.id}`, job, job.payload, { job_id: job.id, key: job.key });
       parameters.crash.hit("after-dead-letter-before-mark");
     }
     await store.markDeadLettered(dead.map((job) => job.id));
