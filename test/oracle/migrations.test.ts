@@ -41,7 +41,7 @@ async function seedEarlierDesign(sql: Sql, schema: string) {
       JSON.stringify({ kind: "register_node", key: "register_node:op-1", node: "0x" + "22".repeat(20), owner: "0x" + "33".repeat(20) }),
     ],
   );
-  return { taskId, txId: tx!.id };
+  return { taskId, txId: String(tx!.id) };
 }
 
 async function expectMigrated(sql: Sql, schema: string, seeded: { taskId: string; txId: string }) {
