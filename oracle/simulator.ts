@@ -292,13 +292,18 @@ export async function runSimulator({ config, publicClient, stream, log, signal }
   log.info({ msg: "users funded; registering nodes through the oracle", users: users.length, nodes: nodes.length });
   await simulator.registerNodes();
   for (let round = 1; !signal?.aborted && (config.SIMULATOR_ROUNDS === 0 || round <= config.SIMULATOR_ROUNDS); round++) {
-    const tasks = await simulator.createTasks(config.SIMULATOR_TASKS);
-    const posted = await simulator.postResults(tasks, {
-      ratePerSecond: config.SIMULATOR_RATE,
-      failureRate: config.SIMULATOR_FAILURE_RATE,
-      duplicateRate: config.SIMULATOR_DUPLICATE_RATE,
-    });
-    log.info({ msg: "round posted", round, tasks: tasks.length, posted: posted.size });
+    // A failed round (the RPC away for a moment) is not the end of the traffic.
+    const posted = await simulator
+      .createTasks(config.SIMULATOR_TASKS)
+      .then((tasks) =>
+        simulator.postResults(tasks, {
+          ratePerSecond: config.SIMULATOR_RATE,
+          failureRate: config.SIMULATOR_FAILURE_RATE,
+          duplicateRate: config.SIMULATOR_DUPLICATE_RATE,
+        }),
+      )
+      .catch((error: unknown) => (log.warn({ msg: "round failed", round, error: String(error) }), new Map()));
+    log.info({ msg: "round posted", round, posted: posted.size });
     // A round that got nothing onto the chain (RPC down, every send refused) waits before the next.
     if (posted.size === 0) await sleep(1000);
   }

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { anvilAccount } from "../../common/chain";
+import { createSimulator, type CreateSimulatorParameters } from "../../oracle/simulator";
 import type { startDeployedChain } from "../helpers/chain";
 
 export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
@@ -28,6 +29,18 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
     LOG_LEVEL: process.env.ORACLE_TEST_LOG_LEVEL ?? "silent",
     ...overrides,
   };
+}
+
+/** The scheduler simulator on a suite's chain, handing out the deployer's FAR. */
+export function simulatorOn(chain: Chain, parameters: Omit<CreateSimulatorParameters, "publicClient" | "chainId" | "funder" | "token" | "payment">) {
+  return createSimulator({
+    publicClient: chain.publicClient,
+    chainId: chain.manifest.chainId,
+    funder: anvilAccount(0) as LocalAccount,
+    token: chain.manifest.contracts.FARToken.address,
+    payment: chain.manifest.contracts.InferencePayment.address,
+    ...parameters,
+  });
 }
 
 export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);

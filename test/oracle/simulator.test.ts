@@ -4,35 +4,29 @@
  * lost tasks, and a receipt that never comes (mining stopped) costs one timeout, not the run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestClient, getAddress, http, parseEther, type Address, type Hex, type LocalAccount } from "viem";
+import { createTestClient, getAddress, http, parseEther, type Address, type Hex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
-import { createSimulator, type SimulatedTask } from "../../oracle/simulator";
+import type { SimulatedTask } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { nodeAddresses, users, type Chain } from "./helpers";
+import { nodeAddresses, users, simulatorOn, type Chain } from "./helpers";
 
 const RECEIPT_TIMEOUT_MS = 3_000;
 
 describe("scheduler simulator, anvil mining every second", () => {
   let chain: Chain;
   let payment: Address;
-  let simulator: ReturnType<typeof createSimulator>;
+  let simulator: ReturnType<typeof simulatorOn>;
   const memory = createMemoryStream();
   const published: Record<string, string>[] = [];
 
   beforeAll(async () => {
     chain = await startDeployedChain({ blockTime: 1 });
     payment = getAddress(chain.manifest.contracts.InferencePayment.address);
-    simulator = createSimulator({
-      publicClient: chain.publicClient,
-      chainId: chain.manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
+    simulator = simulatorOn(chain, {
       users: users(2),
       nodes: nodeAddresses(2),
-      token: chain.manifest.contracts.FARToken.address,
-      payment,
       stream: { ...memory, publish: (fields) => (published.push(fields), memory.publish(fields)) },
       models: DEFAULT_MODELS,
       receiptTimeoutMs: RECEIPT_TIMEOUT_MS,
