@@ -6,7 +6,8 @@
  * Its transactions go through a viem wallet client whose accounts share a nonce manager. A
  * transaction not mined within `receiptTimeoutMs`, or lost to a reorg, is dropped from anvil's
  * pool and its account's nonce is read from the chain again: the simulator carries on instead
- * of waiting forever behind a nonce gap. Results are posted only for tasks the chain has.
+ * of waiting forever behind a nonce gap. Results are posted only for tasks whose TaskCreated
+ * was mined (and, with `recheck`, is still on chain when the result goes out).
  */
 import {
   createTestClient,
@@ -231,15 +232,17 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
     },
 
     /**
-     * Posts one result per task still on chain at `ratePerSecond` (0: as fast as possible); a
-     * share of them report failure and a share is posted twice. Returns the fields posted per task.
+     * Posts one result per task at `ratePerSecond` (0: as fast as possible); a share of them
+     * report failure and a share is posted twice. Returns the fields posted per task.
+     * `recheck`: each task is read on chain just before its result, and one a reorg took away
+     * since createTasks is skipped (that read needs the chain: without it, results go out even
+     * while the RPC is away, as a scheduler's would).
      */
-    async postResults(tasks: readonly SimulatedTask[], options: { ratePerSecond?: number; failureRate?: number; duplicateRate?: number } = {}) {
+    async postResults(tasks: readonly SimulatedTask[], options: { ratePerSecond?: number; failureRate?: number; duplicateRate?: number; recheck?: boolean } = {}) {
       const posted = new Map<Hex, TaskResultFields>();
       const interval = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
       for (const task of tasks) {
-        // A reorg since createTasks may have taken the task away: the scheduler only reports tasks that exist.
-        if (!(await onChain(task))) {
+        if (options.recheck && !(await onChain(task))) {
           log?.warn({ msg: "task no longer on chain; no result posted", taskId: task.taskId });
           continue;
         }
@@ -300,6 +303,8 @@ export async function runSimulator({ config, publicClient, stream, log, signal }
           ratePerSecond: config.SIMULATOR_RATE,
           failureRate: config.SIMULATOR_FAILURE_RATE,
           duplicateRate: config.SIMULATOR_DUPLICATE_RATE,
+          // npm start's chain mines on a clock and may be reorged under it (anvil_reorg).
+          recheck: true,
         }),
       )
       .catch((error: unknown) => (log.warn({ msg: "round failed", round, error: String(error) }), new Map()));

@@ -61,7 +61,7 @@ describe("scheduler simulator, anvil mining every second", () => {
     expect(await createdLogs(before)).toEqual([]);
 
     // The lost tasks get no result.
-    const lost = await simulator.postResults(before);
+    const lost = await simulator.postResults(before, { recheck: true });
     expect(lost.size).toBe(0);
     expect(before.filter((task) => postedIds().has(task.taskId))).toEqual([]);
 
@@ -73,7 +73,7 @@ describe("scheduler simulator, anvil mining every second", () => {
     expect(after.length).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(3 * (RECEIPT_TIMEOUT_MS + 5_000));
     expect(await createdLogs(after)).toHaveLength(after.length);
-    const posted = await simulator.postResults(after);
+    const posted = await simulator.postResults(after, { recheck: true });
     expect([...posted.keys()].sort()).toEqual(after.map((task) => task.taskId).sort());
 
     // And the next round is whole again.
