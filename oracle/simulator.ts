@@ -116,14 +116,16 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
    * The receipt of `hash` itself, or undefined when it was not mined within the timeout or its
    * nonce went to another transaction (a reorg dropped it and the nonce was used again). Either
    * way it is removed from anvil's pool, so that it cannot land later behind the simulator's
-   * back, and the account's next nonce is read from the chain.
+   * back, and the accounts' next nonces are read from the chain.
    */
   async function mined(account: LocalAccount, hash: Hash): Promise<TransactionReceipt | undefined> {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: receiptTimeoutMs, pollingInterval: 100 }).catch(() => undefined);
     if (receipt?.transactionHash === hash) return receipt;
-    log?.warn({ msg: "simulator transaction not mined in time or lost; dropped, nonce re-read from the chain", hash, from: account.address });
+    log?.warn({ msg: "simulator transaction not mined in time or lost; dropped, nonces re-read from the chain", hash, from: account.address });
     await testClient.dropTransaction({ hash }).catch(() => undefined);
-    nonceManager.reset({ address: account.address, chainId });
+    // Most likely a reorg, which takes back the nonces of every account with a transaction in
+    // the lost blocks, not only this one's: all of them count from the chain again.
+    for (const address of [funder.address, ...users.keys()]) nonceManager.reset({ address, chainId });
     return undefined;
   }
 
