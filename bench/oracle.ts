@@ -8,16 +8,14 @@
  * Runs alternate between the modes so that any drift of the machine hits both alike.
  */
 import postgres from "postgres";
-import { getAddress, parseAbiItem, parseEther, toEventSelector, type Address, type Hash, type LocalAccount } from "viem";
+import { getAddress, parseAbiItem, parseEther, toEventSelector, type Address, type Hash } from "viem";
 import { farTokenAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
 import { loadOracleConfig } from "../oracle/config";
 import { startOracle } from "../oracle/main";
-import { createSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { FAR, startDeployedChain } from "../test/helpers/chain";
 import { benchArgs } from "./args";
-import { nodeAddresses, oracleEnv, users } from "../test/oracle/helpers";
+import { nodeAddresses, oracleEnv, simulatorOn, users } from "../test/oracle/helpers";
 
 const { quick, option } = benchArgs();
 const TASKS = Number(option("--tasks") ?? (quick ? 60 : 400));
@@ -61,14 +59,9 @@ async function run(mode: Mode): Promise<RunResult> {
     const config = loadOracleConfig(env);
     const stream = createMemoryStream();
     oracle = await startOracle(config, { stream });
-    const simulator = createSimulator({
-      publicClient,
-      chainId: manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
+    const simulator = simulatorOn(chain, {
       users: users(4),
       nodes: nodeAddresses(3),
-      token,
-      payment,
       stream,
       models: config.ORACLE_MODELS,
     });

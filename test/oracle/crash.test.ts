@@ -7,14 +7,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { getAddress, keccak256, parseEther, toHex, type LocalAccount } from "viem";
+import { getAddress, keccak256, parseEther, toHex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
-import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, taskReport, users, waitFor, type Chain } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, simulatorOn, taskReport, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +21,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
   let chain: Chain;
   let env: Record<string, string>;
   let stream: ReturnType<typeof createRedisStream>;
-  let simulator: ReturnType<typeof createSimulator>;
+  let simulator: ReturnType<typeof simulatorOn>;
   const children = new Set<ChildProcess>();
 
   function spawnWorker(extra: Record<string, string> = {}) {
@@ -69,14 +67,9 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
       const hash = await oracleWallet.writeContract({ address: getAddress(chain.manifest.contracts.InferencePayment.address), abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] });
       await chain.publicClient.waitForTransactionReceipt({ hash });
     }
-    simulator = createSimulator({
-      publicClient: chain.publicClient,
-      chainId: chain.manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
+    simulator = simulatorOn(chain, {
       users: users(8),
       nodes,
-      token: chain.manifest.contracts.FARToken.address,
-      payment: chain.manifest.contracts.InferencePayment.address,
       stream,
       models: DEFAULT_MODELS,
       seed: 42,

@@ -4,20 +4,18 @@
  * out as completeTasks, and malformed messages end in the dead-letter stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseEther, type LocalAccount } from "viem";
-import { anvilAccount } from "../../common/chain";
+import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
-import { createSimulator } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, taskReport, users, waitFor, type Chain } from "./helpers";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, simulatorOn, taskReport, users, waitFor, type Chain } from "./helpers";
 
 describe("oracle, embedded (in-process stream + PGlite)", () => {
   let chain: Chain;
   let oracle: Awaited<ReturnType<typeof startOracle>>;
   const stream = createMemoryStream();
-  let simulator: ReturnType<typeof createSimulator>;
+  let simulator: ReturnType<typeof simulatorOn>;
   let schema: string;
 
   beforeAll(async () => {
@@ -26,14 +24,9 @@ describe("oracle, embedded (in-process stream + PGlite)", () => {
     schema = env.ORACLE_DB_SCHEMA!;
     const config = loadOracleConfig(env);
     oracle = await startOracle(config, { stream });
-    simulator = createSimulator({
-      publicClient: chain.publicClient,
-      chainId: chain.manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
+    simulator = simulatorOn(chain, {
       users: users(4),
       nodes: nodeAddresses(3),
-      token: chain.manifest.contracts.FARToken.address,
-      payment: chain.manifest.contracts.InferencePayment.address,
       stream,
       models: config.ORACLE_MODELS,
     });

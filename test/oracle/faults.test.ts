@@ -6,16 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { getAddress, keccak256, parseEther, parseGwei, toHex, type Hex, type LocalAccount } from "viem";
+import { getAddress, keccak256, parseEther, parseGwei, toHex, type Hex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import type { TaskResultFields } from "../../oracle/message";
-import { createSimulator } from "../../oracle/simulator";
 import { createRedisStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
-import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, settlementCounts, users, waitFor, type Chain } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, settlementCounts, simulatorOn, users, waitFor, type Chain } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 
@@ -23,7 +22,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
   let chain: Chain;
   let env: Record<string, string>;
   let oracle: Awaited<ReturnType<typeof startOracle>>;
-  let simulator: ReturnType<typeof createSimulator>;
+  let simulator: ReturnType<typeof simulatorOn>;
   let stream: ReturnType<typeof createRedisStream>;
   let redis: Redis;
   const rpc = (method: string, params: unknown[] = []) => chain.publicClient.request({ method: method as never, params: params as never });
@@ -64,14 +63,9 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     oracle = await startOracle(config);
     redis = new Redis(process.env.REDIS_URL!);
     stream = createRedisStream({ url: process.env.REDIS_URL!, stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY!, group: env.ORACLE_GROUP ?? "oracle" });
-    simulator = createSimulator({
-      publicClient: chain.publicClient,
-      chainId: chain.manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
+    simulator = simulatorOn(chain, {
       users: users(4),
       nodes: [nodeA, nodeB],
-      token: chain.manifest.contracts.FARToken.address,
-      payment: contract(),
       stream,
       models: config.ORACLE_MODELS,
       seed: 7,

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { anvilAccount } from "../../common/chain";
+import { createSimulator, type CreateSimulatorParameters } from "../../oracle/simulator";
 import type { startDeployedChain } from "../helpers/chain";
 
 export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
@@ -56,6 +57,18 @@ export const taskReport = (taskId: string, node: string) => ({
   accuracy: "0.9",
   reportedAt: String(Date.now()),
 });
+
+/** The scheduler simulator on a suite's chain, handing out the deployer's FAR. */
+export function simulatorOn(chain: Chain, parameters: Omit<CreateSimulatorParameters, "publicClient" | "chainId" | "funder" | "token" | "payment">) {
+  return createSimulator({
+    publicClient: chain.publicClient,
+    chainId: chain.manifest.chainId,
+    funder: anvilAccount(0) as LocalAccount,
+    token: chain.manifest.contracts.FARToken.address,
+    payment: chain.manifest.contracts.InferencePayment.address,
+    ...parameters,
+  });
+}
 
 export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);
 export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(40 + i).address);

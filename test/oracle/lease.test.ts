@@ -4,15 +4,13 @@
  * loses it to itself, and never opens the circuit breaker while the RPC is healthy.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseEther, type LocalAccount } from "viem";
-import { anvilAccount } from "../../common/chain";
+import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
-import { createSimulator } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../helpers/chain";
 import { startSlowRpc } from "../helpers/slow-rpc";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, users, type Chain } from "./helpers";
+import { expectAllSettledOnce, nodeAddresses, oracleEnv, simulatorOn, users, type Chain } from "./helpers";
 
 const LEASE_MS = 2_000;
 
@@ -37,17 +35,7 @@ describe("oracle lease under a slow RPC", () => {
   });
 
   it("keeps the lease through passes longer than it and never opens the breaker", async () => {
-    const simulator = createSimulator({
-      publicClient: chain.publicClient,
-      chainId: chain.manifest.chainId,
-      funder: anvilAccount(0) as LocalAccount,
-      users: users(3),
-      nodes: nodeAddresses(2),
-      token: chain.manifest.contracts.FARToken.address,
-      payment: chain.manifest.contracts.InferencePayment.address,
-      stream,
-      models: loadOracleConfig(oracleEnv(chain)).ORACLE_MODELS,
-    });
+    const simulator = simulatorOn(chain, { users: users(3), nodes: nodeAddresses(2), stream, models: loadOracleConfig(oracleEnv(chain)).ORACLE_MODELS });
     await simulator.fundUsers(parseEther("10000"));
     await simulator.registerNodes();
     const tasks = await simulator.createTasks(40);

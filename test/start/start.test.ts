@@ -3,7 +3,8 @@
  * reaches ready, answers a GraphQL query, a subscriber receives a payout produced by the
  * simulator and settled by the oracle, GraphiQL runs a query typed in a real browser, the
  * operators' CLI answers `status` and registers a node, `far verify` finds no difference after
- * a minute of simulated traffic, and Ctrl-C leaves no process behind.
+ * a minute of simulated traffic, the traffic goes on after a reorg drops simulator
+ * transactions, and Ctrl-C leaves no process behind.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
-import { farTokenAbi } from "../../abis";
+import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../helpers/graphiql";
@@ -185,6 +186,42 @@ describe("npm start", () => {
     expect(verify.status).toBe(0);
     step("verified");
   });
+
+  it("keeps producing traffic after anvil_reorg drops simulator transactions: new tasks, created and settled", async () => {
+    const { publicClient } = createClients({ CHAIN: "anvil", RPC_URL: `http://127.0.0.1:${anvilPort}` }, anvilAccount(0));
+    const payment = getAddress(readManifest(env.DEPLOYMENTS_DIR!, 31337).contracts.InferencePayment.address);
+    // The simulator's users (runSimulator): anvil accounts 10.. , five of them by default.
+    const simulatorUsers = new Set(Array.from({ length: 5 }, (_, i) => anvilAccount(10 + i).address));
+    /** The payment contract's events from `fromBlock` on; none while the head is below it (anvil refuses the range). */
+    const eventsSince = async <name extends "TaskCreated" | "TaskCompleted" | "TaskCancelled">(eventName: name, fromBlock: bigint) => {
+      const toBlock = await publicClient.getBlockNumber();
+      return toBlock < fromBlock ? [] : publicClient.getContractEvents({ address: payment, abi: inferencePaymentAbi, eventName, fromBlock, toBlock });
+    };
+    const simulatorTasks = async (fromBlock: bigint) => (await eventsSince("TaskCreated", fromBlock)).filter((log) => simulatorUsers.has(log.args.user!));
+
+    // Reorg away the blocks from the next round's createTasks on, as soon as one is mined.
+    const watchedFrom = (await publicClient.getBlockNumber()) + 1n;
+    let dropped: Awaited<ReturnType<typeof simulatorTasks>> = [];
+    await waitUntil(async () => (dropped = await simulatorTasks(watchedFrom)).length > 0, "a simulator createTask", 60_000);
+    const oldest = dropped[0]!.blockNumber;
+    const head = await publicClient.getBlockNumber();
+    await publicClient.request({ method: "anvil_reorg" as never, params: [Number(head - oldest + 1n), []] as never });
+    const reorgHead = await publicClient.getBlockNumber();
+    for (const { transactionHash } of dropped) {
+      await expect(publicClient.getTransaction({ hash: transactionHash }), transactionHash).rejects.toThrow(/could not be found/);
+    }
+    step(`reorg of ${head - oldest + 1n} blocks dropped ${dropped.length} createTask transactions`);
+
+    // New tasks after the reorg (the simulator gives up its lost receipts after 20 s), and the oracle settles them.
+    let created: Awaited<ReturnType<typeof simulatorTasks>> = [];
+    await waitUntil(async () => (created = await simulatorTasks(reorgHead + 1n)).length > 0, "a simulator task created after the reorg", 90_000);
+    const ids = new Set(created.map((log) => log.args.taskId!));
+    await waitUntil(async () => {
+      const settled = [...(await eventsSince("TaskCompleted", reorgHead + 1n)), ...(await eventsSince("TaskCancelled", reorgHead + 1n))];
+      return settled.some((log) => ids.has(log.args.taskId!));
+    }, "the oracle to settle a task created after the reorg", 90_000);
+    step("traffic after the reorg");
+  }, 300_000);
 
   it("listens on 127.0.0.1 only: Ponder with the API, anvil and the oracle", async () => {
     for (const used of [port, anvilPort, oraclePort]) expect(await listeningAddresses(used), `port ${used}`).toEqual(["127.0.0.1"]);
