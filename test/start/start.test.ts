@@ -161,7 +161,7 @@ describe("npm start", () => {
     const node = anvilAccount(63).address;
     const register = far("node", "register", node);
     expect(register.status, register.stdout + register.stderr).toBe(0);
-    expect(register.stdout).toMatch(/operation register_node:\S+ confirmed/);
+    expect(register.stdout).toMatch(/operation registerNode:\S+ confirmed/);
     await waitUntil(
       async () => (await query<{ node: { active: boolean } | null }>(graphqlUrl(), `{ node(address: "${node}") { active } }`)).node?.active === true,
       "the registered node in the API",
