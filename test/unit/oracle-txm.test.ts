@@ -5,6 +5,7 @@
  * from the database clock, which a fake timer would not move.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import {
   BaseError as ViemError,
@@ -448,6 +449,30 @@ describe("the transaction manager against a fake chain", () => {
     expect(again.receipt.transactionHash).toBe(sent!.hash);
     expect(again.receipt.blockHash).not.toBe(first.hash);
     expect(chain.minedTxs().map((tx) => tx.hash)).toEqual([sent!.hash]);
+  });
+
+  it("re-sends a reorged transaction's bytes rather than judging it stuck by its old attempt's age", async () => {
+    // Its fees were enough to be mined: the stuck clock starts again when it is reorged out, so
+    // the last attempt's age neither bumps it nor, at max attempts, drops it for a no-op.
+    const stuckAfterMs = 300;
+    const { send, tick, chain, outcomes, store } = await harness({ stuckAfterMs, maxAttempts: 2 });
+    await send("call-1");
+    await tick();
+    await sleep(stuckAfterMs + 20);
+    await tick(); // a bump: the last attempt
+    const { attempts } = (await store.byKey("call-1"))!;
+    expect(attempts).toHaveLength(2);
+    chain.mine();
+    await tick();
+    await sleep(stuckAfterMs + 20); // the reorg comes later than stuckAfterMs after the last attempt
+    chain.reorg(1);
+    await tick();
+    expect(outcomes.map((outcome) => outcome.type)).toEqual(["mined", "reorged"]);
+    expect(await store.byKey("call-1")).toMatchObject({ state: "pending", noop: false, attempts: [{ hash: attempts[0]!.hash }, { hash: attempts[1]!.hash }] });
+    chain.mine();
+    await tick();
+    expect(outcomes.map((outcome) => outcome.type)).toEqual(["mined", "reorged", "mined"]);
+    expect(chain.minedTxs().map((tx) => tx.hash)).toEqual([attempts[1]!.hash]);
   });
 
   it("drops a request whose nonce a foreign transaction took, after the confirmer's misses", async () => {
