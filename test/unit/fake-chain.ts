@@ -52,6 +52,8 @@ export function createFakeChain(options: { baseFee?: bigint; maxFee?: bigint; pr
   let salt = 0;
   /** When set, every accepted transaction is mined at once in a block of its own (anvil's automine). */
   let automine = false;
+  /** Runs once before the next sendRawTransaction is looked at: a block arriving mid-call. */
+  let beforeNextSend: (() => void) | undefined;
 
   const head = () => blocks.at(-1)!;
   const minedNonce = () => blocks.reduce((count, block) => count + block.txs.length, 0);
@@ -125,6 +127,9 @@ export function createFakeChain(options: { baseFee?: bigint; maxFee?: bigint; pr
       return { ...fees };
     },
     async sendRawTransaction(args: { serializedTransaction: Hex }): Promise<Hash> {
+      const before = beforeNextSend;
+      beforeNextSend = undefined;
+      before?.();
       const tx = parse(args.serializedTransaction);
       const pooled = pool.get(tx.nonce);
       const refuse = (answer: FakeSend["answer"]) => {
@@ -161,6 +166,9 @@ export function createFakeChain(options: { baseFee?: bigint; maxFee?: bigint; pr
     },
     set automine(on: boolean) {
       automine = on;
+    },
+    beforeNextSend(run: () => void) {
+      beforeNextSend = run;
     },
     /**
      * Drops the last `depth` blocks. Their transactions go back to the pool (a node re-adds them)

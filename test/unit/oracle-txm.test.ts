@@ -426,6 +426,52 @@ describe("the transaction manager against a fake chain", () => {
     expect(outcomes).toHaveLength(1); // the no-op's receipt is not reported: its request was dropped
   });
 
+  it("at the fee cap re-sends the same bytes instead of signing a replacement the node would refuse", async () => {
+    const { send, tick, chain, store } = await harness({ stuckAfterMs: 0, maxFee: 2n * GWEI });
+    chain.setFees({ maxFee: 5n * GWEI, priorityFee: GWEI / 10n });
+    await send("capped");
+    await tick();
+    await tick();
+    await tick();
+    const record = (await store.byKey("capped"))!;
+    expect(record.attempts).toHaveLength(1);
+    expect(record.attempts[0]!.maxFee).toBe(2n * GWEI);
+    expect(chain.sends.map((sent) => sent.answer)).toEqual(["accepted", "already known", "already known"]);
+  });
+
+  // KNOWN BUG, kept as a failing expectation: the request is reported dropped when its no-op is
+  // signed, but an earlier attempt can still be mined before the no-op replaces it. The caller
+  // then asks again (the outcome says "never mined") for a call that was executed, and the
+  // receipt is not reported because the record is now a no-op. Remove `.fails` once fixed.
+  it.fails("reports the receipt when an earlier attempt is mined while its no-op is being sent", async () => {
+    const { send, tick, chain, outcomes, store } = await harness({ stuckAfterMs: 0, maxAttempts: 2 });
+    await send("raced");
+    await tick(); // attempt 1
+    await tick(); // attempt 2
+    const { attempts } = (await store.byKey("raced"))!;
+    chain.beforeNextSend(() => chain.mine()); // attempt 2's block arrives while the no-op is sent
+    await tick(); // the no-op: "nonce too low"
+    await tick();
+    expect(chain.minedTxs().map((tx) => tx.hash)).toEqual([attempts[1]!.hash]);
+    expect(outcomes).toEqual([{ type: "mined", idempotencyKey: "raced", receipt: expect.objectContaining({ transactionHash: attempts[1]!.hash }) }]);
+  });
+
+  it("confirms on the next tick when the chain mines each transaction at once", async () => {
+    const { send, tick, chain, outcomes, store } = await harness();
+    chain.automine = true;
+    await send("a");
+    await send("b");
+    await tick();
+    expect(chain.pooled()).toEqual([]);
+    expect(chain.minedTxs().map((tx) => tx.nonce)).toEqual([0, 1]);
+    await tick();
+    expect(outcomes.map((outcome) => [outcome.type, outcome.idempotencyKey])).toEqual([
+      ["mined", "a"],
+      ["mined", "b"],
+    ]);
+    expect(await store.byKey("b")).toMatchObject({ state: "mined", nonce: 1 });
+  });
+
   it.each([
     ["goes back to the pool", false, SETTINGS.rebroadcastMs],
     ["is dropped by the node, so the bumper sends the same bytes again", true, 0],
@@ -534,6 +580,48 @@ describe("the transaction manager against a fake chain", () => {
     await expect(tick()).rejects.toBeInstanceOf(LeaseLostError);
     expect(chain.sends).toEqual([]);
     expect(await store.byKey("call-1")).toMatchObject({ state: "unstarted", nonce: undefined, attempts: [] });
+  });
+
+  describe("the signing lease", () => {
+    /** Two replicas' leases on one key's row. */
+    async function twoReplicas(ttlMs: number) {
+      const { store, account } = await harness({ leaseMs: ttlMs }, { startLease: false });
+      let lost = 0;
+      const mine = createLease({ store, holder: "replica a", ttlMs, log, onLost: () => (lost += 1) });
+      const theirs = createLease({ store, holder: "replica b", ttlMs, log });
+      leases.push(mine, theirs);
+      return { store, mine, theirs, account, lost: () => lost };
+    }
+
+    it("one holder at a time; stopping hands it over", async () => {
+      const { mine, theirs } = await twoReplicas(30_000);
+      expect(await mine.start()).toBe(true);
+      expect(await theirs.renew()).toBe(false);
+      expect([mine.held, theirs.held]).toEqual([true, false]);
+      await mine.stop();
+      expect(mine.held).toBe(false);
+      expect(await theirs.renew()).toBe(true);
+    });
+
+    it("an expired lease can be taken over", async () => {
+      const { mine, theirs } = await twoReplicas(100);
+      expect(await mine.renew()).toBe(true); // renewed once, not on a timer: it lapses
+      expect(await theirs.renew()).toBe(false);
+      await sleep(150);
+      expect(mine.held).toBe(false);
+      expect(await theirs.renew()).toBe(true);
+      expect(await mine.renew()).toBe(false);
+    });
+
+    it("a renewal that finds the row taken says the lease was lost, once", async () => {
+      const { mine, account, lost } = await twoReplicas(30_000);
+      expect(await mine.renew()).toBe(true);
+      await sql.query(`update "${schema}".leases set holder = 'replica b' where address = $1`, [account.address.toLowerCase()]);
+      expect(await mine.renew()).toBe(false);
+      expect(await mine.renew()).toBe(false);
+      expect(mine.held).toBe(false);
+      expect(lost()).toBe(1);
+    });
   });
 
   it("keeps at most maxInFlight transactions unmined", async () => {
