@@ -500,7 +500,7 @@ describe("the transaction manager against a fake chain", () => {
   it("re-sends a reorged transaction's bytes rather than judging it stuck by its old attempt's age", async () => {
     // Its fees were enough to be mined: the stuck clock starts again when it is reorged out, so
     // the last attempt's age neither bumps it nor, at max attempts, drops it for a no-op.
-    const stuckAfterMs = 300;
+    const stuckAfterMs = 400;
     const { send, tick, chain, outcomes, store } = await harness({ stuckAfterMs, maxAttempts: 2 });
     await send("call-1");
     await tick();
@@ -604,10 +604,11 @@ describe("the transaction manager against a fake chain", () => {
     });
 
     it("an expired lease can be taken over", async () => {
-      const { mine, theirs } = await twoReplicas(100);
+      const ttlMs = 300;
+      const { mine, theirs } = await twoReplicas(ttlMs);
       expect(await mine.renew()).toBe(true); // renewed once, not on a timer: it lapses
       expect(await theirs.renew()).toBe(false);
-      await sleep(150);
+      await sleep(ttlMs + 50);
       expect(mine.held).toBe(false);
       expect(await theirs.renew()).toBe(true);
       expect(await mine.renew()).toBe(false);
