@@ -230,6 +230,10 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
     async markReorgedOut(tx: TxRecord) {
       await sql.transaction(async (run) => {
         const moved = await move(run, tx.id, "reorged", `, mined_hash = null, mined_block = null, mined_block_hash = null, gas_spent = null, mined_at = null`);
+        // Its fees were enough to be mined: the bumper's stuck clock (the latest attempt's age)
+        // starts again, so it re-sends these bytes rather than bump them or, at max attempts,
+        // replace them with a no-op and drop a request that was just mined.
+        if (moved) await run.query(`update ${s}.attempts set created_at = now() where id = (select max(id) from ${s}.attempts where tx_id = $1)`, [tx.id]);
         if (moved && !tx.noop) await onOutcome({ type: "reorged", idempotencyKey: tx.idempotencyKey }, run);
       });
     },
