@@ -42,12 +42,14 @@ export function createBumper(context: TxmContext) {
       await broadcast(context, latest, tx);
       return;
     }
-    const target = noop ? { to: account.address, data: "0x" as const, value: 0n, gas: NOOP_GAS } : { to: tx.to, data: tx.data, value: tx.value, gas: tx.gas! };
+    // A request given up stays given up: its bumps are no-ops too.
+    const asNoop = noop || tx.noop;
+    const target = asNoop ? { to: account.address, data: "0x" as const, value: 0n, gas: NOOP_GAS } : { to: tx.to, data: tx.data, value: tx.value, gas: tx.gas! };
     const attempt = await signAttempt(context, { nonce: tx.nonce!, ...target }, fees);
-    await store.addAttempt(tx.id, attempt, noop ? target : undefined);
+    await store.addAttempt(tx.id, attempt, { noop: asNoop });
     metrics.attempts.inc({ reason: noop ? "noop" : "bump" });
     log.warn({
-      msg: noop ? "transaction replaced by a no-op; its request is dropped" : "stuck transaction bumped",
+      msg: noop ? "transaction replaced by a no-op; its request is given up" : "stuck transaction bumped",
       nonce: tx.nonce,
       idempotency_key: tx.idempotencyKey,
       attempt: tx.attempts.length + 1,

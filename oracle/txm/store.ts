@@ -44,6 +44,7 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
     priorityFee: BigInt(row.priority_fee as string),
     createdAt: Number(row.created_ms),
     broadcastAt: row.broadcast_ms === null ? undefined : Number(row.broadcast_ms),
+    noop: row.noop === true,
   });
 
   async function load(where: string, params: unknown[], limit = 10_000): Promise<TxRecord[]> {
@@ -55,7 +56,7 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
     );
     if (rows.length === 0) return [];
     const attempts = await sql.query(
-      `select id::text, tx_id::text, hash, raw, max_fee::text, priority_fee::text,
+      `select id::text, tx_id::text, hash, raw, max_fee::text, priority_fee::text, noop,
               extract(epoch from created_at) * 1000 as created_ms, extract(epoch from broadcast_at) * 1000 as broadcast_ms
          from ${s}.attempts where tx_id = any($1::bigint[]) order by id`,
       [array(rows.map((row) => row.id as string))],
@@ -86,15 +87,19 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
     return row!.idempotency_key as string;
   }
 
-  async function insertAttempt(run: Sql, txId: number, attempt: SignedAttempt) {
-    await run.query(`insert into ${s}.attempts (tx_id, hash, raw, max_fee, priority_fee) values ($1, $2, $3, $4, $5)`, [
+  async function insertAttempt(run: Sql, txId: number, attempt: SignedAttempt, noop = false) {
+    await run.query(`insert into ${s}.attempts (tx_id, hash, raw, max_fee, priority_fee, noop) values ($1, $2, $3, $4, $5, $6)`, [
       txId,
       attempt.hash,
       attempt.raw,
       attempt.maxFee.toString(),
       attempt.priorityFee.toString(),
+      noop,
     ]);
   }
+
+  /** Whether the attempt with `hash` is the no-op that replaced the request's call. */
+  const minedNoop = (tx: TxRecord, hash: Hash | undefined) => tx.attempts.some((attempt) => attempt.noop && attempt.hash === hash);
 
   /**
    * Moves a transaction through `transition` (TX_TRANSITIONS), setting `columns` too; returns
@@ -189,19 +194,15 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
       return (await load(`id = $3`, [input.txId]))[0]!;
     },
 
-    /** A replacement at the same nonce; a no-op replacement ends the request ("replaced"). */
-    async addAttempt(txId: number, attempt: SignedAttempt, noop?: { to: Address; data: Hex; gas: bigint }) {
+    /**
+     * A replacement at the same nonce. A no-op replacement marks the request as being given up;
+     * what the caller hears waits for the nonce to be mined: the request's own call if one of its
+     * earlier attempts won the race, "dropped" if the no-op did.
+     */
+    async addAttempt(txId: number, attempt: SignedAttempt, options: { noop: boolean }) {
       await sql.transaction(async (run) => {
-        if (noop) {
-          await run.query(`update ${s}.txs set kind = 'noop', to_address = $2, data = $3, gas = $4, value = 0 where id = $1`, [
-            txId,
-            noop.to.toLowerCase(),
-            noop.data,
-            noop.gas.toString(),
-          ]);
-          await onOutcome({ type: "dropped", idempotencyKey: await keyOf(run, txId), reason: "replaced", detail: "replaced by a no-op after the last attempt" }, run);
-        }
-        await insertAttempt(run, txId, attempt);
+        if (options.noop) await run.query(`update ${s}.txs set kind = 'noop' where id = $1`, [txId]);
+        await insertAttempt(run, txId, attempt, options.noop);
       });
     },
 
@@ -221,8 +222,10 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
           receipt.blockHash,
           (receipt.gasUsed * receipt.effectiveGasPrice).toString(),
         ]);
-        // A no-op's request was already reported as dropped when it was replaced.
-        if (moved && !tx.noop) await onOutcome({ type: "mined", idempotencyKey: tx.idempotencyKey, receipt }, run);
+        if (!moved) return;
+        if (minedNoop(tx, receipt.transactionHash)) {
+          await onOutcome({ type: "dropped", idempotencyKey: tx.idempotencyKey, reason: "replaced", detail: "replaced by a no-op after the last attempt" }, run);
+        } else await onOutcome({ type: "mined", idempotencyKey: tx.idempotencyKey, receipt }, run);
       });
     },
 
@@ -234,7 +237,8 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
         // starts again, so it re-sends these bytes rather than bump them or, at max attempts,
         // replace them with a no-op and drop a request that was just mined.
         if (moved) await run.query(`update ${s}.attempts set created_at = now() where id = (select max(id) from ${s}.attempts where tx_id = $1)`, [tx.id]);
-        if (moved && !tx.noop) await onOutcome({ type: "reorged", idempotencyKey: tx.idempotencyKey }, run);
+        // A request whose no-op was mined was reported dropped, not mined: there is nothing to undo.
+        if (moved && !minedNoop(tx, tx.minedHash)) await onOutcome({ type: "reorged", idempotencyKey: tx.idempotencyKey }, run);
       });
     },
 
@@ -245,8 +249,7 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
     /** Its nonce was used by a transaction that is not one of our attempts. */
     markLost: (tx: TxRecord) =>
       sql.transaction(async (run) => {
-        if (tx.noop) await move(run, tx.id, "lost");
-        else await drop(run, tx.id, "lost", "nonce_taken", `nonce ${tx.nonce} was used by a transaction that is not ours`);
+        await drop(run, tx.id, "lost", "nonce_taken", `nonce ${tx.nonce} was used by a transaction that is not ours`);
       }),
 
     /** Takes or renews the signing lease: one sender per key, so no nonce is handed out twice. */

@@ -42,13 +42,20 @@ export type Fees = { maxFee: bigint; priorityFee: bigint };
 
 export type SignedAttempt = Fees & { hash: Hash; raw: Hex };
 
-export type Attempt = SignedAttempt & { id: number; createdAt: number; broadcastAt: number | undefined };
+export type Attempt = SignedAttempt & {
+  id: number;
+  createdAt: number;
+  broadcastAt: number | undefined;
+  /** The self-send that replaced the request's call after its last attempt. */
+  noop: boolean;
+};
 
 export type TxRecord = {
   id: number;
   idempotencyKey: string;
   /** Undefined while unstarted or rejected. */
   nonce: number | undefined;
+  /** Given up: its latest attempts are no-ops (see Attempt.noop); `to` and `data` stay the request's. */
   noop: boolean;
   to: Address;
   data: Hex;

@@ -256,8 +256,8 @@ describe("the outcome handler on the job store", () => {
     const metrics = createMetrics();
     const handle = createOutcomeHandler({ jobs, metrics, log });
     const recorded = records(spec).map((record) => record.job);
-    for (const job of recorded) expect(await jobs.recordJob(job)).toEqual({ inserted: true, conflict: false });
-    for (const record of await jobs.jobsToPrepare(100)) await jobs.markReady(record.id, { actualCost: 10n ** 15n, score: 70 });
+    expect(await jobs.recordJobs(recorded)).toEqual(recorded.map(() => ({ inserted: true, conflict: false })));
+    await jobs.markReady((await jobs.jobsToPrepare(100)).map((record) => ({ id: record.id, actualCost: 10n ** 15n, score: 70 })));
     const calls = planCalls(await jobs.readyJobs(100), { room: 1, batchSize: 10, batchThreshold: 2 });
     expect(calls).toHaveLength(1);
     const key = callKeyOf(calls[0]!);
@@ -301,7 +301,7 @@ describe("the outcome handler on the job store", () => {
     await outcome({ type: "dropped", idempotencyKey: key, reason: "replaced", detail: "replaced by a no-op" });
     for (const job of recorded) expect(await byKey(job)).toMatchObject({ state: "received", callKey: undefined, submissions: 1 });
     const again = await jobs.jobsToPrepare(100);
-    for (const record of again) await jobs.markReady(record.id, { actualCost: 1n, score: 1 });
+    await jobs.markReady(again.map((record) => ({ id: record.id, actualCost: 1n, score: 1 })));
     const [call] = planCalls(await jobs.readyJobs(10), { room: 1, batchSize: 10, batchThreshold: 2 });
     expect(callKeyOf(call!)).not.toBe(key);
   });

@@ -76,6 +76,7 @@ describe("bumpAction", () => {
       priorityFee: 1n,
       createdAt: NOW - ago,
       broadcastAt: sentAgo === undefined || index < count - 1 ? undefined : NOW - sentAgo,
+      noop: false,
     }));
   const tx = (nonce: number | undefined, list: Attempt[], noop = false) => ({ nonce, noop, attempts: list });
 
@@ -406,16 +407,17 @@ describe("the transaction manager against a fake chain", () => {
     expect(outcomes).toEqual([{ type: "mined", idempotencyKey: "stuck", receipt: expect.objectContaining({ transactionHash: second!.hash }) }]);
   });
 
-  it("after the last attempt replaces the request with a no-op and reports it dropped", async () => {
+  it("after the last attempt replaces the request with a no-op, and reports it dropped once the no-op is mined", async () => {
     const { send, tick, chain, outcomes, store, account } = await harness({ stuckAfterMs: 0, maxAttempts: 2 });
     await send("hopeless");
     await tick(); // attempt 1
     await tick(); // attempt 2: a bump
-    expect(outcomes).toEqual([]);
     await tick(); // attempt 3: the no-op
-    expect(outcomes).toEqual([{ type: "dropped", idempotencyKey: "hopeless", reason: "replaced", detail: expect.any(String) }]);
-    const noop = (await store.byKey("hopeless"))!;
-    expect(noop).toMatchObject({ noop: true, nonce: 0, to: account.address.toLowerCase(), data: "0x", gas: 21_000n });
+    const given = (await store.byKey("hopeless"))!;
+    expect(given).toMatchObject({ noop: true, nonce: 0 });
+    expect(given.attempts.map((attempt) => attempt.noop)).toEqual([false, false, true]);
+    // Nothing is reported yet: an earlier attempt could still win the nonce.
+    expect(outcomes).toEqual([]);
     await tick(); // a stuck no-op is bumped again, still a no-op
     expect((await store.byKey("hopeless"))!.attempts).toHaveLength(4);
     expect(chain.pooled()).toMatchObject([{ nonce: 0, to: account.address.toLowerCase(), data: "0x", gas: 21_000n }]);
@@ -423,7 +425,7 @@ describe("the transaction manager against a fake chain", () => {
     await tick();
     expect(chain.minedTxs()).toMatchObject([{ nonce: 0, to: account.address.toLowerCase(), data: "0x" }]);
     expect(await store.byKey("hopeless")).toMatchObject({ state: "mined" });
-    expect(outcomes).toHaveLength(1); // the no-op's receipt is not reported: its request was dropped
+    expect(outcomes).toEqual([{ type: "dropped", idempotencyKey: "hopeless", reason: "replaced", detail: expect.any(String) }]);
   });
 
   it("at the fee cap re-sends the same bytes instead of signing a replacement the node would refuse", async () => {
@@ -443,7 +445,7 @@ describe("the transaction manager against a fake chain", () => {
   // signed, but an earlier attempt can still be mined before the no-op replaces it. The caller
   // then asks again (the outcome says "never mined") for a call that was executed, and the
   // receipt is not reported because the record is now a no-op. Remove `.fails` once fixed.
-  it.fails("reports the receipt when an earlier attempt is mined while its no-op is being sent", async () => {
+  it("reports the receipt when an earlier attempt is mined while its no-op is being sent", async () => {
     const { send, tick, chain, outcomes, store } = await harness({ stuckAfterMs: 0, maxAttempts: 2 });
     await send("raced");
     await tick(); // attempt 1

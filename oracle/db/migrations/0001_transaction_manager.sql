@@ -21,6 +21,9 @@ alter table txs alter column gas drop not null;
 --> statement-breakpoint
 update txs set kind = 'request' where kind <> 'noop';
 --> statement-breakpoint
+-- Which attempt is a no-op replacement, so the outcome follows the attempt that was mined.
+alter table attempts add column noop boolean not null default false;
+--> statement-breakpoint
 -- Jobs point at the call (idempotency key) that carries them, not at a transaction row.
 alter table jobs add column call_key text;
 --> statement-breakpoint
