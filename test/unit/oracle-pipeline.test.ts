@@ -250,6 +250,27 @@ describe("the outcome handler on the job store", () => {
     await sql?.close();
   });
 
+  it("records a batch in one go: new, duplicate (earlier or in the same batch) and conflicting reports", async () => {
+    const jobs = createJobStore({ sql, schema, chainId: 31337, contract: nodeOf(0xb000) });
+    const [one, two, three] = [jobOf(1, "completeTask"), jobOf(2, "failTask"), jobOf(3, "registerNode")];
+    expect(await jobs.recordJobs([one!, two!])).toEqual([
+      { inserted: true, conflict: false },
+      { inserted: true, conflict: false },
+    ]);
+    const changed = { ...one!, tokensGenerated: (one as TaskJob).tokensGenerated + 1n } as Job;
+    const outcomes = await jobs.recordJobs([one!, three!, three!, changed, { ...three!, owner: nodeOf(9) } as Job]);
+    expect(outcomes).toEqual([
+      { inserted: false, conflict: false }, // the same report again
+      { inserted: true, conflict: false },
+      { inserted: false, conflict: false }, // the same report twice in one batch
+      { inserted: false, conflict: true }, // a different report for a recorded task
+      { inserted: false, conflict: true }, // a different report for a key first seen in this batch
+    ]);
+    expect(await jobs.recordJobs([])).toEqual([]);
+    expect((await jobs.job(one!.key))!.job).toEqual(one);
+    expect(await jobs.countByState()).toEqual({ received: 3 });
+  });
+
   /** Jobs of one operation, prepared, planned into one call and submitted, in a contract of their own. */
   async function submitted(spec: string) {
     const jobs = createJobStore({ sql, schema, chainId: 31337, contract: nodeOf(0xc000 + (contracts += 1)) });
