@@ -24,7 +24,7 @@ import { writeManifest, type DeploymentManifest } from "../contracts/deploy/mani
 import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../test/helpers/chain";
 import { benchArgs } from "./args";
 import { handledTopics } from "./indexing/events";
-import { taskIdOf, taskSalt } from "../common/task";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
 const DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), "data");
 const USERS = 40;

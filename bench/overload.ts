@@ -16,7 +16,7 @@ import postgres from "postgres";
 import { encodeFunctionData, getAddress, type Address } from "viem";
 import { farTokenAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
-import { decodeCheckpoint } from "../indexer/checkpoint";
+import { decodeCheckpoint } from "../domain/progress";
 import { createTestDatabase } from "../test/helpers/database";
 import { waitUntil } from "../test/helpers/graphql";
 import { startPonder } from "../test/helpers/ponder";

@@ -15,7 +15,7 @@ import { commitChannel } from "../../api/feed/commits";
 import { diffStep, initialState, locate, type FeedReaderState } from "../../api/feed/diff";
 import { createRedisFeedLog, createRedisFeedWriterStore, type FeedWriterStore } from "../../api/feed/log";
 import type { FeedEntry, FeedRow } from "../../api/feed/messages";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 import { FAR, startDeployedChain } from "../helpers/chain";
 import { createTestDatabase } from "../helpers/database";
 import { waitUntil } from "../helpers/graphql";

@@ -9,7 +9,7 @@ import { anvilAccount } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
 import { FAR } from "./chain";
 import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "./scenario";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 export type GenerateHistoryParameters = {
   publicClient: PublicClient;

@@ -4,7 +4,7 @@
  * the index must equal the canonical chain again: no payout from a removed block survives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyIndexedState } from "../../indexer/verify";
+import { verifyIndexedState } from "../../ops/verify";
 import { startDeployedChain } from "../helpers/chain";
 import { createTestDatabase } from "../helpers/database";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";

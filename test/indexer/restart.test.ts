@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../helpers/chain";
 import { generateHistory } from "../helpers/history";
 import { openIndexedTables, startPonder } from "../helpers/ponder";
-import type { QueryRows } from "../../indexer/verify";
+import type { QueryRows } from "../../domain/progress";
 
 async function snapshot(query: QueryRows, schema: string) {
   const tables = await query(

@@ -3,7 +3,7 @@
  * what the contracts' view functions say at the same block. Once on PGlite, once on Postgres.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyIndexedState } from "../../indexer/verify";
+import { verifyIndexedState } from "../../ops/verify";
 import { startDeployedChain } from "../helpers/chain";
 import { createTestDatabase } from "../helpers/database";
 import { openIndexedTables, startPonder } from "../helpers/ponder";

@@ -13,7 +13,7 @@ import { startPonder, type PonderProcess } from "../helpers/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
 import { prng, runScenario, type ScenarioResult } from "../helpers/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 describe("payout subscriptions, embedded (SSE)", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
