@@ -21,7 +21,7 @@ import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type H
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { writeManifest, type DeploymentManifest } from "../contracts/deploy/manifest";
-import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../test/helpers/chain";
+import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../harness/chain";
 import { benchArgs } from "./args";
 import { handledTopics } from "./indexing/events";
 import { taskIdOf, taskSalt } from "../domain/tasks";

@@ -6,7 +6,7 @@
 import { getAddress, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
-import { FAR, startDeployedChain } from "../test/helpers/chain";
+import { FAR, startDeployedChain } from "../harness/chain";
 import { taskIdOf, taskSalt } from "../domain/tasks";
 
 const BATCH_SIZES = [1, 10, 50, 100];

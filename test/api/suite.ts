@@ -8,7 +8,7 @@ import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
 import type { QueryRows } from "../../domain/progress";
 import { TASK_STATUSES } from "../../domain/tasks";
-import type { ScenarioResult } from "../helpers/scenario";
+import type { ScenarioResult } from "../../harness/scenario";
 import { allPages, data, graphql } from "./client";
 
 export type ApiTarget = {

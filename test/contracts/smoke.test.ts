@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEventLogs, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
-import { FAR, startDeployedChain } from "../helpers/chain";
+import { FAR, startDeployedChain } from "../../harness/chain";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 describe("contracts smoke test", () => {

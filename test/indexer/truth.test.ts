@@ -4,10 +4,10 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { verifyIndexedState } from "../../ops/verify";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { openIndexedTables, startPonder } from "../helpers/ponder";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { openIndexedTables, startPonder } from "../../harness/ponder";
+import { runScenario } from "../../harness/scenario";
 
 const backends = [
   { name: "PGlite", databaseUrl: undefined },

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
-import { readProgress, type QueryRows } from "../../domain/progress";
+import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
 
 export type PonderOptions = {
