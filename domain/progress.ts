@@ -8,8 +8,6 @@
 /** Runs one read-only SQL statement against the indexer's schema and returns its rows (any driver: postgres.js, PGlite). */
 export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
 
-export type BlockPoint = { number: number; timestamp: number };
-
 /** One chain's progress: its latest, safe and finalized committed blocks. */
 export type ChainProgress = {
   chainName: string;
@@ -19,14 +17,10 @@ export type ChainProgress = {
   finalized: BlockPoint;
 };
 
-/** A `_ponder_checkpoint` row, whichever driver read it. */
-export type CheckpointRow = {
-  chainName: string;
-  chainId: number;
-  latestCheckpoint: string;
-  safeCheckpoint: string;
-  finalizedCheckpoint: string;
-};
+export type BlockPoint = { number: number; timestamp: number };
+
+/** A `_ponder_checkpoint` row, whichever driver read it: its points still in Ponder's encoding. */
+export type CheckpointRow = Pick<ChainProgress, "chainName" | "chainId"> & Record<"latestCheckpoint" | "safeCheckpoint" | "finalizedCheckpoint", string>;
 
 export function decodeCheckpoint(checkpoint: string): BlockPoint {
   return { timestamp: Number(checkpoint.slice(0, 10)), number: Number(checkpoint.slice(26, 42)) };
