@@ -5,6 +5,7 @@
  * unstakes, failed and cancelled tasks, rating changes, price moves.
  */
 import { anvilAccount } from "../../common/chain";
+import { DAY } from "../../domain/buckets";
 import { startDeployedChain } from "../../harness/chain";
 import { generateHistory } from "../../harness/history";
 import { runScenario, USER_ACCOUNT_OFFSET } from "../../harness/scenario";
@@ -12,7 +13,6 @@ import type { MixParameters } from "./mix";
 
 /** generateHistory mines two blocks per round; this spacing spreads 100 rounds over about 33 days. */
 export const BLOCK_SECONDS = 4 * 3600;
-const DAY = 86_400;
 /** The scenario's accounts (its first 12 users): they stake, claim and create tasks. */
 const SCENARIO_USERS = 12;
 
