@@ -3,7 +3,7 @@
  * read-only one when embedded, postgres.js on a replica), plus Ponder's own bookkeeping tables.
  */
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { decodeCheckpoint, type BlockPoint } from "../indexer/checkpoint";
+import { progressOf, type BlockPoint, type ChainProgress } from "../domain/progress";
 import { payout } from "../schema";
 
 export type ApiDb = Pick<PgDatabase<PgQueryResultHKT>, "select">;
@@ -35,27 +35,16 @@ const ponder = ponderTables();
 
 export type BlockRef = BlockPoint;
 
-export type IndexingStatus = {
-  chainId: number;
-  latest: BlockRef;
-  safe: BlockRef;
-  finalized: BlockRef;
+export type IndexingStatus = ChainProgress & {
   /** Ponder's `is_ready`: the historical backfill is over (not whether the indexer keeps up: api/status.ts). */
   backfilled: boolean;
 };
-
 
 /** The indexer's progress, or undefined before Ponder wrote its first checkpoint. */
 export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | undefined> {
   const [[row], [app]] = await Promise.all([db.select().from(ponder.checkpoint).limit(1), db.select().from(ponder.meta).limit(1)]);
   if (!row) return undefined;
-  return {
-    chainId: row.chainId,
-    latest: decodeCheckpoint(row.latestCheckpoint),
-    safe: decodeCheckpoint(row.safeCheckpoint),
-    finalized: decodeCheckpoint(row.finalizedCheckpoint),
-    backfilled: app?.value.is_ready === 1,
-  };
+  return { ...progressOf(row), backfilled: app?.value.is_ready === 1 };
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };

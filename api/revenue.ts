@@ -9,7 +9,8 @@ import type { Address } from "viem";
 import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../schema";
 import type { ApiContext } from "./context";
 import { ApiError } from "./errors";
-import { assertRange, bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "./time";
+import { bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "../domain/buckets";
+import { assertRange } from "./time";
 import type { NodeRevenue, RevenuePoint, RevenueSummary, RevenueTotals, Stream, StreamRevenue } from "./types/refs";
 
 type Source = {

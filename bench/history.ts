@@ -21,10 +21,10 @@ import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type H
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { writeManifest, type DeploymentManifest } from "../contracts/deploy/manifest";
-import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../test/helpers/chain";
+import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../harness/chain";
 import { benchArgs } from "./args";
 import { handledTopics } from "./indexing/events";
-import { taskIdOf, taskSalt } from "../common/task";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
 const DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), "data");
 const USERS = 40;

@@ -28,17 +28,20 @@ import { anvilAccount } from "../common/chain";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
-import { FAR } from "../test/helpers/chain";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../test/oracle/helpers";
+import { FAR } from "../harness/chain";
+import { nodeAddresses, oracleEnv, users, type Chain } from "../harness/oracle";
 import { benchArgs } from "./args";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const BASELINE_COMMIT = "2d2d461";
 
-/** Where each design's tree is: the bench loads its chain helper and ABIs and runs its worker from there. */
+/**
+ * Where each design's tree is: the bench loads its chain helper and ABIs and runs its worker from
+ * there. The chain helper moved from test/helpers/ to harness/ after the baseline.
+ */
 const DESIGNS = {
-  baseline: { label: `baseline (${BASELINE_COMMIT})`, root: baselineTree },
-  current: { label: "current (working tree)", root: () => root },
+  baseline: { label: `baseline (${BASELINE_COMMIT})`, root: baselineTree, chainHelper: "test/helpers/chain.ts" },
+  current: { label: "current (working tree)", root: () => root, chainHelper: "harness/chain.ts" },
 } as const;
 type Design = keyof typeof DESIGNS;
 
@@ -107,14 +110,14 @@ function baselineTree(): string {
  */
 type Tree = {
   root: string;
-  startDeployedChain: typeof import("../test/helpers/chain").startDeployedChain;
+  startDeployedChain: typeof import("../harness/chain").startDeployedChain;
   abis: typeof import("../abis");
 };
 
 async function loadTree(design: Design): Promise<Tree> {
   const treeRoot = DESIGNS[design].root();
   const load = (path: string) => import(pathToFileURL(join(treeRoot, path)).href);
-  const chainModule = (await load("test/helpers/chain.ts")) as typeof import("../test/helpers/chain");
+  const chainModule = (await load(DESIGNS[design].chainHelper)) as typeof import("../harness/chain");
   return { root: treeRoot, startDeployedChain: chainModule.startDeployedChain, abis: (await load("abis/index.ts")) as typeof import("../abis") };
 }
 

@@ -10,9 +10,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
-import { createTestDatabase } from "../test/helpers/database";
-import { query, waitUntil } from "../test/helpers/graphql";
-import { startPonder } from "../test/helpers/ponder";
+import { createTestDatabase } from "../harness/database";
+import { query, waitUntil } from "../harness/graphql";
+import { startPonder } from "../harness/ponder";
 import { BLOCK_SECONDS, buildDataset } from "./queries/dataset";
 import { percentile, runLoad, type LoadRequest, type LoadResult } from "./queries/load";
 import { benchArgs } from "./args";

@@ -20,13 +20,13 @@ import WebSocket from "ws";
 import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
-import { taskIdOf, taskSalt } from "../common/task";
-import { readProgress } from "../indexer/checkpoint";
-import { FAR, startDeployedChain } from "../test/helpers/chain";
-import { createTestDatabase } from "../test/helpers/database";
-import { openIndexedTables, startPonder } from "../test/helpers/ponder";
-import { freePort } from "../test/helpers/ports";
-import { NODE_ACCOUNT_OFFSET, prng, USER_ACCOUNT_OFFSET } from "../test/helpers/scenario";
+import { taskIdOf, taskSalt } from "../domain/tasks";
+import { readProgress } from "../domain/progress";
+import { FAR, startDeployedChain } from "../harness/chain";
+import { createTestDatabase } from "../harness/database";
+import { openIndexedTables, startPonder } from "../harness/ponder";
+import { freePort } from "../harness/ports";
+import { NODE_ACCOUNT_OFFSET, prng, USER_ACCOUNT_OFFSET } from "../harness/scenario";
 import { benchArgs } from "./args";
 import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
@@ -55,7 +55,7 @@ async function unwind(depth = 0) {
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void unwind().then(() => process.exit(1)));
 
 // ---------------------------------------------------------------------------------------------
-// The chain's cast: the scenario's accounts (test/helpers/scenario.ts), so filters name real addresses.
+// The chain's cast: the scenario's accounts (harness/scenario.ts), so filters name real addresses.
 // ---------------------------------------------------------------------------------------------
 
 const admin = anvilAccount(0).address;

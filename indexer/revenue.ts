@@ -5,15 +5,11 @@
 import { ponder, type Context } from "ponder:registry";
 import { nodeRevenueBucket, paymentSettings, payout, priceState, revenueBucket } from "ponder:schema";
 import type { Address, Hex } from "viem";
+import { bucketStart, STORED_INTERVALS } from "../domain/buckets";
 import { logId, lower, positionOf, type ChainPosition } from "./context";
 
 type PayoutInput = Pick<typeof payout.$inferInsert, "stream" | "recipient" | "amount" | "taskId" | "node">;
 type IndexingContext = Pick<Context<"InferencePayment:TaskCompleted">, "db" | "client" | "contracts">;
-
-const BUCKETS = [
-  { interval: "HOUR", seconds: 3600 },
-  { interval: "DAY", seconds: 86_400 },
-] as const;
 
 /** The answer in force at this log: the last AnswerUpdated seen, or the feed read at this block. */
 async function farUsdPrice(context: IndexingContext, position: ChainPosition) {
@@ -48,9 +44,8 @@ export async function recordPayouts(context: IndexingContext, inputs: PayoutInpu
       farUsdPrice: price.answer,
       ...position,
     });
-    for (const { interval, seconds } of BUCKETS) {
-      const bucketStart = position.timestamp - (position.timestamp % seconds);
-      const key = { interval, bucketStart, stream: input.stream };
+    for (const interval of STORED_INTERVALS) {
+      const key = { interval, bucketStart: bucketStart(position.timestamp, interval), stream: input.stream };
       await context.db
         .insert(revenueBucket)
         .values({ ...key, amount: input.amount, usdValue, payoutCount: 1 })

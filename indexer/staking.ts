@@ -8,7 +8,7 @@ import { staker, stakingEvent } from "ponder:schema";
 import type { Address } from "viem";
 import { logId, lower, positionOf, type ChainPosition, type Db } from "./context";
 import { recordPayouts } from "./revenue";
-import { rewardPerTokenAt } from "./staking-math";
+import { rewardPerTokenAt } from "../domain/staking";
 import { updateTokenStats } from "./token";
 
 type StakerRow = typeof staker.$inferSelect;

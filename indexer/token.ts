@@ -3,7 +3,7 @@ import { ponder } from "ponder:registry";
 import { account, tokenStats } from "ponder:schema";
 import { zeroAddress, type Address } from "viem";
 import { lower, positionOf, type ChainPosition, type Db } from "./context";
-import { rewardPerTokenAt } from "./staking-math";
+import { rewardPerTokenAt } from "../domain/staking";
 
 type TokenStatsRow = typeof tokenStats.$inferSelect;
 

@@ -33,9 +33,9 @@ import type { Logger } from "./logger";
 import type { TaskResultFields } from "./message";
 import type { ModelTable } from "./pricing";
 import type { ResultStream } from "./stream";
-import { taskIdOf, taskSalt } from "../common/task";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
-/** `taskId` is what the chain derives from `user` and `salt` (common/task.ts), and what the scheduler reports. */
+/** `taskId` is what the chain derives from `user` and `salt` (domain/tasks.ts), and what the scheduler reports. */
 export type SimulatedTask = { taskId: Hex; salt: Hex; user: Address; escrow: bigint };
 
 export type CreateSimulatorParameters = {

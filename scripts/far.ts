@@ -14,10 +14,10 @@ import { anvilAccount, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
-import { readProgress, type BlockPoint } from "../indexer/checkpoint";
+import { readProgress, type BlockPoint, type QueryRows } from "../domain/progress";
 import { resolveSources } from "../indexer/sources";
-import { readIndexedStateSql, verifyIndexedState, type IndexedState, type QueryRows } from "../indexer/verify";
-import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../indexer/verify-graphql";
+import { readIndexedStateSql, verifyIndexedState, type IndexedState } from "../ops/verify";
+import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../ops/verify-graphql";
 
 /**
  * How `far` reads the index: Postgres directly with DATABASE_URL, else the GraphQL API at

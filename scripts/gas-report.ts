@@ -6,8 +6,8 @@
 import { getAddress, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
-import { FAR, startDeployedChain } from "../test/helpers/chain";
-import { taskIdOf, taskSalt } from "../common/task";
+import { FAR, startDeployedChain } from "../harness/chain";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
 const BATCH_SIZES = [1, 10, 50, 100];
 const chain = await startDeployedChain();

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CHROMIUM_PATH, hasChromium } from "../test/helpers/graphiql";
+import { CHROMIUM_PATH, hasChromium } from "../harness/graphiql";
 
 const contractsOnly = process.argv.includes("--contracts");
 

@@ -1,6 +1,6 @@
 /** Staking: positions with what they can claim now, their history, and the token's totals. */
 import { staker, stakingEvent } from "../../schema";
-import { claimableAt } from "../../indexer/staking-math";
+import { BASIS_POINTS, claimableAt, DAYS_PER_YEAR } from "../../domain/staking";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { ApiError } from "../errors";
@@ -18,9 +18,6 @@ import {
   pageArgs,
   type StakerRow,
 } from "./refs";
-
-const BASIS_POINTS = 10_000;
-const DAYS_PER_YEAR = 365;
 
 const historyNewestFirst: Ordering = {
   name: "staking:position",
@@ -100,10 +97,10 @@ StakingOverviewRef.implement({
     stakerCount: t.exposeInt("stakerCount", { description: "Addresses with a non-zero stake." }),
     holderCount: t.exposeInt("holderCount", { description: "Addresses with a non-zero FAR balance." }),
     rewardRateBps: t.int({ description: "The staking reward rate, basis points per year.", resolve: (row) => Number(row.rewardRate) }),
-    apr: t.float({ description: "The reward rate as a yearly fraction (0.05 = 5 %), without compounding.", resolve: (row) => Number(row.rewardRate) / BASIS_POINTS }),
+    apr: t.float({ description: "The reward rate as a yearly fraction (0.05 = 5 %), without compounding.", resolve: (row) => Number(row.rewardRate) / Number(BASIS_POINTS) }),
     apy: t.float({
       description: "The yearly yield if rewards are claimed and restaked daily. Excludes the revenue share, which depends on usage.",
-      resolve: (row) => (1 + Number(row.rewardRate) / BASIS_POINTS / DAYS_PER_YEAR) ** DAYS_PER_YEAR - 1,
+      resolve: (row) => (1 + Number(row.rewardRate) / Number(BASIS_POINTS) / DAYS_PER_YEAR) ** DAYS_PER_YEAR - 1,
     }),
     lockPeriodSeconds: t.exposeInt("lockPeriod"),
     rewardsPaid: t.expose("rewardsMinted", { type: "BigInt", description: "Staking rewards claimed (minted) so far." }),

@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { anvilIndexerEnv } from "../../test/helpers/ponder";
-import { freePort } from "../../test/helpers/ports";
+import { anvilIndexerEnv } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const EMPTY = join(REPO, "bench/indexing/empty");

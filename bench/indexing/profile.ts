@@ -10,7 +10,7 @@ import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import postgres from "postgres";
 import { startAnvil } from "../../common/anvil";
-import { freePort } from "../../test/helpers/ports";
+import { freePort } from "../../harness/ports";
 import { ensureHistory } from "../history";
 import { runPonder } from "./ponder";
 import { benchArgs } from "../args";

@@ -1,18 +1,18 @@
 /**
- * The chain the query benchmark reads: bulk history (test/helpers/history.ts) with blocks hours
+ * The chain the query benchmark reads: bulk history (harness/history.ts) with blocks hours
  * apart, so that revenue buckets span weeks, then a seeded random scenario on top
- * (test/helpers/scenario.ts) for what bulk history lacks: claims (staking-reward payouts),
+ * (harness/scenario.ts) for what bulk history lacks: claims (staking-reward payouts),
  * unstakes, failed and cancelled tasks, rating changes, price moves.
  */
 import { anvilAccount } from "../../common/chain";
-import { startDeployedChain } from "../../test/helpers/chain";
-import { generateHistory } from "../../test/helpers/history";
-import { runScenario, USER_ACCOUNT_OFFSET } from "../../test/helpers/scenario";
+import { DAY } from "../../domain/buckets";
+import { startDeployedChain } from "../../harness/chain";
+import { generateHistory } from "../../harness/history";
+import { runScenario, USER_ACCOUNT_OFFSET } from "../../harness/scenario";
 import type { MixParameters } from "./mix";
 
 /** generateHistory mines two blocks per round; this spacing spreads 100 rounds over about 33 days. */
 export const BLOCK_SECONDS = 4 * 3600;
-const DAY = 86_400;
 /** The scenario's accounts (its first 12 users): they stake, claim and create tasks. */
 const SCENARIO_USERS = 12;
 

@@ -7,6 +7,7 @@
 import { zeroAddress, type Address, type PublicClient } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { BaseError } from "../../common/errors";
+import { TASK_STATUSES } from "../../domain/tasks";
 import type { DeadReason, Job } from "../message";
 import { performanceScore, priceTask, type ModelTable } from "../pricing";
 import { classifyError, revertReason } from "../txm/classify";
@@ -20,8 +21,6 @@ export type Prepared =
 
 /** Prepares one job; see `createPreparer`'s `forPass`. */
 export type PrepareJob = (record: JobRecord) => Promise<Prepared>;
-
-const TASK_STATUS = ["None", "Created", "Completed", "Cancelled"] as const;
 
 export class MisconfiguredError extends BaseError {
   override name = "MisconfiguredError";
@@ -52,15 +51,15 @@ export function createPreparer(parameters: { publicClient: PublicClient; contrac
     }
 
     const [[, taskNode, escrow, , statusIndex], [owner, , , reliability, active]] = await Promise.all([readTask(job.taskId), readNode(job.node)]);
-    const status = TASK_STATUS[statusIndex] ?? "None";
-    if (status === "None") return { outcome: "dead", code: "task_not_found", reason: `task ${job.taskId} does not exist on chain` };
-    if (status === "Completed" || status === "Cancelled") {
+    const status = TASK_STATUSES[statusIndex] ?? "NONE";
+    if (status === "NONE") return { outcome: "dead", code: "task_not_found", reason: `task ${job.taskId} does not exist on chain` };
+    if (status === "COMPLETED" || status === "CANCELLED") {
       // Settled the way this job asks, by this node: ours, or an identical report already paid.
-      const wanted = job.operation === "completeTask" ? "Completed" : "Cancelled";
+      const wanted = job.operation === "completeTask" ? "COMPLETED" : "CANCELLED";
       if (status === wanted && taskNode.toLowerCase() === job.node) return { outcome: "done" };
       return {
         outcome: "dead",
-        code: status === "Completed" ? "task_already_settled" : "task_cancelled",
+        code: status === "COMPLETED" ? "task_already_settled" : "task_cancelled",
         reason: `task ${job.taskId} is already ${status.toLowerCase()} on chain (node ${taskNode})`,
       };
     }

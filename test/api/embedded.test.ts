@@ -3,9 +3,9 @@
  * over real HTTP. Also the limits, the SQL statement bound and Ponder's operational routes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../helpers/chain";
-import { openIndexedTables, startPonder, type PonderProcess } from "../helpers/ponder";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { openIndexedTables, startPonder, type PonderProcess } from "../../harness/ponder";
+import { runScenario } from "../../harness/scenario";
 import { data, graphql } from "./client";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 

@@ -6,11 +6,11 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { openIndexedTables, startPonder } from "../helpers/ponder";
-import { freePort } from "../helpers/ports";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { openIndexedTables, startPonder } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
+import { runScenario } from "../../harness/scenario";
 import { data, graphql } from "./client";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 

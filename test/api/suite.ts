@@ -6,8 +6,9 @@ import { beforeAll, expect, it } from "vitest";
 import { getAddress, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
-import type { QueryRows } from "../../indexer/verify";
-import type { ScenarioResult } from "../helpers/scenario";
+import type { QueryRows } from "../../domain/progress";
+import { TASK_STATUSES } from "../../domain/tasks";
+import type { ScenarioResult } from "../../harness/scenario";
 import { allPages, data, graphql } from "./client";
 
 export type ApiTarget = {
@@ -20,7 +21,6 @@ export type ApiTarget = {
   rows: () => Promise<QueryRows>;
 };
 
-const TASK_STATUS = ["NONE", "CREATED", "COMPLETED", "CANCELLED"] as const;
 const FINALITY_DEPTH = 30n;
 
 type TaskNode = { id: Hex; status: string; escrow: string; actualCost: string | null; refund: string | null; createdAt: string; user: { address: string }; node: { address: string } | null; finalized: boolean; updatedBlock: number };
@@ -139,7 +139,7 @@ export function apiChecks(target: () => ApiTarget) {
     expect(new Set(tasks.map((task) => task.id)).size).toBe(tasks.length);
     for (const task of tasks) {
       const [user, node, amount, createdAt, status] = await read("payment", "tasks", [task.id]);
-      expect([task.user.address, task.escrow, seconds(task.createdAt), task.status]).toEqual([user.toLowerCase(), String(amount), Number(createdAt), TASK_STATUS[status]]);
+      expect([task.user.address, task.escrow, seconds(task.createdAt), task.status]).toEqual([user.toLowerCase(), String(amount), Number(createdAt), TASK_STATUSES[status]]);
       if (task.status === "COMPLETED") expect(task.node?.address).toBe(node.toLowerCase());
       expect(task.finalized).toBe(BigInt(task.updatedBlock) <= t.head - FINALITY_DEPTH);
     }

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEventLogs, type Hash } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
-import { FAR, startDeployedChain } from "../helpers/chain";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { FAR, startDeployedChain } from "../../harness/chain";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 describe("contracts smoke test", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;

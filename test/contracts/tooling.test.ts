@@ -17,7 +17,7 @@ const COPIED = [
   "scripts/solc.cjs",
   "scripts/test.ts",
   "scripts/generate-abis.ts",
-  "test/helpers/graphiql.ts",
+  "harness/graphiql.ts",
   "contracts/src/interfaces/AggregatorV3Interface.sol",
   "contracts/src/mocks/MockPriceFeed.sol",
   "contracts/test/utils/TestBase.sol",

@@ -14,10 +14,11 @@ import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { startAnvil, type AnvilInstance } from "../../common/anvil";
 import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
-import { startDeployedChain } from "../helpers/chain";
-import { waitUntil } from "../helpers/graphql";
-import { freePort } from "../helpers/ports";
-import { oracleEnv, settlementCounts } from "../oracle/helpers";
+import { startDeployedChain } from "../../harness/chain";
+import { waitUntil } from "../../harness/graphql";
+import { freePort } from "../../harness/ports";
+import { oracleEnv } from "../../harness/oracle";
+import { settlementCounts } from "../oracle/helpers";
 
 const DOCUMENTS = ["README.md", "oracle/README.md", "api/README.md", "bench/README.md"];
 

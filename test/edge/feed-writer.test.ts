@@ -15,12 +15,12 @@ import { commitChannel } from "../../api/feed/commits";
 import { diffStep, initialState, locate, type FeedReaderState } from "../../api/feed/diff";
 import { createRedisFeedLog, createRedisFeedWriterStore, type FeedWriterStore } from "../../api/feed/log";
 import type { FeedEntry, FeedRow } from "../../api/feed/messages";
-import { taskIdOf, taskSalt } from "../../common/task";
-import { FAR, startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { waitUntil } from "../helpers/graphql";
-import { startPonder } from "../helpers/ponder";
-import { runScenario } from "../helpers/scenario";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
+import { FAR, startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { waitUntil } from "../../harness/graphql";
+import { startPonder } from "../../harness/ponder";
+import { runScenario } from "../../harness/scenario";
 
 const { REDIS_URL: redisUrl, DATABASE_URL: databaseUrl } = process.env;
 

@@ -5,12 +5,12 @@
  */
 import { spawn } from "node:child_process";
 import postgres from "postgres";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { waitUntil } from "../helpers/graphql";
-import { startPonder } from "../helpers/ponder";
-import { freePort } from "../helpers/ports";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { waitUntil } from "../../harness/graphql";
+import { startPonder } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
+import { runScenario } from "../../harness/scenario";
 
 export type Edge = Awaited<ReturnType<typeof startEdge>>;
 

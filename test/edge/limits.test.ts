@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../api/client";
-import { subscribeSse, subscribeWs, waitUntil, type SubscriptionHandle } from "../helpers/graphql";
+import { subscribeSse, subscribeWs, waitUntil, type SubscriptionHandle } from "../../harness/graphql";
 import { stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;

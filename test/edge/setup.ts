@@ -6,12 +6,12 @@
 import { spawn } from "node:child_process";
 import { getAddress } from "viem";
 import { farTokenAbi } from "../../abis";
-import { FAR, startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { subscribeSse, waitUntil } from "../helpers/graphql";
-import { startPonder } from "../helpers/ponder";
-import { freePort } from "../helpers/ports";
-import { runScenario } from "../helpers/scenario";
+import { FAR, startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { subscribeSse, waitUntil } from "../../harness/graphql";
+import { startPonder } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
+import { runScenario } from "../../harness/scenario";
 
 export async function startEdge({ databaseUrl, env, steps }: { databaseUrl: string; env: Record<string, string>; steps: number }) {
   const cleanup: (() => Promise<unknown>)[] = [];

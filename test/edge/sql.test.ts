@@ -9,12 +9,12 @@ import postgres from "postgres";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../api/config";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { query, waitUntil } from "../helpers/graphql";
-import { startPonder, type PonderProcess } from "../helpers/ponder";
-import { freePort } from "../helpers/ports";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { query, waitUntil } from "../../harness/graphql";
+import { startPonder, type PonderProcess } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
+import { runScenario } from "../../harness/scenario";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TOKEN = "test-sql-token-0123456789abcdef";

@@ -10,8 +10,8 @@ import { connect, type Socket } from "node:net";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subscribeSse, waitUntil } from "../helpers/graphql";
-import { runScenario } from "../helpers/scenario";
+import { subscribeSse, waitUntil } from "../../harness/graphql";
+import { runScenario } from "../../harness/scenario";
 import { metricValue, stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;

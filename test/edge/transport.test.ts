@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { listeningAddresses } from "../helpers/ports";
+import { listeningAddresses } from "../../harness/ports";
 import { CHEAP_QUERY, codesOf, post, startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;

@@ -7,11 +7,11 @@
 import { spawnSync } from "node:child_process";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { startPonder, type PonderProcess } from "../helpers/ponder";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver } from "../helpers/reorg";
-import { runScenario } from "../helpers/scenario";
+import { runScenario } from "../../harness/scenario";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TABLES = ["token_stats", "account", "staker", "escrow_account", "node", "task", "payout"];

@@ -8,8 +8,8 @@ import { anvil } from "viem/chains";
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
-import { FAR } from "./chain";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { FAR } from "../../harness/chain";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 export type ReorgDriverParameters = { rpcUrl: string; publicClient: PublicClient; manifest: DeploymentManifest; user: Address; node: Address; label: string };
 

@@ -4,12 +4,12 @@
  * the index must equal the canonical chain again: no payout from a removed block survives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyIndexedState } from "../../indexer/verify";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
+import { verifyIndexedState } from "../../ops/verify";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
-import { openIndexedTables, startPonder, waitForCommittedBlock, type PonderProcess } from "../helpers/ponder";
-import { runScenario, type ScenarioResult } from "../helpers/scenario";
+import { openIndexedTables, startPonder, waitForCommittedBlock, type PonderProcess } from "../../harness/ponder";
+import { runScenario, type ScenarioResult } from "../../harness/scenario";
 
 const DEPTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const databaseUrl = process.env.DATABASE_URL;

@@ -3,10 +3,10 @@
  * started again on the same database; the result must equal an uninterrupted run, table by table.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../helpers/chain";
-import { generateHistory } from "../helpers/history";
-import { openIndexedTables, startPonder } from "../helpers/ponder";
-import type { QueryRows } from "../../indexer/verify";
+import { startDeployedChain } from "../../harness/chain";
+import { generateHistory } from "../../harness/history";
+import { openIndexedTables, startPonder } from "../../harness/ponder";
+import type { QueryRows } from "../../domain/progress";
 
 async function snapshot(query: QueryRows, schema: string) {
   const tables = await query(

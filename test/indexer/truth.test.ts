@@ -3,11 +3,11 @@
  * what the contracts' view functions say at the same block. Once on PGlite, once on Postgres.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyIndexedState } from "../../indexer/verify";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { openIndexedTables, startPonder } from "../helpers/ponder";
-import { runScenario } from "../helpers/scenario";
+import { verifyIndexedState } from "../../ops/verify";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { openIndexedTables, startPonder } from "../../harness/ponder";
+import { runScenario } from "../../harness/scenario";
 
 const backends = [
   { name: "PGlite", databaseUrl: undefined },

@@ -11,8 +11,9 @@ import { getAddress, keccak256, parseEther, toHex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createRedisStream } from "../../oracle/stream";
-import { startDeployedChain } from "../helpers/chain";
-import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, simulatorOn, taskReport, users, waitFor, type Chain } from "./helpers";
+import { startDeployedChain } from "../../harness/chain";
+import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, simulatorOn, taskReport, waitFor } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,8 +8,9 @@ import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import { createMemoryStream } from "../../oracle/stream";
-import { startDeployedChain } from "../helpers/chain";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, simulatorOn, taskReport, users, waitFor, type Chain } from "./helpers";
+import { startDeployedChain } from "../../harness/chain";
+import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { expectAllSettledOnce, simulatorOn, taskReport, waitFor } from "./helpers";
 
 describe("oracle, embedded (in-process stream + PGlite)", () => {
   let chain: Chain;

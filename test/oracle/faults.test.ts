@@ -13,8 +13,9 @@ import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import type { TaskResultFields } from "../../oracle/message";
 import { createRedisStream } from "../../oracle/stream";
-import { startDeployedChain } from "../helpers/chain";
-import { deleteStreamKeys, expectAllSettledOnce, nodeAddresses, oracleEnv, readDeadLetters, settlementCounts, simulatorOn, users, waitFor, type Chain } from "./helpers";
+import { startDeployedChain } from "../../harness/chain";
+import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, settlementCounts, simulatorOn, waitFor } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 

@@ -1,36 +1,9 @@
-/** Shared by the oracle suites: settings for a worker on a suite's chain, and on-chain counting. */
-import { randomUUID } from "node:crypto";
+/** Shared by the oracle suites: dead letters, reports, the simulator on a suite's chain, and on-chain counting (the worker's settings are in harness/oracle.ts). */
 import type { Redis } from "ioredis";
 import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { anvilAccount } from "../../common/chain";
 import { createSimulator, type CreateSimulatorParameters } from "../../oracle/simulator";
-import type { startDeployedChain } from "../helpers/chain";
-
-export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
-
-/** Environment for a worker on `chain`, fast timings, everything else isolated per suite. */
-export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}): Record<string, string> {
-  const id = randomUUID().slice(0, 8);
-  return {
-    CHAIN: "anvil",
-    RPC_URL: chain.anvil.rpcUrl,
-    DEPLOYMENTS_DIR: chain.deploymentsDir,
-    ORACLE_DATA_DIR: "memory://",
-    ORACLE_DB_SCHEMA: `oracle_test_${id}`,
-    ORACLE_STREAM_KEY: `test:${id}:results`,
-    ORACLE_DEAD_LETTER_KEY: `test:${id}:dead`,
-    ORACLE_METRICS_PORT: "0",
-    ORACLE_POLL_MS: "50",
-    ORACLE_CLAIM_IDLE_MS: "2000",
-    ORACLE_LEASE_MS: "3000",
-    ORACLE_STUCK_AFTER_MS: "3000",
-    ORACLE_REBROADCAST_MS: "1000",
-    ORACLE_RPC_TIMEOUT_MS: "2000",
-    ORACLE_BREAKER_COOLDOWN_MS: "1000",
-    LOG_LEVEL: process.env.ORACLE_TEST_LOG_LEVEL ?? "silent",
-    ...overrides,
-  };
-}
+import type { Chain } from "../../harness/oracle";
 
 /** The dead-letter stream's entries, oldest first, as their fields. */
 export async function readDeadLetters(redis: Redis, key: string): Promise<Record<string, string>[]> {
@@ -69,9 +42,6 @@ export function simulatorOn(chain: Chain, parameters: Omit<CreateSimulatorParame
     ...parameters,
   });
 }
-
-export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(10 + i) as LocalAccount);
-export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(40 + i).address);
 
 const completed = parseAbiItem(
   "event TaskCompleted(bytes32 indexed taskId, address indexed user, address indexed node, uint256 actualCost, uint256 nodePayment, uint256 stakerPayment, uint256 treasuryPayment, uint256 refund, uint256 performanceScore)",

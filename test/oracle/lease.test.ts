@@ -8,9 +8,10 @@ import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import { createMemoryStream } from "../../oracle/stream";
-import { startDeployedChain } from "../helpers/chain";
+import { startDeployedChain } from "../../harness/chain";
 import { startSlowRpc } from "../helpers/slow-rpc";
-import { expectAllSettledOnce, nodeAddresses, oracleEnv, simulatorOn, users, type Chain } from "./helpers";
+import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { expectAllSettledOnce, simulatorOn } from "./helpers";
 
 const LEASE_MS = 2_000;
 

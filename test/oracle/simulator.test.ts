@@ -9,8 +9,9 @@ import { inferencePaymentAbi } from "../../abis";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
 import type { SimulatedTask } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
-import { startDeployedChain } from "../helpers/chain";
-import { nodeAddresses, users, simulatorOn, type Chain } from "./helpers";
+import { startDeployedChain } from "../../harness/chain";
+import { nodeAddresses, users, type Chain } from "../../harness/oracle";
+import { simulatorOn } from "./helpers";
 
 const RECEIPT_TIMEOUT_MS = 3_000;
 

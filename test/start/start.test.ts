@@ -15,9 +15,9 @@ import { getAddress, parseEther } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
-import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../helpers/graphiql";
-import { query, subscribeSse, waitUntil } from "../helpers/graphql";
-import { freePort, listeningAddresses } from "../helpers/ports";
+import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../../harness/graphiql";
+import { query, subscribeSse, waitUntil } from "../../harness/graphql";
+import { freePort, listeningAddresses } from "../../harness/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 
 const SIMULATED_SECONDS_BEFORE_VERIFY = 60;

@@ -16,8 +16,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../helpers/graphql";
-import { freePort } from "../helpers/ports";
+import { waitUntil } from "../../harness/graphql";
+import { freePort } from "../../harness/ports";
 
 const RUNS = 20;
 /** npm start's documented default, used as is. */

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWalletClient, getAddress, http, toHex, type Hex } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
-import { FAR, startDeployedChain } from "../helpers/chain";
-import { query, subscribeSse, waitUntil } from "../helpers/graphql";
-import { startPonder, type PonderProcess } from "../helpers/ponder";
+import { FAR, startDeployedChain } from "../../harness/chain";
+import { query, subscribeSse, waitUntil } from "../../harness/graphql";
+import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
-import { prng, runScenario, type ScenarioResult } from "../helpers/scenario";
+import { prng, runScenario, type ScenarioResult } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 describe("payout subscriptions, embedded (SSE)", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;

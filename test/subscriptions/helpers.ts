@@ -1,5 +1,5 @@
 /** Shared by the subscription suites: the payout subscription and the table to compare it with. */
-import { query, subscribeSse, type SubscriptionHandle } from "../helpers/graphql";
+import { query, subscribeSse, type SubscriptionHandle } from "../../harness/graphql";
 
 export const PAYOUTS = /* GraphQL */ `
   subscription Payouts($after: String, $includeFinality: Boolean) {

@@ -6,12 +6,12 @@
 import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../helpers/chain";
-import { createTestDatabase } from "../helpers/database";
-import { subscribeSse, subscribeWs, waitUntil } from "../helpers/graphql";
-import { startPonder } from "../helpers/ponder";
-import { freePort } from "../helpers/ports";
-import { runScenario } from "../helpers/scenario";
+import { startDeployedChain } from "../../harness/chain";
+import { createTestDatabase } from "../../harness/database";
+import { subscribeSse, subscribeWs, waitUntil } from "../../harness/graphql";
+import { startPonder } from "../../harness/ponder";
+import { freePort } from "../../harness/ports";
+import { runScenario } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, type PayoutEvent } from "./helpers";
 
 const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl } = process.env;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
 import type { FeedChange, FeedRow } from "../../api/feed/messages";
-import { prng } from "../helpers/scenario";
+import { prng } from "../../harness/scenario";
 
 const ZERO = "0x0000000000000000000000000000000000000000" as const;
 

@@ -4,7 +4,6 @@
  * memory and a real signing lease. Durations are tiny and real: the store's timestamps come
  * from the database clock, which a fake timer would not move.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import {
@@ -212,51 +211,6 @@ describe("classifyError", () => {
     ["a plain error's message", new Error("execution reverted: boom"), "execution reverted: boom"],
   ])("revertReason: %s", (_what, error, expected) => {
     expect(revertReason(error)).toBe(expected);
-  });
-});
-
-describe("layering: oracle/txm knows nothing of the job model", () => {
-  const dir = new URL("../../oracle/txm/", import.meta.url);
-  const ALLOWED = [/^viem(\/|$)/, /^prom-client$/, /^pino$/, /^node:/, /^\.\.\/\.\.\/common\/[^/]+$/, /^\.\.\/db\/[^/]+$/, /^\.\/[^/]+$/];
-  const allowed = (specifier: string) => ALLOWED.some((pattern) => pattern.test(specifier));
-  /** Every module a source file names: static imports and re-exports, side-effect and dynamic imports. */
-  const specifiers = (source: string) =>
-    [...source.matchAll(/\bfrom\s*["']([^"']+)["']|\bimport\s*\(?\s*["']([^"']+)["']/g)].map((match) => (match[1] ?? match[2])!);
-
-  it.each<[string, boolean]>([
-    ["viem", true],
-    ["viem/accounts", true],
-    ["node:crypto", true],
-    ["../../common/resilience", true],
-    ["../db/sql", true],
-    ["./types", true],
-    ["../settlement/jobs", false],
-    ["../message", false],
-    ["../pricing", false],
-    ["../intake", false],
-    ["../worker", false],
-    ["../../abis", false],
-    ["../../oracle/settlement/calls", false],
-    ["../db/../settlement/jobs", false],
-    ["zod", false],
-  ])("the rule allows %s: %s", (specifier, expected) => {
-    expect(allowed(specifier)).toBe(expected);
-  });
-
-  it("reads every import form", () => {
-    const source = `import { a } from "./a";\nimport type {\n  B,\n} from '../db/sql';\nexport { c } from "./c";\nexport * from "./d";\nimport "node:process";\nconst e = await import("../message");`;
-    expect(specifiers(source)).toEqual(["./a", "../db/sql", "./c", "./d", "node:process", "../message"]);
-  });
-
-  const files = readdirSync(dir).filter((name) => name.endsWith(".ts"));
-  it("finds the transaction manager's files", () => {
-    expect(files).toEqual(expect.arrayContaining(["manager.ts", "store.ts", "types.ts", "bumper.ts", "confirmer.ts"]));
-  });
-
-  it.each(files)("%s imports only viem, prom-client, pino, node:*, common/, db/ and txm/", (name) => {
-    const imported = specifiers(readFileSync(new URL(name, dir), "utf8"));
-    expect(imported.length).toBeGreaterThan(0);
-    expect(imported.filter((specifier) => !allowed(specifier))).toEqual([]);
   });
 });
 

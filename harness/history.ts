@@ -4,12 +4,12 @@
  * phase. A round is one transfer and one task per user, then one batch settling those tasks.
  */
 import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
-import { farTokenAbi, inferencePaymentAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
-import type { DeploymentManifest } from "../../contracts/deploy/manifest";
+import { farTokenAbi, inferencePaymentAbi } from "../abis";
+import { anvilAccount } from "../common/chain";
+import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR } from "./chain";
 import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "./scenario";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
 export type GenerateHistoryParameters = {
   publicClient: PublicClient;

@@ -2,11 +2,11 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAnvil, type StartAnvilParameters } from "../../common/anvil";
-import { anvilAccount, createClients } from "../../common/chain";
-import { MIN_STAKE_LOCK_SECONDS } from "../../common/config";
-import { deployContracts } from "../../contracts/deploy/deploy";
-import { writeManifest } from "../../contracts/deploy/manifest";
+import { startAnvil, type StartAnvilParameters } from "../common/anvil";
+import { anvilAccount, createClients } from "../common/chain";
+import { MIN_STAKE_LOCK_SECONDS } from "../common/config";
+import { deployContracts } from "../contracts/deploy/deploy";
+import { writeManifest } from "../contracts/deploy/manifest";
 import { freePort } from "./ports";
 
 export const FAR = 10n ** 18n;

@@ -15,11 +15,11 @@ import {
   type PublicClient,
 } from "viem";
 import { anvil } from "viem/chains";
-import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
-import type { DeploymentManifest } from "../../contracts/deploy/manifest";
+import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
+import { anvilAccount } from "../common/chain";
+import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
-import { taskIdOf, taskSalt } from "../../common/task";
+import { taskIdOf, taskSalt } from "../domain/tasks";
 
 export type ScenarioOptions = {
   rpcUrl: string;

@@ -1,4 +1,6 @@
 /**
+ * Tasks: their ids and their statuses, as InferencePayment defines them.
+ *
  * Task ids are derived on chain from the creator and a salt of the creator's choosing
  * (`InferencePayment.taskIdOf`), so nobody can open an id another user is about to open. This is
  * the same derivation off chain, so a caller knows a task's id before its createTask is mined.
@@ -14,3 +16,9 @@ export function taskIdOf(creator: Address, salt: Hex): Hex {
 export function taskSalt(label: string): Hex {
   return keccak256(toHex(label));
 }
+
+/** `InferencePayment.TaskStatus` in the contract's order: `tasks(id)` returns an index into this. */
+export const TASK_STATUSES = ["NONE", "CREATED", "COMPLETED", "CANCELLED"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** The statuses an indexed task can have: the indexer sees a task from its creation on. */
+export const INDEXED_TASK_STATUSES = ["CREATED", "COMPLETED", "CANCELLED"] as const satisfies readonly TaskStatus[];

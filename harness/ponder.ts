@@ -8,8 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
-import { readProgress } from "../../indexer/checkpoint";
-import type { QueryRows } from "../../indexer/verify";
+import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
 
 export type PonderOptions = {

@@ -1,10 +1,16 @@
 /**
- * FARToken's accrual arithmetic, so readers can answer `claimable(user)` at any timestamp from
- * indexed state alone. Integer operations in the contract's order: results are exact.
+ * FARToken's staking: its reward rate's units and its accrual arithmetic, so readers can answer
+ * `claimable(user)` at any timestamp from indexed state alone. Integer operations in the
+ * contract's order: results are exact.
  */
+import { DAY } from "./buckets";
+
+/** The reward rate is in basis points per year: 10 000 (the contract's `MAX_REWARD_RATE`) is 100 %. */
+export const BASIS_POINTS = 10_000n;
+/** The contract's year: 365 days, no leap days. */
+export const DAYS_PER_YEAR = 365;
+const YEAR = BigInt(DAYS_PER_YEAR * DAY);
 const ACC_PRECISION = 10n ** 18n;
-const YEAR = 365n * 24n * 3600n;
-const MAX_REWARD_RATE = 10_000n;
 
 export type RewardIndexState = { rewardPerTokenStored: bigint; rewardUpdatedAt: number; rewardRate: bigint; revenuePerToken: bigint };
 export type StakerAccrualState = {
@@ -19,7 +25,7 @@ export type StakerAccrualState = {
 
 export function rewardPerTokenAt(state: RewardIndexState, timestamp: number): bigint {
   const elapsed = BigInt(Math.max(0, timestamp - state.rewardUpdatedAt));
-  return state.rewardPerTokenStored + (state.rewardRate * elapsed * ACC_PRECISION) / (YEAR * MAX_REWARD_RATE);
+  return state.rewardPerTokenStored + (state.rewardRate * elapsed * ACC_PRECISION) / (YEAR * BASIS_POINTS);
 }
 
 /** What `FARToken.claimable(user)` returns at `timestamp`: (staking reward, revenue share). */

@@ -4,17 +4,16 @@
  * checked. Used by the truth tests and by the operators' `verify` command.
  *
  * The index is read whole first (an IndexedState), from SQL (Postgres, or a stopped PGlite) or
- * from the GraphQL API (indexer/verify-graphql.ts), then compared. A table that reads as empty
+ * from the GraphQL API (ops/verify-graphql.ts), then compared. A table that reads as empty
  * or short cannot pass: each table's row count is held to what the chain's logs say it must hold
  * at least (tasks created, nodes registered, stakers, depositors, holders, payouts).
  */
 import { getAddress, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
-import { claimableAt, type StakerAccrualState } from "./staking-math";
-
-/** Runs one read-only SQL statement against the indexer's schema and returns its rows. */
-export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
+import type { QueryRows } from "../domain/progress";
+import { claimableAt, type StakerAccrualState } from "../domain/staking";
+import { TASK_STATUSES } from "../domain/tasks";
 
 export type RevenueTotals = { stream: string; amount: bigint; usdValue: bigint; payoutCount: number };
 
@@ -62,7 +61,6 @@ export type VerifyIndexedStateReturnType = { differences: string[]; checked: num
 const big = (value: unknown) => BigInt(value as string | number | bigint);
 const num = (value: unknown) => Number(value);
 const lower = (value: unknown) => String(value).toLowerCase();
-const TASK_STATUS = ["NONE", "CREATED", "COMPLETED", "CANCELLED"] as const;
 const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
 
 /** Reads every table the check needs through SQL (one statement per table). */
@@ -245,7 +243,7 @@ export async function verifyIndexedState(parameters: VerifyIndexedStateParameter
     expect(`tasks(${row.id}).node`, row.node ?? ZERO_ADDRESS, node.toLowerCase());
     expect(`tasks(${row.id}).amount`, row.escrow, amount);
     expect(`tasks(${row.id}).timestamp`, row.createdAt, createdAt);
-    expect(`tasks(${row.id}).status`, row.status, TASK_STATUS[status]);
+    expect(`tasks(${row.id}).status`, row.status, TASK_STATUSES[status]);
   }
 
   table("payout", state.payouts.length, chain.payouts.length);

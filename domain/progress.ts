@@ -1,0 +1,52 @@
+/**
+ * Indexing progress: how far Ponder has committed, read from its `_ponder_checkpoint` table.
+ * That table is written in the same transaction as the rows it covers, so a reader that sees a
+ * checkpoint also sees its data. Its strings are Ponder's fixed-width encoding: block timestamp
+ * (10 digits), chain id (16), block number (16), then the position inside the block.
+ */
+
+/** Runs one read-only SQL statement against the indexer's schema and returns its rows (any driver: postgres.js, PGlite). */
+export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
+
+/** One chain's progress: its latest, safe and finalized committed blocks. */
+export type ChainProgress = {
+  chainName: string;
+  chainId: number;
+  latest: BlockPoint;
+  safe: BlockPoint;
+  finalized: BlockPoint;
+};
+
+export type BlockPoint = { number: number; timestamp: number };
+
+/** A `_ponder_checkpoint` row, whichever driver read it: its points still in Ponder's encoding. */
+export type CheckpointRow = Pick<ChainProgress, "chainName" | "chainId"> & Record<"latestCheckpoint" | "safeCheckpoint" | "finalizedCheckpoint", string>;
+
+export function decodeCheckpoint(checkpoint: string): BlockPoint {
+  return { timestamp: Number(checkpoint.slice(0, 10)), number: Number(checkpoint.slice(26, 42)) };
+}
+
+export function progressOf(row: CheckpointRow): ChainProgress {
+  return {
+    chainName: row.chainName,
+    chainId: row.chainId,
+    latest: decodeCheckpoint(row.latestCheckpoint),
+    safe: decodeCheckpoint(row.safeCheckpoint),
+    finalized: decodeCheckpoint(row.finalizedCheckpoint),
+  };
+}
+
+export async function readProgress(query: QueryRows): Promise<ChainProgress[]> {
+  const rows = await query(
+    `SELECT chain_name, chain_id, latest_checkpoint, safe_checkpoint, finalized_checkpoint FROM _ponder_checkpoint ORDER BY chain_name`,
+  );
+  return rows.map((row) =>
+    progressOf({
+      chainName: String(row.chain_name),
+      chainId: Number(row.chain_id),
+      latestCheckpoint: String(row.latest_checkpoint),
+      safeCheckpoint: String(row.safe_checkpoint),
+      finalizedCheckpoint: String(row.finalized_checkpoint),
+    }),
+  );
+}
