@@ -28,6 +28,8 @@ export type OracleAppParameters = {
 };
 
 const OPERATIONS = "/operations";
+/** Hono's `/operations/*` also matches `/operations` itself. */
+const OPERATIONS_AND_BELOW = `${OPERATIONS}/*`;
 const MAX_BODY_BYTES = 16 * 1024;
 
 /** Every refusal: a code a client can branch on and a reason a person can read. */
@@ -46,9 +48,9 @@ export function createOracleApp(parameters: OracleAppParameters): Hono {
   // Any method on /operations[/…] needs the token first, so a wrong method is only told to those allowed to ask.
   const unauthorized = { message: (c: Context) => refuse(c, 401, "unauthorized", "a valid `Authorization: Bearer <ORACLE_ADMIN_TOKEN>` is required") };
   const authenticate = adminToken ? bearerAuth({ token: adminToken, noAuthenticationHeader: unauthorized, invalidAuthenticationHeader: unauthorized, invalidToken: unauthorized }) : undefined;
-  for (const path of [OPERATIONS, `${OPERATIONS}/*`]) {
-    app.use(path, async (c, next) => (authenticate ? authenticate(c, next) : refuse(c, 403, "disabled", "set ORACLE_ADMIN_TOKEN on the oracle to accept operations")));
-  }
+  app.use(OPERATIONS_AND_BELOW, async (c, next) =>
+    authenticate ? authenticate(c, next) : refuse(c, 403, "disabled", "set ORACLE_ADMIN_TOKEN on the oracle to accept operations"),
+  );
 
   app.post(OPERATIONS, bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => badBody(c, `the body exceeds ${MAX_BODY_BYTES} bytes`) }), async (c) => {
     const body = await c.req.json<unknown>().catch((error: unknown) => error as Error);
@@ -70,9 +72,7 @@ export function createOracleApp(parameters: OracleAppParameters): Hono {
     if (!job) return refuse(c, 404, "not_received", `no operation ${key} recorded yet`);
     return c.json({ key, state: job.state, reason: job.reason ?? null });
   });
-  for (const path of [OPERATIONS, `${OPERATIONS}/*`]) {
-    app.all(path, (c) => refuse(c, 405, "method_not_allowed", `POST ${OPERATIONS} or GET ${OPERATIONS}/<key>`));
-  }
+  app.all(OPERATIONS_AND_BELOW, (c) => refuse(c, 405, "method_not_allowed", `POST ${OPERATIONS} or GET ${OPERATIONS}/<key>`));
 
   app.notFound((c) => refuse(c, 404, "not_found", `no route ${c.req.path}`));
   app.onError((error, c) => (error instanceof HTTPException ? error.getResponse() : refuse(c, 503, "unavailable", String(error), { retryable: true })));
