@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateSchema } from "../../oracle/db/migrate";
+import { loadOracleConfig } from "../../oracle/config";
 import { createPgliteSql } from "../../oracle/db/sql";
 import { createOracleApp, serveOracleHttp } from "../../oracle/http";
 import { parseMessage, type Job } from "../../oracle/message";
@@ -57,6 +58,12 @@ describe("oracle HTTP", () => {
       expect(reply.status, path).toBe(403);
       expect(await reply.json()).toEqual({ code: "disabled", reason: "set ORACLE_ADMIN_TOKEN on the oracle to accept operations" });
     }
+  });
+
+  it("takes only a token a bearer header can carry (ORACLE_ADMIN_TOKEN)", () => {
+    expect(loadOracleConfig({ ORACLE_ADMIN_TOKEN: TOKEN }).ORACLE_ADMIN_TOKEN).toBe(TOKEN);
+    expect(() => loadOracleConfig({ ORACLE_ADMIN_TOKEN: "short" })).toThrow("Invalid setting ORACLE_ADMIN_TOKEN: must be at least 16 characters");
+    expect(() => loadOracleConfig({ ORACLE_ADMIN_TOKEN: "a token with spaces" })).toThrow("Invalid setting ORACLE_ADMIN_TOKEN: must hold only letters, digits and -._~+/");
   });
 
   it("refuses a missing, malformed or wrong token with 401 unauthorized, before any method check", async () => {
