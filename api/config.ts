@@ -3,7 +3,7 @@
  * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
  */
 import { z } from "zod";
-import { parseEnv, settingNames } from "../common/config";
+import { bearerToken, logLevel, parseEnv, settingNames } from "../common/config";
 import { ConfigError } from "../common/errors";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
@@ -30,7 +30,7 @@ const apiSchema = z.object({
   API_TX_WAIT_TIMEOUT_MS: positive.default(120_000),
   /** Distinct operation names /metrics labels; later names are counted as "other". */
   API_METRICS_MAX_OPERATIONS: positive.default(100),
-  API_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  API_LOG_LEVEL: logLevel.default("info"),
   /** With Redis, every replica shares one change feed; without it, each process keeps its own. */
   REDIS_URL: z.string().url().optional(),
   API_FEED_PREFIX: z.string().min(1).default("far"),
@@ -51,7 +51,7 @@ const apiSchema = z.object({
   API_WS_KEEPALIVE_MS: positive.default(12_000),
   /** SQL over HTTP at /sql/db (embedded, Postgres only): off unless set, and then only with API_SQL_TOKEN. */
   API_SQL: flag.default(false),
-  API_SQL_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  API_SQL_TOKEN: bearerToken.optional(),
   /** Unset: DATABASE_URL. Better: the read-only analyst role's URL (README, "For analysts"). */
   API_SQL_DATABASE_URL: z.string().url().optional(),
   API_SQL_TIMEOUT_MS: positive.default(5_000),

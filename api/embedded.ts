@@ -8,11 +8,11 @@
 import { getTableName, isTable } from "drizzle-orm";
 import { Hono } from "hono";
 import type { client } from "ponder";
-import { pino } from "pino";
 import { Registry } from "prom-client";
 import type { PublicClient } from "viem";
 import { loadIndexerConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
+import { createLogger, type Logger } from "../common/logger";
 import { loadApiConfig, type ApiConfig } from "./config";
 import { createApi } from "./create-api";
 import type { ApiDb } from "./db";
@@ -30,7 +30,7 @@ export const SYNCED_PATH = "/synced";
  * only through the global its build sets. Registering there gives one scrape with both; outside
  * Ponder there is nothing to join, and the metrics stay in a registry of their own.
  */
-function ponderRegistry(logger: pino.Logger): Registry {
+function ponderRegistry(logger: Logger): Registry {
   const registry = (globalThis as { PONDER_COMMON?: { metrics?: { registry?: unknown } } }).PONDER_COMMON?.metrics?.registry;
   if (registry instanceof Registry) return registry;
   logger.warn({ msg: "Ponder's metrics registry not found; GraphQL metrics are not served at /metrics" });
@@ -39,7 +39,7 @@ function ponderRegistry(logger: pino.Logger): Registry {
 
 export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<string, PublicClient>; schema: Parameters<typeof client>[0]["schema"] }) {
   const config = loadApiConfig();
-  const logger = pino({ name: "api", level: config.API_LOG_LEVEL });
+  const logger = createLogger({ name: "api", level: config.API_LOG_LEVEL });
   // The indexer follows one chain; its client tells read-your-write queries where a transaction was mined, and status where the head is.
   const chain = Object.values(ponder.publicClients)[0];
   const { yoga } = createApi({

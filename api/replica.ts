@@ -3,16 +3,16 @@
  * through `search_path`) and serves /graphql, /health, /ready and /metrics on its own HTTP
  * server. Any number of them can run behind a load balancer.
  */
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { Hono } from "hono";
-import { pino } from "pino";
 import postgres from "postgres";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { createPublicClient, http } from "viem";
 import { WebSocketServer } from "ws";
+import { ConfigError } from "../common/errors";
+import { listen } from "../common/http";
+import { createLogger } from "../common/logger";
 import type { ReplicaConfig } from "./config";
 import { createApi } from "./create-api";
 import { startFeed } from "./feed";
@@ -21,7 +21,7 @@ import { readiness } from "./status";
 import { serveGraphqlWs } from "./websocket";
 
 export async function startReplica(config: ReplicaConfig) {
-  const logger = pino({ name: "api", level: config.API_LOG_LEVEL });
+  const logger = createLogger({ name: "api", level: config.API_LOG_LEVEL });
   const client = postgres(config.DATABASE_URL, {
     max: config.API_DB_POOL_SIZE,
     onnotice: () => {},
@@ -50,8 +50,10 @@ export async function startReplica(config: ReplicaConfig) {
     return c.body(null, 500);
   });
 
-  const server = await new Promise<Server>((resolve) => {
-    const listening = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, () => resolve(listening as Server));
+  const server = await listen(app, config.API_PORT, config.API_HOST).catch(async (cause: Error) => {
+    await feed.stop();
+    await client.end();
+    throw new ConfigError(`The API replica cannot listen on port ${config.API_PORT}: ${cause.message} (set API_PORT)`);
   });
   // A message larger than the body limit closes the connection with 1009 (Message Too Big), as the WebSocket protocol says.
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.API_MAX_BODY_BYTES });

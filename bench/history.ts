@@ -231,8 +231,8 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { quick, option } = benchArgs();
-  const target = Number(option("--events") ?? (quick ? 5_000 : 100_000));
+  const { quick, events } = benchArgs({ events: { type: "string" } });
+  const target = Number(events ?? (quick ? 5_000 : 100_000));
   const history = await ensureHistory(target, console.log);
   console.log(
     `history: ${history.events} events, ${history.transactions} transactions, blocks ${history.firstBlock}–${history.headBlock} ` +

@@ -22,15 +22,16 @@ import { runPonder } from "./indexing/ponder";
 import { benchArgs } from "./args";
 import { startRpcProxy } from "./indexing/rpc-proxy";
 
-const { quick, option } = benchArgs();
-const EVENTS = Number(option("--events") ?? (quick ? 5_000 : 100_000));
-const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 3));
+const args = benchArgs({ events: { type: "string" }, repeats: { type: "string" }, only: { type: "string" } });
+const { quick } = args;
+const EVENTS = Number(args.events ?? (quick ? 5_000 : 100_000));
+const REPEATS = Number(args.repeats ?? (quick ? 1 : 3));
 const RAW_CHUNK_BLOCKS = 25;
 const TIMEOUT_MS = quick ? 120_000 : 1_200_000;
 
 const VARIANTS = ["ours", "empty", "raw"] as const;
 type Variant = (typeof VARIANTS)[number];
-const only = option("--only") as Variant | undefined;
+const only = args.only as Variant | undefined;
 const variants = only ? [only] : [...VARIANTS];
 const databases = process.env.DATABASE_URL ? (["PGlite", "Postgres"] as const) : (["PGlite"] as const);
 type DatabaseKind = (typeof databases)[number];

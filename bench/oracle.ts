@@ -49,11 +49,12 @@ type Design = keyof typeof DESIGNS;
 const CHAIN_MODES = { automine: undefined, "1s": 1 } as const;
 type ChainMode = keyof typeof CHAIN_MODES;
 
-const { quick, option } = benchArgs();
-const TASKS = Number(option("--tasks") ?? (quick ? 100 : 600));
-const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 3));
-const designs = choices(option("--designs") ?? "baseline,current", DESIGNS, "--designs");
-const modes = choices(option("--modes") ?? "automine,1s", CHAIN_MODES, "--modes");
+const args = benchArgs({ tasks: { type: "string" }, repeats: { type: "string" }, designs: { type: "string" }, modes: { type: "string" } });
+const { quick } = args;
+const TASKS = Number(args.tasks ?? (quick ? 100 : 600));
+const REPEATS = Number(args.repeats ?? (quick ? 1 : 3));
+const designs = choices(args.designs ?? "baseline,current", DESIGNS, "--designs");
+const modes = choices(args.modes ?? "automine,1s", CHAIN_MODES, "--modes");
 const REDIS_URL = process.env.REDIS_URL;
 const DATABASE_URL = process.env.DATABASE_URL;
 if (!REDIS_URL) fail("bench/oracle.ts needs REDIS_URL: the worker reads its results from a Redis stream");

@@ -24,10 +24,11 @@ import { benchArgs } from "./args";
 import { buildDataset } from "./queries/dataset";
 import { percentile } from "./queries/load";
 
-const { quick, option } = benchArgs();
-const EVENTS = Number(option("--events") ?? (quick ? 2_000 : 10_000));
-const BURST = Number(option("--burst") ?? (quick ? 100 : 500));
-const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 2));
+const args = benchArgs({ events: { type: "string" }, burst: { type: "string" }, repeats: { type: "string" } });
+const { quick } = args;
+const EVENTS = Number(args.events ?? (quick ? 2_000 : 10_000));
+const BURST = Number(args.burst ?? (quick ? 100 : 500));
+const REPEATS = Number(args.repeats ?? (quick ? 1 : 2));
 /** A client gives up after this long (the clients waited 240 s). */
 const CLIENT_TIMEOUT_MS = quick ? 30_000 : 120_000;
 const PROBES = 4;

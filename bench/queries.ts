@@ -18,11 +18,12 @@ import { percentile, runLoad, type LoadRequest, type LoadResult } from "./querie
 import { benchArgs } from "./args";
 import { buildMix, QUESTION_NAMES, type Question, type Target } from "./queries/mix";
 
-const { quick, option } = benchArgs();
-const EVENTS = Number(option("--events") ?? (quick ? 3_000 : 30_000));
-const SECONDS = Number(option("--seconds") ?? (quick ? 2 : 10));
-const REPEATS = Number(option("--repeats") ?? (quick ? 1 : 3));
-const CONNECTIONS = (option("--connections") ?? (quick ? "1,16" : "1,8,32,64")).split(",").map(Number);
+const args = benchArgs({ events: { type: "string" }, seconds: { type: "string" }, repeats: { type: "string" }, connections: { type: "string" } });
+const { quick } = args;
+const EVENTS = Number(args.events ?? (quick ? 3_000 : 30_000));
+const SECONDS = Number(args.seconds ?? (quick ? 2 : 10));
+const REPEATS = Number(args.repeats ?? (quick ? 1 : 3));
+const CONNECTIONS = (args.connections ?? (quick ? "1,16" : "1,8,32,64")).split(",").map(Number);
 /** The per-question runs use one middle concurrency: enough to queue, not enough to saturate. */
 const QUESTION_CONNECTIONS = 8;
 const WARMUP_SECONDS = quick ? 1 : 2;

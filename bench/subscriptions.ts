@@ -30,15 +30,16 @@ import { NODE_ACCOUNT_OFFSET, prng, USER_ACCOUNT_OFFSET } from "../harness/scena
 import { benchArgs } from "./args";
 import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
-const { quick, option } = benchArgs();
-const list = (name: string, fallback: string) => (option(name) ?? fallback).split(",").map((item) => item.trim());
-const subscriberCounts = list("--subscribers", quick ? "200" : "1000,5000,10000,20000").map(Number);
-const replicaCounts = list("--replicas", quick ? "1" : "1,2").map(Number);
-const groupings = list("--grouping", quick ? "true" : "false,true");
-const blocks = Number(option("--blocks") ?? (quick ? 10 : 30));
-const blockMs = Number(option("--block-ms") ?? 1_000);
-const settlementsPerBlock = Number(option("--settlements") ?? 4);
-const perProcess = Number(option("--per-process") ?? 2_500);
+const args = benchArgs({ subscribers: { type: "string" }, replicas: { type: "string" }, grouping: { type: "string" }, blocks: { type: "string" }, "block-ms": { type: "string" }, settlements: { type: "string" }, "per-process": { type: "string" } });
+const { quick } = args;
+const list = (value: string | undefined, fallback: string) => (value ?? fallback).split(",").map((item) => item.trim());
+const subscriberCounts = list(args.subscribers, quick ? "200" : "1000,5000,10000,20000").map(Number);
+const replicaCounts = list(args.replicas, quick ? "1" : "1,2").map(Number);
+const groupings = list(args.grouping, quick ? "true" : "false,true");
+const blocks = Number(args.blocks ?? (quick ? 10 : 30));
+const blockMs = Number(args["block-ms"] ?? 1_000);
+const settlementsPerBlock = Number(args.settlements ?? 4);
+const perProcess = Number(args["per-process"] ?? 2_500);
 const databaseUrl = process.env.DATABASE_URL;
 const redisUrl = process.env.REDIS_URL;
 if (!databaseUrl || !redisUrl) throw new Error("bench/subscriptions.ts needs DATABASE_URL (a server where it may CREATE DATABASE) and REDIS_URL");

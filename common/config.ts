@@ -17,10 +17,17 @@ const address = z
   .string()
   .refine((value) => isAddress(value, { strict: false }), "must be a 0x-prefixed 20-byte hex address")
   .transform((value) => value.toLowerCase() as Address);
-const privateKey = z
+export const privateKey = z
   .string()
   .refine((value) => isHex(value) && value.length === 66, "must be a 0x-prefixed 32-byte hex private key")
   .transform((value) => value as Hex);
+export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+export type LogLevel = z.infer<typeof logLevel>;
+/** A secret sent as `Authorization: Bearer <token>`: long enough not to be guessed, and only characters a bearer token may hold (RFC 6750). */
+export const bearerToken = z
+  .string()
+  .min(16, "must be at least 16 characters")
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, "must hold only letters, digits and -._~+/ (a bearer token)");
 const seconds = z.coerce.number().int().nonnegative();
 const url = z.string().url();
 

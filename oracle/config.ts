@@ -3,9 +3,9 @@
  * DEPLOYMENTS_DIR) come from common/config; everything here is the worker's own.
  */
 import { z } from "zod";
-import { isHex, parseEther, parseGwei, type Hex } from "viem";
+import { parseEther, parseGwei } from "viem";
 import { hostname } from "node:os";
-import { loadChainConfig, parseEnv, settingNames, type ChainConfig } from "../common/config";
+import { bearerToken, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { DEFAULT_MODELS, type ModelTable } from "./pricing";
 
@@ -46,11 +46,7 @@ const modelTable = z
   );
 
 const oracleSchema = z.object({
-  ORACLE_PRIVATE_KEY: z
-    .string()
-    .refine((value) => isHex(value) && value.length === 66, "must be a 0x-prefixed 32-byte hex private key")
-    .transform((value) => value as Hex)
-    .optional(),
+  ORACLE_PRIVATE_KEY: privateKey.optional(),
   ORACLE_KEYSTORE: z.string().min(1).optional(),
   ORACLE_KEYSTORE_PASSWORD: z.string().optional(),
   DATABASE_URL: z.string().url().optional(),
@@ -92,11 +88,11 @@ const oracleSchema = z.object({
   /** Its listening address: loopback unless set (docker-compose.yml sets 0.0.0.0 for Prometheus in other containers). */
   ORACLE_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** Bearer token of /operations (node registration and rating by operators); unset: refused. */
-  ORACLE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  ORACLE_ADMIN_TOKEN: bearerToken.optional(),
   ORACLE_MODELS: modelTable.optional(),
   /** Test hook: `point:n` kills the process the n-th time the named point is reached. */
   ORACLE_CRASH_AT: z.string().optional(),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: logLevel.default("info"),
 });
 
 export type OracleSettings = Omit<z.infer<typeof oracleSchema>, "ORACLE_MODELS"> & { ORACLE_MODELS: ModelTable };

@@ -5,19 +5,22 @@
  * the endpoint only answers with a bearer token (ORACLE_ADMIN_TOKEN), since it makes the oracle
  * sign transactions.
  */
-import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Server } from "node:http";
+import { Hono, type Context } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../common/errors";
+import { listen } from "../common/http";
 import type { OracleMetrics } from "./metrics";
 import { parseMessage } from "./message";
 import type { ModelTable } from "./pricing";
 import type { JobStore } from "./settlement/jobs";
 import type { ResultStream } from "./stream";
 
-export type ServeOracleHttpParameters = {
+export type OracleAppParameters = {
   metrics: OracleMetrics;
-  port: number;
-  host: string;
   stream: ResultStream;
   jobs: JobStore;
   models: ModelTable;
@@ -25,76 +28,59 @@ export type ServeOracleHttpParameters = {
 };
 
 const OPERATIONS = "/operations";
+/** Hono's `/operations/*` also matches `/operations` itself. */
+const OPERATIONS_AND_BELOW = `${OPERATIONS}/*`;
 const MAX_BODY_BYTES = 16 * 1024;
 
-function reply(response: ServerResponse, status: number, body: Record<string, unknown>) {
-  response.statusCode = status;
-  response.setHeader("content-type", "application/json");
-  response.end(JSON.stringify(body));
+/** Every refusal: a code a client can branch on and a reason a person can read. */
+function refuse(c: Context, status: ContentfulStatusCode, code: string, reason: string, extra: Record<string, unknown> = {}) {
+  return c.json({ code, reason, ...extra }, status);
 }
 
-function authorized(request: IncomingMessage, token: string): boolean {
-  const given = Buffer.from(request.headers.authorization ?? "");
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
+const badBody = (c: Context, cause?: string) => refuse(c, 400, "bad_body", `the body must be a JSON object of strings${cause ? `: ${cause}` : ""}`);
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
-  let body = "";
-  for await (const chunk of request) {
-    body += String(chunk);
-    if (body.length > MAX_BODY_BYTES) throw new Error(`the body exceeds ${MAX_BODY_BYTES} bytes`);
-  }
-  return JSON.parse(body);
-}
-
-export function serveOracleHttp(parameters: ServeOracleHttpParameters): Promise<Server> {
+export function createOracleApp(parameters: OracleAppParameters): Hono {
   const { metrics, stream, jobs, models, adminToken } = parameters;
+  const app = new Hono();
+  app.all("/metrics", async (c) => c.body(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }));
+  app.all("/health", (c) => c.text("ok"));
 
-  async function postOperation(request: IncomingMessage, response: ServerResponse) {
-    const body = await readJson(request).catch((error: unknown) => error as Error);
-    if (body instanceof Error || typeof body !== "object" || body === null || Array.isArray(body)) {
-      return reply(response, 400, { code: "bad_body", reason: `the body must be a JSON object of strings${body instanceof Error ? `: ${body.message}` : ""}` });
-    }
+  // Any method on /operations[/…] needs the token first, so a wrong method is only told to those allowed to ask.
+  const unauthorized = { message: (c: Context) => refuse(c, 401, "unauthorized", "a valid `Authorization: Bearer <ORACLE_ADMIN_TOKEN>` is required") };
+  const authenticate = adminToken ? bearerAuth({ token: adminToken, noAuthenticationHeader: unauthorized, invalidAuthenticationHeader: unauthorized, invalidToken: unauthorized }) : undefined;
+  app.use(OPERATIONS_AND_BELOW, async (c, next) =>
+    authenticate ? authenticate(c, next) : refuse(c, 403, "disabled", "set ORACLE_ADMIN_TOKEN on the oracle to accept operations"),
+  );
+
+  app.post(OPERATIONS, bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => badBody(c, `the body exceeds ${MAX_BODY_BYTES} bytes`) }), async (c) => {
+    const body = await c.req.json<unknown>().catch((error: unknown) => error as Error);
+    if (body instanceof Error) return badBody(c, body.message);
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return badBody(c);
     const fields = Object.fromEntries(Object.entries(body).map(([name, value]) => [name, String(value)]));
     const parsed = parseMessage(fields, models);
-    if (!parsed.ok) return reply(response, 400, { code: parsed.code, reason: parsed.reason });
+    if (!parsed.ok) return refuse(c, 400, parsed.code, parsed.reason);
     if (parsed.job.operation !== "registerNode" && parsed.job.operation !== "updateNodeRating") {
-      return reply(response, 400, { code: "unknown_op", reason: "task results come from the scheduler's stream, not from operators" });
+      return refuse(c, 400, "unknown_op", "task results come from the scheduler's stream, not from operators");
     }
     await stream.publish(fields);
-    reply(response, 202, { key: parsed.job.key });
-  }
-
-  async function getOperation(key: string, response: ServerResponse) {
-    const job = await jobs.job(key);
-    if (!job) return reply(response, 404, { code: "not_received", reason: `no operation ${key} recorded yet` });
-    reply(response, 200, { key, state: job.state, reason: job.reason ?? null });
-  }
-
-  const server = createServer(async (request, response) => {
-    const url = new URL(request.url ?? "/", "http://oracle");
-    try {
-      if (url.pathname === "/metrics") {
-        response.setHeader("content-type", metrics.registry.contentType);
-        response.end(await metrics.registry.metrics());
-      } else if (url.pathname === "/health") {
-        response.end("ok");
-      } else if (url.pathname === OPERATIONS || url.pathname.startsWith(`${OPERATIONS}/`)) {
-        if (!adminToken) return reply(response, 403, { code: "disabled", reason: "set ORACLE_ADMIN_TOKEN on the oracle to accept operations" });
-        if (!authorized(request, adminToken)) return reply(response, 401, { code: "unauthorized", reason: "a valid `Authorization: Bearer <ORACLE_ADMIN_TOKEN>` is required" });
-        if (url.pathname === OPERATIONS && request.method === "POST") return await postOperation(request, response);
-        if (url.pathname !== OPERATIONS && request.method === "GET") return await getOperation(decodeURIComponent(url.pathname.slice(OPERATIONS.length + 1)), response);
-        reply(response, 405, { code: "method_not_allowed", reason: `POST ${OPERATIONS} or GET ${OPERATIONS}/<key>` });
-      } else {
-        reply(response, 404, { code: "not_found", reason: `no route ${url.pathname}` });
-      }
-    } catch (error) {
-      reply(response, 503, { code: "unavailable", reason: String(error), retryable: true });
-    }
+    return c.json({ key: parsed.job.key }, 202);
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", (cause) => reject(new ConfigError(`The oracle cannot listen on port ${parameters.port}: ${cause.message} (set ORACLE_METRICS_PORT)`)));
-    server.listen(parameters.port, parameters.host, () => resolve(server));
+  // A key may hold slashes: everything after /operations/ is the key.
+  app.get(`${OPERATIONS}/:key{.+}`, async (c) => {
+    const key = c.req.param("key");
+    const job = await jobs.job(key);
+    if (!job) return refuse(c, 404, "not_received", `no operation ${key} recorded yet`);
+    return c.json({ key, state: job.state, reason: job.reason ?? null });
+  });
+  app.all(OPERATIONS_AND_BELOW, (c) => refuse(c, 405, "method_not_allowed", `POST ${OPERATIONS} or GET ${OPERATIONS}/<key>`));
+
+  app.notFound((c) => refuse(c, 404, "not_found", `no route ${c.req.path}`));
+  app.onError((error, c) => (error instanceof HTTPException ? error.getResponse() : refuse(c, 503, "unavailable", String(error), { retryable: true })));
+  return app;
+}
+
+export async function serveOracleHttp(parameters: OracleAppParameters & { port: number; host: string }): Promise<Server> {
+  return listen(createOracleApp(parameters), parameters.port, parameters.host).catch((cause: Error) => {
+    throw new ConfigError(`The oracle cannot listen on port ${parameters.port}: ${cause.message} (set ORACLE_METRICS_PORT)`);
   });
 }

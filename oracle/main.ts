@@ -15,7 +15,7 @@ import { createPgliteSql, createPostgresSql, type Sql } from "./db/sql";
 import { serveOracleHttp } from "./http";
 import { createIntake } from "./intake";
 import { loadOracleAccount } from "./keystore";
-import { createLogger, type Logger } from "./logger";
+import { createLogger, type Logger } from "../common/logger";
 import { createMetrics } from "./metrics";
 import { createJobStore } from "./settlement/jobs";
 import { createOutcomeHandler } from "./settlement/outcomes";
@@ -71,7 +71,7 @@ export function createOracleClient(config: OracleConfig): PublicClient {
 
 /** Opens everything the worker needs; `stream` may be passed in to share an in-process one. */
 export async function openOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
-  const log = options.log ?? createLogger({ level: config.LOG_LEVEL });
+  const log = options.log ?? createLogger({ level: config.LOG_LEVEL, name: "oracle" });
   const publicClient = createOracleClient(config);
   const chainId = await publicClient.getChainId();
   const manifest = await readManifest(config.DEPLOYMENTS_DIR, chainId);

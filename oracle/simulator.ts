@@ -29,7 +29,7 @@ import { anvilAccount } from "../common/chain";
 import { BaseError, ConfigError } from "../common/errors";
 import { readManifest } from "../contracts/deploy/manifest";
 import type { SimulatorConfig } from "./config";
-import type { Logger } from "./logger";
+import type { Logger } from "../common/logger";
 import type { TaskResultFields } from "./message";
 import type { ModelTable } from "./pricing";
 import type { ResultStream } from "./stream";

@@ -5,9 +5,11 @@
  *   node register <node> [owner] register a GPU node, through the running oracle
  *   node rate <node> <rating>    set a node's rating (0..100), through the running oracle
  * Reads the indexer through its GraphQL API at INDEXER_URL or, with DATABASE_URL, Postgres directly.
+ * `--help` prints the usage line.
  */
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { isAddress } from "viem";
 import { anvilAccount, createClients } from "../common/chain";
@@ -183,7 +185,22 @@ async function node([action, nodeAddress, value]: string[]) {
   throw new BaseError(NODE_USAGE);
 }
 
-const [command, ...args] = process.argv.slice(2);
+const USAGE = `usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`;
+
+/** The command and its arguments; `--help` prints the usage, anything else starting with `-` is refused with it. */
+function commandLine(): string[] {
+  try {
+    const { values, positionals } = parseArgs({ args: process.argv.slice(2), options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    if (!values.help) return positionals;
+    console.log(USAGE);
+    process.exit(0);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const [command, ...args] = commandLine();
 const commands: Record<string, () => Promise<void>> = {
   status,
   verify,
@@ -191,7 +208,7 @@ const commands: Record<string, () => Promise<void>> = {
 };
 const run = commands[command ?? ""];
 if (!run) {
-  console.error(`usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`);
+  console.error(USAGE);
   process.exit(2);
 }
 // Every command's settings are checked before anything is asked of the chain or the indexer.

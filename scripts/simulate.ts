@@ -5,7 +5,7 @@
 import { runCommand } from "../common/cli";
 import { ConfigError } from "../common/errors";
 import { loadSimulatorConfig } from "../oracle/config";
-import { createLogger } from "../oracle/logger";
+import { createLogger } from "../common/logger";
 import { createOracleClient, openStream } from "../oracle/main";
 import { runSimulator } from "../oracle/simulator";
 

@@ -25,7 +25,7 @@ import { adminTokenPath, ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } fr
 import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
 import { loadSimulatorConfig } from "../oracle/config";
-import { createLogger } from "../oracle/logger";
+import { createLogger } from "../common/logger";
 import { startOracle } from "../oracle/main";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";

@@ -16,10 +16,10 @@ import { runPonder } from "./ponder";
 import { benchArgs } from "../args";
 import { startRpcProxy } from "./rpc-proxy";
 
-const { flag, option } = benchArgs();
-const project = (option("--project") ?? "ours") as "ours" | "empty";
-const profileDir = option("--cpu-prof");
-const history = await ensureHistory(Number(option("--events") ?? 100_000));
+const args = benchArgs({ project: { type: "string" }, "cpu-prof": { type: "string" }, events: { type: "string" }, postgres: { type: "boolean", default: false }, log: { type: "boolean", default: false } });
+const project = (args.project ?? "ours") as "ours" | "empty";
+const profileDir = args["cpu-prof"];
+const history = await ensureHistory(Number(args.events ?? 100_000));
 
 /** Values of a Prometheus counter, by the values of `labels`. */
 function counter(text: string, metric: string, labels: string[]) {
@@ -53,7 +53,7 @@ const anvil = await startAnvil({ port: await freePort(), loadState: history.stat
 const proxy = await startRpcProxy(anvil.rpcUrl, history.manifest.contracts.PriceFeed.address);
 let databaseUrl: string | undefined;
 let dropDatabase = async () => {};
-if (flag("--postgres")) {
+if (args.postgres) {
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   const name = `bench_idx_profile_${process.pid}`;
   const admin = postgres(base, { max: 1, onnotice: () => {} });
@@ -83,7 +83,7 @@ try {
       metrics = await (await fetch(`${baseUrl}/metrics`)).text();
     },
   });
-  if (flag("--log")) console.log(run.log);
+  if (args.log) console.log(run.log);
   console.log(`${project} on ${databaseUrl ? "Postgres" : "PGlite"}: ${history.events} events, start → ready ${run.totalSeconds.toFixed(2)} s, backfill ${run.backfillSeconds.toFixed(2)} s`);
 } finally {
   await proxy.stop();

@@ -1,11 +1,12 @@
-/** Structured logs: one JSON object per line, `msg` plus snake_case fields. */
+/** Structured logs of every process (API, oracle, simulator, scripts): one JSON object per line, `msg` plus snake_case fields. */
 import { pino, type Logger } from "pino";
+import type { LogLevel } from "./config";
 
 export type { Logger };
 
-export function createLogger(parameters: { level: string; name?: string }): Logger {
+export function createLogger(parameters: { level: LogLevel; name: string }): Logger {
   return pino({
-    name: parameters.name ?? "oracle",
+    name: parameters.name,
     level: parameters.level,
     base: { pid: process.pid },
     // Belt and braces: the key is never passed to a log call, and would be masked if it were.
