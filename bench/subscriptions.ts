@@ -26,7 +26,8 @@ import { FAR, startDeployedChain } from "../harness/chain";
 import { createTestDatabase } from "../harness/database";
 import { openIndexedTables, startPonder } from "../harness/ponder";
 import { freePort } from "../harness/ports";
-import { NODE_ACCOUNT_OFFSET, prng, USER_ACCOUNT_OFFSET } from "../harness/scenario";
+import { seededRandom } from "../common/random";
+import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "../harness/scenario";
 import { benchArgs } from "./args";
 import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
@@ -145,7 +146,7 @@ type Subscriber = SubscriberSpec & { kind: Kind; group: string };
 const specOf = ({ kind: _kind, group: _group, ...spec }: Subscriber): SubscriberSpec => spec;
 
 function subscribers(count: number, replicaUrls: string[]): Subscriber[] {
-  const random = prng(12);
+  const random = seededRandom(12);
   const pick = <T>(items: readonly T[]) => items[random.int(items.length)]!;
   return Array.from({ length: count }, (_, index) => {
     const kind = KIND_BY_SLOT[index % 20]!;

@@ -17,6 +17,7 @@ import {
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
+import { seededRandom } from "../common/random";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
 import { taskIdOf, taskSalt } from "../domain/tasks";
@@ -35,28 +36,12 @@ export type ScenarioOptions = {
 
 export type ScenarioResult = { sent: number; skipped: number; users: Address[]; nodes: Address[]; taskIds: Hex[] };
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (max: number) => Math.floor(next() * max);
-  const pick = <T>(items: readonly T[]): T | undefined => (items.length === 0 ? undefined : items[int(items.length)]);
-  const amount = (max: bigint) => (max <= 0n ? 0n : (max * BigInt(int(1000) + 1)) / 1000n);
-  return { next, int, pick, amount };
-}
-
 export const USER_ACCOUNT_OFFSET = 10;
 export const NODE_ACCOUNT_OFFSET = 40;
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const { publicClient, manifest } = options;
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const token = getAddress(manifest.contracts.FARToken.address);
   const payment = getAddress(manifest.contracts.InferencePayment.address);
   const feed = getAddress(manifest.contracts.PriceFeed.address);

@@ -27,6 +27,7 @@ import { createNonceManager, jsonRpc } from "viem/nonce";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount } from "../common/chain";
 import { BaseError, ConfigError } from "../common/errors";
+import { seededRandom } from "../common/random";
 import { readManifest } from "../contracts/deploy/manifest";
 import type { SimulatorConfig } from "./config";
 import type { Logger } from "../common/logger";
@@ -64,18 +65,6 @@ const FUNDING_ATTEMPTS = 5;
 /** Explicit, so that a transaction can be signed before the one it depends on (approve → deposit) is mined. */
 const GAS = 300_000n;
 
-/** mulberry32: small, seedable, good enough to pick sizes and outcomes. */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Call = { to: Address; data: Hex };
@@ -87,8 +76,9 @@ const anvilClient = (publicClient: PublicClient) => createTestClient({ mode: "an
 export function createSimulator(parameters: CreateSimulatorParameters) {
   const { publicClient, stream, models, nodes, chainId, payment, log } = parameters;
   const receiptTimeoutMs = parameters.receiptTimeoutMs ?? 20_000;
-  const next = random(parameters.seed ?? 1);
-  const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
+  const random = seededRandom(parameters.seed ?? 1);
+  const { next } = random;
+  const pick = <T>(items: readonly T[]) => random.pick(items)!;
   let taskCounter = 0;
   const runId = `${Date.now()}-${Math.floor(next() * 1e9)}`;
 

@@ -1,6 +1,7 @@
 /** Shared by the oracle suites: dead letters, reports, the simulator on a suite's chain, and on-chain counting (the worker's settings are in harness/oracle.ts). */
 import type { Redis } from "ioredis";
-import { getAddress, parseAbiItem, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { getAbiItem, getAddress, type Address, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import { createSimulator, type CreateSimulatorParameters } from "../../oracle/simulator";
 import type { Chain } from "../../harness/oracle";
@@ -43,18 +44,11 @@ export function simulatorOn(chain: Chain, parameters: Omit<CreateSimulatorParame
   });
 }
 
-const completed = parseAbiItem(
-  "event TaskCompleted(bytes32 indexed taskId, address indexed user, address indexed node, uint256 actualCost, uint256 nodePayment, uint256 stakerPayment, uint256 treasuryPayment, uint256 refund, uint256 performanceScore)",
-);
-const cancelled = parseAbiItem("event TaskCancelled(bytes32 indexed taskId, address indexed user, address indexed node, uint256 refund, bool failed)");
-
 /** TaskCompleted + TaskCancelled per task id on the canonical chain: exactly once means 1 each. */
 export async function settlementCounts(publicClient: PublicClient, contract: Address): Promise<Map<Hex, number>> {
   const address = getAddress(contract);
-  const logs = [
-    ...(await publicClient.getLogs({ address, event: completed, fromBlock: 0n, toBlock: "latest" })),
-    ...(await publicClient.getLogs({ address, event: cancelled, fromBlock: 0n, toBlock: "latest" })),
-  ];
+  const events = [getAbiItem({ abi: inferencePaymentAbi, name: "TaskCompleted" }), getAbiItem({ abi: inferencePaymentAbi, name: "TaskCancelled" })];
+  const logs = await publicClient.getLogs({ address, events, fromBlock: 0n, toBlock: "latest" });
   const counts = new Map<Hex, number>();
   for (const log of logs) counts.set(log.args.taskId!, (counts.get(log.args.taskId!) ?? 0) + 1);
   return counts;

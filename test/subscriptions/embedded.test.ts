@@ -11,7 +11,8 @@ import { FAR, startDeployedChain } from "../../harness/chain";
 import { query, subscribeSse, waitUntil } from "../../harness/graphql";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
-import { prng, runScenario, type ScenarioResult } from "../../harness/scenario";
+import { seededRandom } from "../../common/random";
+import { runScenario, type ScenarioResult } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 
@@ -37,7 +38,7 @@ describe("payout subscriptions, embedded (SSE)", () => {
   it("delivers every payout exactly once, in order, to a steady and to a resuming subscriber", async () => {
     const steady = subscribeSse<PayoutEvent>(url, PAYOUTS);
     cleanup.push(() => steady.close());
-    const resuming = resumingSubscriber(url, prng(3).next);
+    const resuming = resumingSubscriber(url, seededRandom(3).next);
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 5, steps: 300 });

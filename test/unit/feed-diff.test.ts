@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
 import type { FeedChange, FeedRow } from "../../api/feed/messages";
-import { prng } from "../../harness/scenario";
+import { seededRandom } from "../../common/random";
 
 const ZERO = "0x0000000000000000000000000000000000000000" as const;
 
@@ -136,7 +136,7 @@ describe("the feed's step", () => {
  * of every block.
  */
 function randomHistory(seed: number) {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const blocks: LocatedRow[][] = [[]];
   let finalized = 0;
   let nextId = 0;
@@ -165,7 +165,7 @@ function randomHistory(seed: number) {
 describe("the feed's step over random histories", () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i: the applied events are the table, final rows are final and never retracted", (seed) => {
     const history = randomHistory(seed);
-    const random = prng(seed * 7919);
+    const random = seededRandom(seed * 7919);
     const maxBlocksPerStep = 1 + random.int(4);
     let state: FeedReaderState = initialState(history.heights(), history.rows());
     const live = new Set<string>();
