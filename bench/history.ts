@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, anvilTestClient, USER_ACCOUNT_OFFSET, userAccounts } from "../common/chain";
 import { writeManifest, type DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, startDeployedChain, TEST_STAKE_LOCK_SECONDS } from "../harness/chain";
 import { benchArgs } from "./args";
@@ -29,8 +29,8 @@ import { taskIdOf, taskSalt } from "../domain/tasks";
 const DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), "data");
 const USERS = 40;
 const NODES = 4;
-const USER_OFFSET = 10;
-const NODE_OFFSET = USER_OFFSET + USERS;
+/** Nodes follow the 40 users, past the usual NODE_ACCOUNT_OFFSET: the history needs more users than fit below it. */
+const NODE_OFFSET = USER_ACCOUNT_OFFSET + USERS;
 const ROUND_SECONDS = 300;
 /** Ponder backfills up to head − 30 on anvil; these empty blocks put every event in the backfill. */
 const TRAILING_BLOCKS = 64;
@@ -103,14 +103,14 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
   const feed = getAddress(manifest.contracts.PriceFeed.address);
   const admin = anvilAccount(0).address;
   const oracle = anvilAccount(1).address;
-  const users = Array.from({ length: USERS }, (_, i) => anvilAccount(USER_OFFSET + i).address);
+  const users = userAccounts(USERS).map((account) => account.address);
   const nodes = Array.from({ length: NODES }, (_, i) => anvilAccount(NODE_OFFSET + i).address);
   const watched = new Set([token, payment, feed]);
-  const rpc = (method: string, params: unknown[]) => publicClient.request({ method: method as never, params: params as never });
+  const testClient = anvilTestClient(publicClient);
 
   let transactions = 0;
   const send = async (from: Address, to: Address, data: Hex, gas: bigint) => {
-    await rpc("eth_sendTransaction", [{ from, to, data, gas: toHex(gas) }]);
+    await testClient.sendUnsignedTransaction({ from, to, data, gas });
     transactions += 1;
   };
   const topics = handledTopics();
@@ -123,10 +123,10 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
   let mined = 0;
   // Counts the new blocks' handled logs, and that every transaction sent was mined and succeeded.
   const mine = async () => {
-    await rpc("evm_mine", []);
+    await testClient.mine({ blocks: 1 });
     const head = await publicClient.getBlockNumber();
     for (let number = countedTo + 1n; number <= head; number++) {
-      const receipts = (await rpc("eth_getBlockReceipts", [toHex(number)])) as { status: Hex; logs: { address: Hex; topics: Hex[] }[] }[];
+      const receipts = (await publicClient.request({ method: "eth_getBlockReceipts", params: [toHex(number)] })) ?? [];
       for (const receipt of receipts) {
         if (number > sentAfter) {
           if (receipt.status !== "0x1") throw new Error(`a history transaction reverted in block ${number}`);
@@ -151,7 +151,7 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
       performanceScore: BigInt((round * 7 + i * 13) % 101),
     }));
 
-  await rpc("evm_setAutomine", [false]);
+  await testClient.setAutomine(false);
   try {
     // The deploy's own blocks (constructor events) count too.
     await mine();
@@ -168,9 +168,9 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
     await mine();
     // Past the initial stakes' lock once (a day, the token's minimum), so the unstaking half can
     // unstake from the first round on and even a quick history has every kind of event.
-    await rpc("evm_increaseTime", [toHex(TEST_STAKE_LOCK_SECONDS)]);
+    await testClient.increaseTime({ seconds: TEST_STAKE_LOCK_SECONDS });
     await mine();
-    await rpc("anvil_setBlockTimestampInterval", [ROUND_SECONDS]);
+    await testClient.setBlockTimestampInterval({ interval: ROUND_SECONDS });
 
     let openTasks: Hex[] = [];
     for (let round = 0; events < targetEvents; round++) {
@@ -221,12 +221,12 @@ async function generate(publicClient: PublicClient, manifest: DeploymentManifest
       openTasks = created;
       if (round % 50 === 0) log(`  round ${round}: ${events} events, block ${countedTo}`);
     }
-    for (let i = 0; i < TRAILING_BLOCKS; i++) await rpc("evm_mine", []);
+    await testClient.mine({ blocks: TRAILING_BLOCKS });
     await mine();
     if (mined !== transactions) throw new Error(`${transactions - mined} of the ${transactions} history transactions were not mined`);
     return { events, byEvent, transactions, firstBlock, lastEventBlock, headBlock: Number(countedTo) };
   } finally {
-    await rpc("evm_setAutomine", [true]);
+    await testClient.setAutomine(true);
   }
 }
 

@@ -24,12 +24,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import { getAddress, parseEther, toHex, type Address, type Hash, type Hex, type LocalAccount } from "viem";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, nodeAddresses, USER_ACCOUNT_OFFSET, userAccounts } from "../common/chain";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
 import { FAR } from "../harness/chain";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../harness/oracle";
+import { oracleEnv, type Chain } from "../harness/oracle";
 import { benchArgs } from "./args";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -261,7 +261,7 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
       publicClient,
       chainId: manifest.chainId,
       funder: anvilAccount(0) as LocalAccount,
-      users: users(USERS),
+      users: userAccounts(USERS),
       nodes,
       token,
       payment,
@@ -270,7 +270,7 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
     });
 
     // Untimed set-up. A staker, as in `npm run gas`: every settlement then pays the stakers' share too.
-    const staker = walletFor(10 + USERS);
+    const staker = walletFor(USER_ACCOUNT_OFFSET + USERS);
     await mined(walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
     // Alone: its gas is estimated on the token's state, which the users' funding below would change under it.
     await mined(staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { encodeFunctionData, getAddress, type Address } from "viem";
 import { farTokenAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, USER_ACCOUNT_OFFSET } from "../common/chain";
 import { decodeCheckpoint } from "../domain/progress";
 import { createTestDatabase } from "../harness/database";
 import { waitUntil } from "../harness/graphql";
@@ -98,8 +98,7 @@ async function main() {
   try {
     const dataset = await buildDataset({ targetEvents: EVENTS, scenarioSteps: quick ? 40 : 150, stakers: 4 });
     cleanup.push(() => dataset.chain.anvil.stop());
-    const { publicClient } = dataset.chain;
-    const rpc = (method: string, params: unknown[]) => publicClient.request({ method: method as never, params: params as never });
+    const { publicClient, testClient } = dataset.chain;
     const database = databaseUrl ? await createTestDatabase(databaseUrl) : undefined;
     if (database) cleanup.push(() => database.drop());
     const sql = database ? postgres(database.url, { max: 1, onnotice: () => {} }) : undefined;
@@ -130,15 +129,15 @@ async function main() {
             throw new Error(`the heavy query must be legal and answered: ${body.slice(0, 1000)}`);
           }
           {
-            // The steady load: a block a second, a transfer every 250 ms (anvil signs for its unlocked accounts).
-            await rpc("evm_setIntervalMining", [1]);
+            // The steady load: a block a second, a transfer every 250 ms (unsigned, from anvil's accounts).
+            await testClient.setIntervalMining({ interval: 1 });
             let loading = true;
             const from = anvilAccount(0).address;
             const token = getAddress(dataset.chain.manifest.contracts.FARToken.address);
             const load = (async () => {
               for (let i = 0; loading; i++) {
-                const to: Address = anvilAccount(10 + (i % 30)).address;
-                void rpc("eth_sendTransaction", [{ from, to: token, data: encodeFunctionData({ abi: farTokenAbi, functionName: "transfer", args: [to, 1n] }) }]).catch(() => {});
+                const to: Address = anvilAccount(USER_ACCOUNT_OFFSET + (i % 30)).address;
+                void testClient.sendUnsignedTransaction({ from, to: token, data: encodeFunctionData({ abi: farTokenAbi, functionName: "transfer", args: [to, 1n] }), gas: 100_000n }).catch(() => {});
                 await sleep(250);
               }
             })();
@@ -171,7 +170,7 @@ async function main() {
             await Promise.all([probes, sampler]);
             loading = false;
             await load;
-            await rpc("evm_setIntervalMining", [0]);
+            await testClient.setIntervalMining({ interval: 0 });
             runs.push({ mode, repeat, heavyAlone: heavy.ms, burst, burstSeconds, cheap, idleCheap, lag });
             const last = runs.at(-1)!;
             console.log(

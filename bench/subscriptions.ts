@@ -19,7 +19,7 @@ import { Redis } from "ioredis";
 import WebSocket from "ws";
 import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, nodeAddresses, userAccounts } from "../common/chain";
 import { taskIdOf, taskSalt } from "../domain/tasks";
 import { readProgress } from "../domain/progress";
 import { FAR, startDeployedChain } from "../harness/chain";
@@ -27,7 +27,6 @@ import { createTestDatabase } from "../harness/database";
 import { openIndexedTables, startPonder } from "../harness/ponder";
 import { freePort } from "../harness/ports";
 import { seededRandom } from "../common/random";
-import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "../harness/scenario";
 import { benchArgs } from "./args";
 import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
@@ -63,8 +62,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 const admin = anvilAccount(0).address;
 const oracle = anvilAccount(1).address;
 const treasury = anvilAccount(2).address;
-const users = Array.from({ length: 12 }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address);
-const nodes = Array.from({ length: 4 }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);
+const users = userAccounts(12).map((account) => account.address);
+const nodes = nodeAddresses(4);
 const stakers = users.slice(0, 6);
 const STREAMS = ["NODE_PAYMENT", "STAKER_SHARE", "TREASURY", "STAKING_REWARD"] as const;
 
@@ -321,17 +320,17 @@ async function main() {
     });
     const token = getAddress(chain.manifest.contracts.FARToken.address);
     const payment = getAddress(chain.manifest.contracts.InferencePayment.address);
-    const rpc = (method: string, params: unknown[]) => chain.publicClient.request({ method: method as never, params: params as never });
-    // Unlocked anvil accounts, fixed gas, blocks mined by hand: many transactions per block, no estimation.
-    const send = (from: Address, to: Address, data: Hex, gas: bigint) => rpc("eth_sendTransaction", [{ from, to, data, gas: toHex(gas) }]);
+    const { publicClient, testClient } = chain;
+    // Unsigned from anvil's accounts, fixed gas, blocks mined by hand: many transactions per block, no estimation.
+    const send = (from: Address, to: Address, data: Hex, gas: bigint) => testClient.sendUnsignedTransaction({ from, to, data, gas });
     const mine = async () => {
-      await rpc("evm_mine", []);
-      const head = Number(await chain.publicClient.getBlockNumber());
-      const receipts = (await rpc("eth_getBlockReceipts", [toHex(head)])) as { status: Hex }[];
+      await testClient.mine({ blocks: 1 });
+      const head = Number(await publicClient.getBlockNumber());
+      const receipts = (await publicClient.request({ method: "eth_getBlockReceipts", params: [toHex(head)] })) ?? [];
       if (receipts.some((receipt) => receipt.status !== "0x1")) throw new Error(`a bench transaction reverted in block ${head}`);
       return head;
     };
-    await rpc("evm_setAutomine", [false]);
+    await testClient.setAutomine(false);
     for (const account of users) await send(admin, token, encodeFunctionData({ abi: farTokenAbi, functionName: "transfer", args: [account, 1_000_000n * FAR] }), 100_000n);
     for (const node of nodes) await send(oracle, payment, encodeFunctionData({ abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }), 200_000n);
     await mine();

@@ -1,5 +1,5 @@
 /** viem clients for the configured chain, and the accounts of anvil's development mnemonic. */
-import { createPublicClient, createWalletClient, http, type Account, type Chain, type Hex, type PublicClient } from "viem";
+import { createPublicClient, createTestClient, createWalletClient, custom, http, type Account, type Chain, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { anvil, bsc, bscTestnet } from "viem/chains";
 import { ANVIL_MNEMONIC, type ChainConfig } from "./config";
@@ -10,10 +10,25 @@ export function chainOf(config: Pick<ChainConfig, "CHAIN">): Chain {
   return CHAINS[config.CHAIN];
 }
 
-/** The n-th account of anvil's public mnemonic: 0 deploys, 1 is the oracle, 2 the treasury, 10+ users. */
-export function anvilAccount(index: number): Account {
+/** The n-th account of anvil's public mnemonic: 0 deploys, 1 is the oracle, 2 the treasury, users from USER_ACCOUNT_OFFSET, nodes from NODE_ACCOUNT_OFFSET. */
+export function anvilAccount(index: number): LocalAccount {
   return mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: index });
 }
+
+/** Where the simulator's, the test scenarios' and the benches' users start among anvil's accounts. */
+export const USER_ACCOUNT_OFFSET = 10;
+/** Where their nodes start: room for 30 users below. */
+export const NODE_ACCOUNT_OFFSET = 40;
+
+/** The first `count` users: anvil accounts from USER_ACCOUNT_OFFSET. */
+export const userAccounts = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i));
+/** The first `count` nodes' addresses: anvil accounts from NODE_ACCOUNT_OFFSET. */
+export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);
+
+/** A transport over `publicClient`'s, so clients built on it share its RPC settings. */
+export const transportOf = (publicClient: PublicClient) => custom({ request: (request) => publicClient.request(request) });
+/** anvil's own actions (mine, snapshot, automine, …) on the chain `publicClient` reads. */
+export const anvilTestClient = (publicClient: PublicClient) => createTestClient({ mode: "anvil", chain: publicClient.chain, transport: transportOf(publicClient) });
 
 export function accountFromKey(privateKey: Hex): Account {
   return privateKeyToAccount(privateKey);

@@ -3,7 +3,8 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAnvil, type StartAnvilParameters } from "../common/anvil";
-import { anvilAccount, createClients } from "../common/chain";
+import type { Address, Hex, PublicClient } from "viem";
+import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { MIN_STAKE_LOCK_SECONDS } from "../common/config";
 import { deployContracts } from "../contracts/deploy/deploy";
 import { writeManifest } from "../contracts/deploy/manifest";
@@ -30,5 +31,16 @@ export async function startDeployedChain(options: Omit<StartAnvilParameters, "po
   const deploymentsDir = await mkdtemp(join(tmpdir(), "far-deployments-"));
   const manifestPath = await writeManifest(deploymentsDir, manifest);
   const walletFor = (index: number) => createClients(config, anvilAccount(index)).walletClient;
-  return { anvil, config, publicClient, manifest, deploymentsDir, manifestPath, walletFor };
+  return { anvil, config, publicClient, testClient: anvilTestClient(publicClient), manifest, deploymentsDir, manifestPath, walletFor };
+}
+
+/** A transaction `anvil_reorg` puts into the new blocks, sent from an unlocked account, and its block's offset from the fork point. */
+export type ReorgTransaction = [transaction: { from: Address; to: Address; data: Hex; gas?: Hex }, blockOffset: number];
+
+/**
+ * Replaces the last `depth` blocks with as many new ones holding `transactions` (anvil_reorg,
+ * which viem's test client has no action for); the dropped blocks' other transactions are gone.
+ */
+export async function reorg(publicClient: PublicClient, depth: number, transactions: ReorgTransaction[] = []) {
+  await publicClient.request<{ Parameters: [depth: number, transactions: ReorgTransaction[]]; ReturnType: null }>({ method: "anvil_reorg", params: [depth, transactions] });
 }

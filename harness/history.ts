@@ -3,12 +3,11 @@
  * are sent unsigned from anvil's unlocked accounts with fixed gas, and one block is mined per
  * phase. A round is one transfer and one task per user, then one batch settling those tasks.
  */
-import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { encodeFunctionData, getAddress, maxUint256, type Address, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, anvilTestClient, nodeAddresses, userAccounts } from "../common/chain";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR } from "./chain";
-import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "./scenario";
 import { taskIdOf, taskSalt } from "../domain/tasks";
 
 export type GenerateHistoryParameters = {
@@ -26,17 +25,15 @@ export async function generateHistory(parameters: GenerateHistoryParameters): Pr
   const payment = getAddress(manifest.contracts.InferencePayment.address);
   const admin = anvilAccount(0).address;
   const oracle = anvilAccount(1).address;
-  const users = Array.from({ length: parameters.users ?? 40 }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address);
-  const nodes = Array.from({ length: parameters.nodes ?? 4 }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);
-  const rpc = (method: string, params: unknown[]) => publicClient.request({ method: method as never, params: params as never });
-  const send = (from: Address, to: Address, data: Hex, gas: bigint) => rpc("eth_sendTransaction", [{ from, to, data, gas: toHex(gas) }]);
-  const mine = async () => {
-    await rpc("evm_mine", []);
-  };
+  const users = userAccounts(parameters.users ?? 40).map((account) => account.address);
+  const nodes = nodeAddresses(parameters.nodes ?? 4);
+  const testClient = anvilTestClient(publicClient);
+  const send = (from: Address, to: Address, data: Hex, gas: bigint) => testClient.sendUnsignedTransaction({ from, to, data, gas });
+  const mine = () => testClient.mine({ blocks: 1 });
   const call = <const F extends string>(abi: typeof farTokenAbi | typeof inferencePaymentAbi, functionName: F, args: readonly unknown[]) =>
     encodeFunctionData({ abi, functionName, args } as never);
 
-  await rpc("evm_setAutomine", [false]);
+  await testClient.setAutomine(false);
   try {
     for (const user of users) await send(admin, token, call(farTokenAbi, "transfer", [user, 1_000_000n * FAR]), 100_000n);
     for (const node of nodes) await send(oracle, payment, call(inferencePaymentAbi, "registerNode", [node, node]), 200_000n);
@@ -78,6 +75,6 @@ export async function generateHistory(parameters: GenerateHistoryParameters): Pr
     }
     return { events, blocks: await publicClient.getBlockNumber() };
   } finally {
-    await rpc("evm_setAutomine", [true]);
+    await testClient.setAutomine(true);
   }
 }

@@ -1,9 +1,6 @@
 /** A settlement worker on a harness chain: its settings and the accounts that post work to it. */
 import { randomUUID } from "node:crypto";
-import type { LocalAccount } from "viem";
-import { anvilAccount } from "../common/chain";
 import type { startDeployedChain } from "./chain";
-import { NODE_ACCOUNT_OFFSET, USER_ACCOUNT_OFFSET } from "./scenario";
 
 export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
 
@@ -30,7 +27,3 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
     ...overrides,
   };
 }
-
-/** The scenario's users and nodes: anvil accounts from USER_ACCOUNT_OFFSET and NODE_ACCOUNT_OFFSET. */
-export const users = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i) as LocalAccount);
-export const nodeAddresses = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);

@@ -9,14 +9,13 @@ import {
   getAddress,
   http,
   maxUint256,
-  toHex,
   type Address,
   type Hex,
   type PublicClient,
 } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, anvilTestClient, nodeAddresses, userAccounts } from "../common/chain";
 import { seededRandom } from "../common/random";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
@@ -36,9 +35,6 @@ export type ScenarioOptions = {
 
 export type ScenarioResult = { sent: number; skipped: number; users: Address[]; nodes: Address[]; taskIds: Hex[] };
 
-export const USER_ACCOUNT_OFFSET = 10;
-export const NODE_ACCOUNT_OFFSET = 40;
-
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const { publicClient, manifest } = options;
   const random = seededRandom(options.seed);
@@ -46,12 +42,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const payment = getAddress(manifest.contracts.InferencePayment.address);
   const feed = getAddress(manifest.contracts.PriceFeed.address);
   const transport = http(options.rpcUrl);
+  const testClient = anvilTestClient(publicClient);
   // Anvil's accounts are unlocked: sending as them needs no signing in the test process.
   const wallet = createWalletClient({ chain: anvil, transport });
   const admin = anvilAccount(0).address;
   const oracle = anvilAccount(1).address;
-  const users = Array.from({ length: options.userCount ?? 12 }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address);
-  const nodes = Array.from({ length: options.nodeCount ?? 4 }, (_, i) => anvilAccount(NODE_ACCOUNT_OFFSET + i).address);
+  const users = userAccounts(options.userCount ?? 12).map((account) => account.address);
+  const nodes = nodeAddresses(options.nodeCount ?? 4);
   const openTasks: { id: Hex; user: Address; escrow: bigint }[] = [];
   const taskIds: Hex[] = [];
   let sent = 0;
@@ -77,8 +74,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const depositBalance = async (owner: Address) => (await read(payment, inferencePaymentAbi, "userBalances", [owner])) as bigint;
   const staked = async (owner: Address) => (await read(token, farTokenAbi, "stakingBalance", [owner])) as bigint;
   const warp = async (seconds: number) => {
-    await publicClient.request({ method: "evm_increaseTime" as never, params: [toHex(seconds)] as never });
-    await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    await testClient.increaseTime({ seconds });
+    await testClient.mine({ blocks: 1 });
   };
   const settlement = (task: { id: Hex; escrow: bigint }, node: Address) => ({
     taskId: task.id,
@@ -161,9 +158,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   // What the scenario sent is on chain when it returns: a transaction still in the pool (seen
   // after a long history) would land later, under a suite that already compares the chain.
   for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
-    const { pending, queued } = (await publicClient.request({ method: "txpool_status" as never, params: [] as never })) as { pending: string; queued: string };
-    if (Number(pending) === 0 && Number(queued) === 0) break;
-    if (Date.now() > deadline) throw new Error(`anvil still holds ${Number(pending)} pending and ${Number(queued)} queued transactions`);
+    const { pending, queued } = await testClient.getTxpoolStatus();
+    if (pending === 0 && queued === 0) break;
+    if (Date.now() > deadline) throw new Error(`anvil still holds ${pending} pending and ${queued} queued transactions`);
   }
   return { sent, skipped, users, nodes, taskIds };
 }

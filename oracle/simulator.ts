@@ -10,9 +10,7 @@
  * was mined (and, with `recheck`, is still on chain when the result goes out).
  */
 import {
-  createTestClient,
   createWalletClient,
-  custom,
   encodeFunctionData,
   parseEther,
   parseEventLogs,
@@ -25,7 +23,7 @@ import {
 } from "viem";
 import { createNonceManager, jsonRpc } from "viem/nonce";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
-import { anvilAccount } from "../common/chain";
+import { anvilAccount, anvilTestClient, nodeAddresses, transportOf, userAccounts } from "../common/chain";
 import { BaseError, ConfigError } from "../common/errors";
 import { seededRandom } from "../common/random";
 import { readManifest } from "../contracts/deploy/manifest";
@@ -69,9 +67,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Call = { to: Address; data: Hex };
 
-/** A transport over `publicClient`'s, so the simulator's wallet and anvil calls share its RPC settings. */
-const transportOf = (publicClient: PublicClient) => custom({ request: (request) => publicClient.request(request) });
-const anvilClient = (publicClient: PublicClient) => createTestClient({ mode: "anvil", chain: publicClient.chain, transport: transportOf(publicClient) });
 
 export function createSimulator(parameters: CreateSimulatorParameters) {
   const { publicClient, stream, models, nodes, chainId, payment, log } = parameters;
@@ -89,7 +84,7 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
   const funder = withNonces(parameters.funder);
   const users = new Map(parameters.users.map((user) => [user.address, withNonces(user)]));
   const wallet = createWalletClient({ chain: publicClient.chain, transport: transportOf(publicClient) });
-  const testClient = anvilClient(publicClient);
+  const testClient = anvilTestClient(publicClient);
 
   /** Sends `call` from `account`; undefined when the node refused it (the nonce is read from the chain again). */
   async function send(account: LocalAccount, call: Call): Promise<Hash | undefined> {
@@ -266,9 +261,9 @@ export async function runSimulator({ config, publicClient, stream, log, signal }
   if (config.CHAIN !== "anvil") throw new ConfigError("The simulator funds users from the deployer: it runs on a local anvil only");
   const chainId = await publicClient.getChainId();
   const manifest = readManifest(config.DEPLOYMENTS_DIR, chainId);
-  const users = Array.from({ length: config.SIMULATOR_USERS }, (_, i) => anvilAccount(10 + i) as LocalAccount);
-  const nodes = Array.from({ length: config.SIMULATOR_NODES }, (_, i) => anvilAccount(40 + i).address);
-  const testClient = anvilClient(publicClient);
+  const users = userAccounts(config.SIMULATOR_USERS);
+  const nodes = nodeAddresses(config.SIMULATOR_NODES);
+  const testClient = anvilTestClient(publicClient);
   for (const user of users) await testClient.setBalance({ address: user.address, value: parseEther("100") });
   const simulator = createSimulator({
     publicClient,

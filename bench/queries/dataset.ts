@@ -4,11 +4,11 @@
  * (harness/scenario.ts) for what bulk history lacks: claims (staking-reward payouts),
  * unstakes, failed and cancelled tasks, rating changes, price moves.
  */
-import { anvilAccount } from "../../common/chain";
+import { userAccounts } from "../../common/chain";
 import { DAY } from "../../domain/buckets";
 import { startDeployedChain } from "../../harness/chain";
 import { generateHistory } from "../../harness/history";
-import { runScenario, USER_ACCOUNT_OFFSET } from "../../harness/scenario";
+import { runScenario } from "../../harness/scenario";
 import type { MixParameters } from "./mix";
 
 /** generateHistory mines two blocks per round; this spacing spreads 100 rounds over about 33 days. */
@@ -22,16 +22,16 @@ export async function buildDataset(options: DatasetOptions) {
   const chain = await startDeployedChain();
   try {
     const { publicClient, manifest } = chain;
-    const rpc = (method: string, params: unknown[]) => publicClient.request({ method: method as never, params: params as never });
-    await rpc("anvil_setBlockTimestampInterval", [BLOCK_SECONDS]);
+    const { testClient } = chain;
+    await testClient.setBlockTimestampInterval({ interval: BLOCK_SECONDS });
     // 30 users and 20 nodes keep the two account ranges apart (users 10–39, nodes 40–59).
     const history = await generateHistory({ publicClient, manifest, targetEvents: options.targetEvents, users: 30, nodes: 20 });
-    await rpc("anvil_removeBlockTimestampInterval", []);
+    await testClient.removeBlockTimestampInterval();
     const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 8, steps: options.scenarioSteps, label: "bench-queries" });
     const head = await publicClient.getBlock();
     const to = Math.floor(Number(head.timestamp) / DAY) * DAY + DAY;
     const parameters: MixParameters = {
-      stakers: Array.from({ length: Math.min(options.stakers, SCENARIO_USERS) }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i).address.toLowerCase()),
+      stakers: userAccounts(Math.min(options.stakers, SCENARIO_USERS)).map((account) => account.address.toLowerCase()),
       token: manifest.contracts.FARToken.address.toLowerCase(),
       revenueWindow: { from: to - 30 * DAY, to },
     };

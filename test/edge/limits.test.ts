@@ -154,7 +154,7 @@ describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and 
     }
     expect((failures.flat() as ErrorLike[]).map((error) => error.extensions?.code)).toEqual(["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "GRAPHQL_VALIDATION_FAILED"]);
     const before = live.received.at(-1)!.latestBlock.number;
-    await edge.chain.publicClient.request({ method: "anvil_mine" as never, params: ["0x3"] as never });
+    await edge.chain.testClient.mine({ blocks: 3 });
     await waitUntil(() => live.received.at(-1)!.latestBlock.number > before, "the status subscription to keep receiving on the same connection");
     expect(live.errors).toEqual([]);
     live.close();

@@ -35,8 +35,7 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
     return reply.body.data!.indexingStatus as Status;
   };
   const synced = async (url: string) => (await status(url)).synced;
-  const mine = (blocks: number) =>
-    fetch(edge.chain.anvil.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_mine", params: [`0x${blocks.toString(16)}`] }) });
+  const mine = (blocks: number) => edge.chain.testClient.mine({ blocks });
 
   it("replica: a paused indexer is not synced and /ready answers 503 with the reason; resumed, both recover", { timeout: 400_000 }, async () => {
     await waitUntil(() => synced(replica.graphqlUrl), "synced before the pause", 120_000).catch((error: Error) => {

@@ -51,7 +51,7 @@ describe.skipIf(!databaseUrl)("far verify", () => {
   beforeAll(async () => {
     chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
-    const { publicClient, manifest } = chain;
+    const { publicClient, testClient, manifest } = chain;
     const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 21, steps: 200 });
     database = await createTestDatabase(databaseUrl!);
     cleanup.push(() => database.drop());
@@ -68,12 +68,12 @@ describe.skipIf(!databaseUrl)("far verify", () => {
     await driver.reorg(3, spare);
     await indexHead();
     // An anvil revert: a short branch indexed, then thrown away, and the same block numbers mined again.
-    const snapshot = await publicClient.request({ method: "evm_snapshot" as never, params: [] as never });
+    const snapshot = await testClient.snapshot();
     await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 22, steps: 6, label: "abandoned" });
     await indexHead();
-    await publicClient.request({ method: "evm_revert" as never, params: [snapshot] as never });
+    await testClient.revert({ id: snapshot });
     // A time warp of three days, then traffic on the new branch.
-    await publicClient.request({ method: "evm_increaseTime" as never, params: [3 * 24 * 3600] as never });
+    await testClient.increaseTime({ seconds: 3 * 24 * 3600 });
     await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 23, steps: 12, label: "after-revert" });
     await indexHead();
   });

@@ -6,9 +6,9 @@
 import { createWalletClient, encodeFunctionData, getAddress, http, parseEventLogs, toHex, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
 import { anvil } from "viem/chains";
 import { inferencePaymentAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
+import { anvilAccount, anvilTestClient } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
-import { FAR } from "../../harness/chain";
+import { FAR, reorg } from "../../harness/chain";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 
 export type ReorgDriverParameters = { rpcUrl: string; publicClient: PublicClient; manifest: DeploymentManifest; user: Address; node: Address; label: string };
@@ -42,11 +42,8 @@ export async function createReorgDriver({ rpcUrl, publicClient, manifest, user, 
 
     /** Replaces the last `depth` blocks with a block settling `spare`, then mines one more; returns the new head. */
     async reorg(depth: number, spare: Hex): Promise<bigint> {
-      await publicClient.request({
-        method: "anvil_reorg" as never,
-        params: [depth, [[{ from: oracle, to: payment, data: completeCall(spare, 3n * FAR), gas: toHex(500_000) }, 0]]] as never,
-      });
-      await publicClient.request({ method: "evm_mine" as never, params: [] as never });
+      await reorg(publicClient, depth, [[{ from: oracle, to: payment, data: completeCall(spare, 3n * FAR), gas: toHex(500_000) }, 0]]);
+      await anvilTestClient(publicClient).mine({ blocks: 1 });
       return publicClient.getBlockNumber();
     },
   };

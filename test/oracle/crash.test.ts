@@ -11,8 +11,9 @@ import { getAddress, keccak256, parseEther, toHex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createRedisStream } from "../../oracle/stream";
+import { nodeAddresses, userAccounts } from "../../common/chain";
 import { startDeployedChain } from "../../harness/chain";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { oracleEnv, type Chain } from "../../harness/oracle";
 import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, simulatorOn, taskReport, waitFor } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
@@ -69,7 +70,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
       await chain.publicClient.waitForTransactionReceipt({ hash });
     }
     simulator = simulatorOn(chain, {
-      users: users(8),
+      users: userAccounts(8),
       nodes,
       stream,
       models: DEFAULT_MODELS,

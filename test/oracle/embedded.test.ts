@@ -3,13 +3,14 @@
  * Simulated traffic with duplicates and failures is settled exactly once, a batch backlog goes
  * out as completeTasks, and malformed messages end in the dead-letter stream.
  */
+import { nodeAddresses, userAccounts } from "../../common/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../../harness/chain";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { oracleEnv, type Chain } from "../../harness/oracle";
 import { expectAllSettledOnce, simulatorOn, taskReport, waitFor } from "./helpers";
 
 describe("oracle, embedded (in-process stream + PGlite)", () => {
@@ -26,7 +27,7 @@ describe("oracle, embedded (in-process stream + PGlite)", () => {
     const config = loadOracleConfig(env);
     oracle = await startOracle(config, { stream });
     simulator = simulatorOn(chain, {
-      users: users(4),
+      users: userAccounts(4),
       nodes: nodeAddresses(3),
       stream,
       models: config.ORACLE_MODELS,

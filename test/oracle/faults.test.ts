@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { getAddress, keccak256, parseEther, parseGwei, toHex, type Hex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
-import { anvilAccount } from "../../common/chain";
+import { anvilAccount, nodeAddresses, userAccounts } from "../../common/chain";
 import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import type { TaskResultFields } from "../../oracle/message";
 import { createRedisStream } from "../../oracle/stream";
-import { startDeployedChain } from "../../harness/chain";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { reorg, startDeployedChain } from "../../harness/chain";
+import { oracleEnv, type Chain } from "../../harness/oracle";
 import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, settlementCounts, simulatorOn, waitFor } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
@@ -26,7 +26,6 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
   let simulator: ReturnType<typeof simulatorOn>;
   let stream: ReturnType<typeof createRedisStream>;
   let redis: Redis;
-  const rpc = (method: string, params: unknown[] = []) => chain.publicClient.request({ method: method as never, params: params as never });
   const contract = () => chain.manifest.contracts.InferencePayment.address;
   const [nodeA, nodeB] = nodeAddresses(2) as [Hex, Hex];
 
@@ -65,7 +64,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     redis = new Redis(process.env.REDIS_URL!);
     stream = createRedisStream({ url: process.env.REDIS_URL!, stream: env.ORACLE_STREAM_KEY!, deadLetter: env.ORACLE_DEAD_LETTER_KEY!, group: env.ORACLE_GROUP ?? "oracle" });
     simulator = simulatorOn(chain, {
-      users: users(4),
+      users: userAccounts(4),
       nodes: [nodeA, nodeB],
       stream,
       models: config.ORACLE_MODELS,
@@ -143,24 +142,24 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
 
   it("replaces a transaction stuck under a fee spike (automine off) with higher fees at the same nonce", async () => {
     const [task] = await simulator.createTasks(1);
-    await rpc("evm_setAutomine", [false]);
+    await chain.testClient.setAutomine(false);
     try {
-      await rpc("anvil_setNextBlockBaseFeePerGas", [toHex(parseGwei("1"))]);
-      await rpc("evm_mine");
+      await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("1") });
+      await chain.testClient.mine({ blocks: 1 });
       await stream.publish(fieldsFor(task!.taskId));
       await waitFor(async () => (await jobTx(task!.taskId)).length > 0, 20_000, "the first attempt");
-      const spike = toHex(parseGwei("40"));
+      const spike = parseGwei("40");
       await waitFor(
         async () => {
-          await rpc("anvil_setNextBlockBaseFeePerGas", [spike]);
-          await rpc("evm_mine");
+          await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: spike });
+          await chain.testClient.mine({ blocks: 1 });
           return (await settlementCounts(chain.publicClient, contract())).get(task!.taskId) === 1;
         },
         60_000,
         "the bumped attempt to be mined",
       );
     } finally {
-      await rpc("evm_setAutomine", [true]);
+      await chain.testClient.setAutomine(true);
     }
     await settledOnce([task!.taskId]);
     const attempts = await waitFor(async () => {
@@ -175,16 +174,16 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
 
   it("re-sends the same bytes after the mempool drops the transaction", async () => {
     const [task] = await simulator.createTasks(1);
-    await rpc("evm_setAutomine", [false]);
+    await chain.testClient.setAutomine(false);
     let first: string;
     try {
       await stream.publish(fieldsFor(task!.taskId));
       first = (await waitFor(async () => (await jobTx(task!.taskId))[0]?.hash, 20_000, "the first attempt"))!;
       await waitFor(async () => (await jobTx(task!.taskId))[0]?.tx_state === "pending", 10_000, "the broadcast");
-      await rpc("anvil_dropTransaction", [first]);
+      await chain.testClient.dropTransaction({ hash: first as Hex });
       expect(await chain.publicClient.getTransaction({ hash: first as Hex }).catch(() => undefined)).toBeUndefined();
     } finally {
-      await rpc("evm_setAutomine", [true]);
+      await chain.testClient.setAutomine(true);
     }
     await settledOnce([task!.taskId]);
     const attempts = await waitFor(async () => {
@@ -196,7 +195,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
 
   it("settles again a settlement reorged out with anvil_reorg", async () => {
     const [task] = await simulator.createTasks(1);
-    await rpc("anvil_mine", [toHex(3)]);
+    await chain.testClient.mine({ blocks: 3 });
     await stream.publish(fieldsFor(task!.taskId));
     await settledOnce([task!.taskId]);
     const [row] = await waitFor(async () => {
@@ -205,7 +204,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     }, 20_000, "the confirmation");
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: row!.mined_hash as Hex });
     const head = await chain.publicClient.getBlockNumber();
-    await rpc("anvil_reorg", [Number(head - receipt.blockNumber + 1n), []]);
+    await reorg(chain.publicClient, Number(head - receipt.blockNumber + 1n));
     expect((await settlementCounts(chain.publicClient, contract())).get(task!.taskId)).toBeUndefined();
     await settledOnce([task!.taskId], 30_000);
     expect(await chain.publicClient.getBlock({ blockNumber: receipt.blockNumber }).then((b) => b.hash)).not.toBe(receipt.blockHash);

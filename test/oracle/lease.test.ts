@@ -10,7 +10,8 @@ import { startOracle } from "../../oracle/main";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../../harness/chain";
 import { startSlowRpc } from "../helpers/slow-rpc";
-import { nodeAddresses, oracleEnv, users, type Chain } from "../../harness/oracle";
+import { nodeAddresses, userAccounts } from "../../common/chain";
+import { oracleEnv, type Chain } from "../../harness/oracle";
 import { expectAllSettledOnce, simulatorOn } from "./helpers";
 
 const LEASE_MS = 2_000;
@@ -36,7 +37,7 @@ describe("oracle lease under a slow RPC", () => {
   });
 
   it("keeps the lease through passes longer than it and never opens the breaker", async () => {
-    const simulator = simulatorOn(chain, { users: users(3), nodes: nodeAddresses(2), stream, models: loadOracleConfig(oracleEnv(chain)).ORACLE_MODELS });
+    const simulator = simulatorOn(chain, { users: userAccounts(3), nodes: nodeAddresses(2), stream, models: loadOracleConfig(oracleEnv(chain)).ORACLE_MODELS });
     await simulator.fundUsers(parseEther("10000"));
     await simulator.registerNodes();
     const tasks = await simulator.createTasks(40);

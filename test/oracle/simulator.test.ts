@@ -3,14 +3,15 @@
  * `anvil_reorg` that drops its createTask transactions neither stops it nor makes it report the
  * lost tasks, and a receipt that never comes (mining stopped) costs one timeout, not the run.
  */
+import { nodeAddresses, userAccounts } from "../../common/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestClient, getAddress, http, parseEther, type Address, type Hex } from "viem";
+import { getAddress, parseEther, type Address, type Hex } from "viem";
 import { inferencePaymentAbi } from "../../abis";
 import { DEFAULT_MODELS } from "../../oracle/pricing";
 import type { SimulatedTask } from "../../oracle/simulator";
 import { createMemoryStream } from "../../oracle/stream";
-import { startDeployedChain } from "../../harness/chain";
-import { nodeAddresses, users, type Chain } from "../../harness/oracle";
+import { reorg, startDeployedChain } from "../../harness/chain";
+import type { Chain } from "../../harness/oracle";
 import { simulatorOn } from "./helpers";
 
 const RECEIPT_TIMEOUT_MS = 3_000;
@@ -26,7 +27,7 @@ describe("scheduler simulator, anvil mining every second", () => {
     chain = await startDeployedChain({ blockTime: 1 });
     payment = getAddress(chain.manifest.contracts.InferencePayment.address);
     simulator = simulatorOn(chain, {
-      users: users(2),
+      users: userAccounts(2),
       nodes: nodeAddresses(2),
       stream: { ...memory, publish: (fields) => (published.push(fields), memory.publish(fields)) },
       models: DEFAULT_MODELS,
@@ -38,7 +39,6 @@ describe("scheduler simulator, anvil mining every second", () => {
     await chain?.anvil.stop();
   });
 
-  const testClient = () => createTestClient({ mode: "anvil", chain: chain.publicClient.chain, transport: http(chain.anvil.rpcUrl) });
   /** The TaskCreated logs of these tasks on the canonical chain. */
   const createdLogs = async (tasks: readonly SimulatedTask[]) =>
     (await chain.publicClient.getContractEvents({ address: payment, abi: inferencePaymentAbi, eventName: "TaskCreated", fromBlock: 0n })).filter((log) =>
@@ -55,7 +55,7 @@ describe("scheduler simulator, anvil mining every second", () => {
     // Deep enough to take every block with one of these createTasks in it.
     const oldest = logs.reduce((lowest, log) => (log.blockNumber < lowest ? log.blockNumber : lowest), logs[0]!.blockNumber);
     const depth = Number((await chain.publicClient.getBlockNumber()) - oldest + 1n);
-    await chain.publicClient.request({ method: "anvil_reorg" as never, params: [depth, []] as never });
+    await reorg(chain.publicClient, depth);
     for (const { transactionHash } of logs) {
       await expect(chain.publicClient.getTransaction({ hash: transactionHash }), transactionHash).rejects.toThrow(/could not be found/);
     }
@@ -83,7 +83,7 @@ describe("scheduler simulator, anvil mining every second", () => {
   }, 90_000);
 
   it("gives up a receipt that does not come within the timeout, and carries on when blocks come again", async () => {
-    const client = testClient();
+    const client = chain.testClient;
     await client.setIntervalMining({ interval: 0 });
     try {
       const started = Date.now();

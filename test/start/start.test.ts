@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
-import { anvilAccount, createClients } from "../../common/chain";
+import { anvilAccount, createClients, userAccounts } from "../../common/chain";
+import { reorg } from "../../harness/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../../harness/graphiql";
 import { query, subscribeSse, waitUntil } from "../../harness/graphql";
@@ -190,8 +191,8 @@ describe("npm start", () => {
   it("keeps producing traffic after anvil_reorg drops simulator transactions: new tasks, created and settled", async () => {
     const { publicClient } = createClients({ CHAIN: "anvil", RPC_URL: `http://127.0.0.1:${anvilPort}` }, anvilAccount(0));
     const payment = getAddress(readManifest(env.DEPLOYMENTS_DIR!, 31337).contracts.InferencePayment.address);
-    // The simulator's users (runSimulator): anvil accounts 10.. , five of them by default.
-    const simulatorUsers = new Set(Array.from({ length: 5 }, (_, i) => anvilAccount(10 + i).address));
+    // The simulator's users (runSimulator), five of them by default.
+    const simulatorUsers = new Set(userAccounts(5).map((account) => account.address));
     /** The payment contract's events from `fromBlock` on; none while the head is below it (anvil refuses the range). */
     const eventsSince = async <name extends "TaskCreated" | "TaskCompleted" | "TaskCancelled">(eventName: name, fromBlock: bigint) => {
       const toBlock = await publicClient.getBlockNumber();
@@ -205,7 +206,7 @@ describe("npm start", () => {
     await waitUntil(async () => (dropped = await simulatorTasks(watchedFrom)).length > 0, "a simulator createTask", 60_000);
     const oldest = dropped[0]!.blockNumber;
     const head = await publicClient.getBlockNumber();
-    await publicClient.request({ method: "anvil_reorg" as never, params: [Number(head - oldest + 1n), []] as never });
+    await reorg(publicClient, Number(head - oldest + 1n));
     const reorgHead = await publicClient.getBlockNumber();
     for (const { transactionHash } of dropped) {
       await expect(publicClient.getTransaction({ hash: transactionHash }), transactionHash).rejects.toThrow(/could not be found/);

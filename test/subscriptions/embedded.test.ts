@@ -4,7 +4,7 @@
  * cursor ends with the same, without duplicates; reorgs retract exactly what they removed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWalletClient, getAddress, http, toHex, type Hex } from "viem";
+import { createWalletClient, getAddress, http, type Hex } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../../harness/chain";
@@ -92,7 +92,7 @@ describe("payout subscriptions, embedded (SSE)", () => {
     expect(netPayouts(watcher.received)).toEqual(table.slice(joined));
 
     // Once blocks pass the finality depth, what was added and never retracted is announced final.
-    await publicClient.request({ method: "anvil_mine" as never, params: [toHex(40)] as never });
+    await chain.testClient.mine({ blocks: 40 });
     await ponder.waitForBlock(await publicClient.getBlockNumber());
     const retractedIds = new Set(watcher.received.filter((event) => event.action === "RETRACTED").map((event) => event.payout.id));
     const survivors = watcher.received.filter((event) => event.action === "ADDED" && !retractedIds.has(event.payout.id)).map((event) => event.payout.id);
