@@ -18,7 +18,7 @@ import { farTokenAbi } from "../abis";
 import { anvilAccount, USER_ACCOUNT_OFFSET } from "../common/chain";
 import { decodeCheckpoint } from "../domain/progress";
 import { createTestDatabase } from "../harness/database";
-import { waitUntil } from "../harness/graphql";
+import { waitUntil } from "../harness/wait";
 import { startPonder } from "../harness/ponder";
 import { benchArgs } from "./args";
 import { buildDataset } from "./queries/dataset";

@@ -11,7 +11,8 @@
 import { readFile } from "node:fs/promises";
 import { isDeepStrictEqual } from "node:util";
 import { createTestDatabase } from "../harness/database";
-import { query, waitUntil } from "../harness/graphql";
+import { data } from "../harness/graphql";
+import { waitUntil } from "../harness/wait";
 import { startPonder } from "../harness/ponder";
 import { BLOCK_SECONDS, buildDataset } from "./queries/dataset";
 import { percentile, runLoad, type LoadRequest, type LoadResult } from "./queries/load";
@@ -195,7 +196,7 @@ async function main() {
     // /status runs ahead of the commit; the checkpoint our API reads is the commit itself. /ready
     // turns 200 once the backfill is over, which is when Ponder creates the schema's indexes.
     const committed = async () =>
-      (await query<{ indexingStatus: { latestBlock: { number: number } } }>(`${ponder.baseUrl}/graphql`, "{ indexingStatus { latestBlock { number } } }").catch(() => undefined))
+      (await data<{ indexingStatus: { latestBlock: { number: number } } }>(`${ponder.baseUrl}/graphql`, "{ indexingStatus { latestBlock { number } } }").catch(() => undefined))
         ?.indexingStatus.latestBlock.number ?? -1;
     const ready = async () => (await fetch(`${ponder.baseUrl}/ready`).catch(() => undefined))?.status === 200;
     await waitUntil(async () => (await ready()) && BigInt(await committed()) >= dataset.head, "the indexer to commit the whole chain", 300_000);

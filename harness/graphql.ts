@@ -1,12 +1,39 @@
-/** GraphQL clients over real transports: plain HTTP, SSE subscriptions, and graphql-ws. */
+/** The GraphQL client of tests, benches and scripts over real transports: plain HTTP (with a page walker), SSE subscriptions, and graphql-ws. */
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 
-export async function query<T = Record<string, unknown>>(url: string, text: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: text, variables }) });
-  const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
-  return body.data!;
+export type GraphQLResponse<T> = {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string }; [key: string]: unknown }[];
+  extensions?: { sqlStatements?: number };
+};
+
+export async function graphql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+/** The data of a query that must succeed. */
+export async function data<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const result = await graphql<T>(url, query, variables);
+  if (result.errors?.length || !result.data) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data;
+}
+
+/** Every node of a connection, following cursors page by page. */
+export async function allPages<T>(url: string, query: string, pick: (data: any) => { edges: { node: T }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }, variables: Record<string, unknown> = {}) {
+  const nodes: T[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const connection = pick(await data(url, query, { ...variables, after }));
+    nodes.push(...connection.edges.map((edge) => edge.node));
+    if (!connection.pageInfo.hasNextPage) return nodes;
+    after = connection.pageInfo.endCursor;
+  }
 }
 
 export type SubscriptionHandle<T> = {
@@ -80,12 +107,4 @@ export function subscribeWs<T>(url: string, text: string, variables: Record<stri
     );
   });
   return { received, errors, ended, client, close: () => void client.dispose() };
-}
-
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

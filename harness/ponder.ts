@@ -10,6 +10,7 @@ import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
+import { waitUntil } from "./wait";
 
 export type PonderOptions = {
   rpcUrl: string;
@@ -71,14 +72,20 @@ export async function startPonder(options: PonderOptions) {
   };
 
   const waitForBlock = async (blockNumber: bigint, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
-      const indexed = await status();
-      if (indexed !== undefined && BigInt(indexed) >= blockNumber) return indexed;
-      if (Date.now() > deadline) throw new Error(`ponder did not reach block ${blockNumber} (at ${indexed}):\n${log.slice(-4000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    let indexed: number | undefined;
+    await waitUntil(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
+        indexed = await status();
+        return indexed !== undefined && BigInt(indexed) >= blockNumber;
+      },
+      `ponder to reach block ${blockNumber}`,
+      timeoutMs,
+      200,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (at ${indexed}):\n${log.slice(-4000)}`);
+    });
+    return indexed!;
   };
 
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -108,11 +115,16 @@ export async function openIndexedTables(target: { databaseUrl?: string; schema: 
 
 /** Waits until the database itself holds the indexer's work up to `blockNumber`. */
 export async function waitForCommittedBlock(query: QueryRows, blockNumber: bigint, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [progress] = await readProgress(query).catch(() => []);
-    if (progress && BigInt(progress.latest.number) >= blockNumber) return progress;
-    if (Date.now() > deadline) throw new Error(`the database never showed block ${blockNumber} committed (at ${progress?.latest.number})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let latest: string | undefined;
+  return waitUntil(
+    async () => {
+      const [progress] = await readProgress(query).catch(() => []);
+      latest = progress?.latest.number.toString();
+      return progress && BigInt(progress.latest.number) >= blockNumber && progress;
+    },
+    `the database to show block ${blockNumber} committed`,
+    timeoutMs,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message} (at ${latest})`);
+  });
 }

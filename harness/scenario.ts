@@ -19,6 +19,7 @@ import { anvilAccount, anvilTestClient, nodeAddresses, userAccounts } from "../c
 import { seededRandom } from "../common/random";
 import type { DeploymentManifest } from "../contracts/deploy/manifest";
 import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
+import { waitUntil } from "./wait";
 import { taskIdOf, taskSalt } from "../domain/tasks";
 
 export type ScenarioOptions = {
@@ -157,10 +158,17 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   }
   // What the scenario sent is on chain when it returns: a transaction still in the pool (seen
   // after a long history) would land later, under a suite that already compares the chain.
-  for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
-    const { pending, queued } = await testClient.getTxpoolStatus();
-    if (pending === 0 && queued === 0) break;
-    if (Date.now() > deadline) throw new Error(`anvil still holds ${pending} pending and ${queued} queued transactions`);
-  }
+  let pool = { pending: 0, queued: 0 };
+  await waitUntil(
+    async () => {
+      pool = await testClient.getTxpoolStatus();
+      return pool.pending === 0 && pool.queued === 0;
+    },
+    "anvil's transaction pool to empty",
+    60_000,
+    200,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}: it still holds ${pool.pending} pending and ${pool.queued} queued transactions`);
+  });
   return { sent, skipped, users, nodes, taskIds };
 }

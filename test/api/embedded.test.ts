@@ -2,11 +2,11 @@
  * The API as users run it by default: inside Ponder's own server (`ponder start`, PGlite),
  * over real HTTP. Also the limits, the SQL statement bound and Ponder's operational routes.
  */
+import { data, graphql } from "../../harness/graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { openIndexedTables, startPonder, type PonderProcess } from "../../harness/ponder";
 import { runScenario } from "../../harness/scenario";
-import { data, graphql } from "./client";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 
 describe("GraphQL API embedded in Ponder (PGlite)", () => {

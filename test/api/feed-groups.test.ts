@@ -24,7 +24,8 @@ import { createMemoryFeed, type FeedLog, type FeedWriterStore } from "../../api/
 import type { FeedChange } from "../../api/feed/messages";
 import { mountGraphql } from "../../api/http";
 import { serveGraphqlWs } from "../../api/websocket";
-import { subscribeSse, subscribeWs, waitUntil } from "../../harness/graphql";
+import { subscribeSse, subscribeWs } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 
 /** No indexer behind: an empty database (the feed is fed by the test; the hub's progress reads find nothing). */
 const emptyDb: ApiDb = drizzle(new PGlite());

@@ -2,6 +2,7 @@
  * The same checks against a standalone replica (`tsx scripts/api.ts`, its own process): Ponder
  * indexes into a Postgres database of the suite's own, and the replica reads it over postgres.js.
  */
+import { data, graphql } from "../../harness/graphql";
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import postgres from "postgres";
@@ -11,7 +12,6 @@ import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";
-import { data, graphql } from "./client";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 
 const databaseUrl = process.env.DATABASE_URL;

@@ -2,6 +2,7 @@
  * The checks every deployment mode of the API must pass, against a scenario indexed by a real
  * Ponder: values from GraphQL equal the contracts' views at the indexed head, and the rows.
  */
+import { allPages, data, graphql } from "../../harness/graphql";
 import { beforeAll, expect, it } from "vitest";
 import { getAddress, type Hex, type PublicClient } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
@@ -9,7 +10,6 @@ import type { DeploymentManifest } from "../../contracts/deploy/manifest";
 import type { QueryRows } from "../../domain/progress";
 import { TASK_STATUSES } from "../../domain/tasks";
 import type { ScenarioResult } from "../../harness/scenario";
-import { allPages, data, graphql } from "./client";
 
 export type ApiTarget = {
   graphqlUrl: string;

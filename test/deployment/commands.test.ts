@@ -15,7 +15,7 @@ import { startAnvil, type AnvilInstance } from "../../common/anvil";
 import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { startDeployedChain } from "../../harness/chain";
-import { waitUntil } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
 import { oracleEnv } from "../../harness/oracle";
 import { settlementCounts } from "../oracle/helpers";

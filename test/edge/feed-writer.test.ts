@@ -18,7 +18,7 @@ import type { FeedEntry, FeedRow } from "../../api/feed/messages";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 import { FAR, startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import { waitUntil } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
 import { runScenario } from "../../harness/scenario";
 

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import postgres from "postgres";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import { waitUntil } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";

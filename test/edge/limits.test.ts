@@ -5,8 +5,8 @@
  * a WebSocket that survives a bad operation, transactionIndexed that ends, bounded labels.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { graphql } from "../api/client";
-import { subscribeSse, subscribeWs, waitUntil, type SubscriptionHandle } from "../../harness/graphql";
+import { graphql, subscribeSse, subscribeWs, type SubscriptionHandle } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;

@@ -8,7 +8,8 @@
  * rate limit answers RATE_LIMITED (429, Retry-After).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subscribeSse, waitUntil } from "../../harness/graphql";
+import { subscribeSse } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { CHEAP_QUERY, codesOf, PAYOUTS_QUERY, post, stallChain, STALLING_QUERY, startEdge, type Edge, type Reply } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;

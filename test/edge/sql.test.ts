@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../api/config";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import { query, waitUntil } from "../../harness/graphql";
+import { data } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";
@@ -199,7 +200,7 @@ describe.skipIf(!databaseUrl)("SQL over HTTP enabled on Postgres", () => {
       async () => sqlDone || (await direct.unsafe(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'far_sql' AND state = 'active'`)).length > 0,
       "the cross join running",
     );
-    const answered = await query<{ indexingStatus: { latestBlock: { number: number } } }>(`${ponder.baseUrl}/graphql`, "{ indexingStatus { latestBlock { number } } }");
+    const answered = await data<{ indexingStatus: { latestBlock: { number: number } } }>(`${ponder.baseUrl}/graphql`, "{ indexingStatus { latestBlock { number } } }");
     expect(answered.indexingStatus.latestBlock.number).toBeGreaterThan(0);
     expect(sqlDone).toBe(false);
     const reply = await crossJoin;

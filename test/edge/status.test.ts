@@ -5,7 +5,7 @@
  * reason; once it catches up, synced again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { post, startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;

@@ -10,7 +10,8 @@ import { connect, type Socket } from "node:net";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subscribeSse, waitUntil } from "../../harness/graphql";
+import { subscribeSse } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
 import { metricValue, stakingCursor, startEdge, type Edge } from "./setup";
 

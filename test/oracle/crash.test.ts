@@ -13,8 +13,9 @@ import { DEFAULT_MODELS } from "../../oracle/pricing";
 import { createRedisStream } from "../../oracle/stream";
 import { nodeAddresses, userAccounts } from "../../common/chain";
 import { startDeployedChain } from "../../harness/chain";
+import { waitUntil } from "../../harness/wait";
 import { oracleEnv, type Chain } from "../../harness/oracle";
-import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, simulatorOn, taskReport, waitFor } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, simulatorOn, taskReport } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -187,7 +188,7 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
 
       // The next worker takes over the unacknowledged entries and the unmarked dead jobs.
       const worker = spawnWorker();
-      const all = await waitFor(
+      const all = await waitUntil(
         async () => {
           const letters = await deadLetters();
           const sources = new Set(letters.map((letter) => letter.sourceId));
@@ -196,8 +197,8 @@ describe.skipIf(!enabled)("oracle crash recovery (child process, Redis + Postgre
             malformed.every((id) => sources.has(id)) && missingTasks.every((taskId) => payloads.some((payload) => payload.includes(taskId)));
           return complete && letters;
         },
-        60_000,
         "every dead letter",
+        60_000,
       );
       await Promise.race([worker.ready, worker.exited]);
       worker.child.kill("SIGTERM");

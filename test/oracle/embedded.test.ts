@@ -10,8 +10,9 @@ import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/main";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../../harness/chain";
+import { waitUntil } from "../../harness/wait";
 import { oracleEnv, type Chain } from "../../harness/oracle";
-import { expectAllSettledOnce, simulatorOn, taskReport, waitFor } from "./helpers";
+import { expectAllSettledOnce, simulatorOn, taskReport } from "./helpers";
 
 describe("oracle, embedded (in-process stream + PGlite)", () => {
   let chain: Chain;
@@ -61,7 +62,7 @@ describe("oracle, embedded (in-process stream + PGlite)", () => {
     const base = taskReport(good!.taskId, nodeAddresses(1)[0]!);
     await stream.publish({ ...base, taskId: "0x1234" });
     await stream.publish(base);
-    await waitFor(async () => (await oracle.jobs.job(good!.taskId))?.state === "confirmed", 30_000, "the good message");
+    await waitUntil(async () => (await oracle.jobs.job(good!.taskId))?.state === "confirmed", "the good message", 30_000);
     expect(stream.deadLetters.map((entry) => entry.fields.code)).toContain("bad_task_id");
   });
 });

@@ -14,8 +14,9 @@ import { startOracle } from "../../oracle/main";
 import type { TaskResultFields } from "../../oracle/message";
 import { createRedisStream } from "../../oracle/stream";
 import { reorg, startDeployedChain } from "../../harness/chain";
+import { waitUntil } from "../../harness/wait";
 import { oracleEnv, type Chain } from "../../harness/oracle";
-import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, settlementCounts, simulatorOn, waitFor } from "./helpers";
+import { deleteStreamKeys, expectAllSettledOnce, readDeadLetters, settlementCounts, simulatorOn } from "./helpers";
 
 const enabled = Boolean(process.env.REDIS_URL && process.env.DATABASE_URL);
 
@@ -124,13 +125,13 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
 
     await settledOnce([conflicting, ...good]);
     const expected = [...bad.map(([code]) => code), "conflicting_duplicate"];
-    const dead = await waitFor(
+    const dead = await waitUntil(
       async () => {
         const entries = await readDeadLetters(redis, env.ORACLE_DEAD_LETTER_KEY!);
         return entries.length >= expected.length && entries;
       },
-      30_000,
       "dead letters",
+      30_000,
     );
     expect(dead.map((entry) => entry.code).sort()).toEqual(expected.sort());
     for (const entry of dead) expect(entry.reason!.length).toBeGreaterThan(5);
@@ -147,25 +148,25 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
       await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("1") });
       await chain.testClient.mine({ blocks: 1 });
       await stream.publish(fieldsFor(task!.taskId));
-      await waitFor(async () => (await jobTx(task!.taskId)).length > 0, 20_000, "the first attempt");
+      await waitUntil(async () => (await jobTx(task!.taskId)).length > 0, "the first attempt", 20_000);
       const spike = parseGwei("40");
-      await waitFor(
+      await waitUntil(
         async () => {
           await chain.testClient.setNextBlockBaseFeePerGas({ baseFeePerGas: spike });
           await chain.testClient.mine({ blocks: 1 });
           return (await settlementCounts(chain.publicClient, contract())).get(task!.taskId) === 1;
         },
-        60_000,
         "the bumped attempt to be mined",
+        60_000,
       );
     } finally {
       await chain.testClient.setAutomine(true);
     }
     await settledOnce([task!.taskId]);
-    const attempts = await waitFor(async () => {
+    const attempts = await waitUntil(async () => {
       const rows = await jobTx(task!.taskId);
       return rows[0]?.mined_hash ? rows : undefined;
-    }, 20_000, "the confirmation");
+    }, "the confirmation", 20_000);
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(attempts[0]!.mined_hash).not.toBe(attempts[0]!.hash);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: attempts.at(-1)!.mined_hash as Hex });
@@ -178,18 +179,18 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     let first: string;
     try {
       await stream.publish(fieldsFor(task!.taskId));
-      first = (await waitFor(async () => (await jobTx(task!.taskId))[0]?.hash, 20_000, "the first attempt"))!;
-      await waitFor(async () => (await jobTx(task!.taskId))[0]?.tx_state === "pending", 10_000, "the broadcast");
+      first = (await waitUntil(async () => (await jobTx(task!.taskId))[0]?.hash, "the first attempt", 20_000))!;
+      await waitUntil(async () => (await jobTx(task!.taskId))[0]?.tx_state === "pending", "the broadcast", 10_000);
       await chain.testClient.dropTransaction({ hash: first as Hex });
       expect(await chain.publicClient.getTransaction({ hash: first as Hex }).catch(() => undefined)).toBeUndefined();
     } finally {
       await chain.testClient.setAutomine(true);
     }
     await settledOnce([task!.taskId]);
-    const attempts = await waitFor(async () => {
+    const attempts = await waitUntil(async () => {
       const rows = await jobTx(task!.taskId);
       return rows[0]?.mined_hash ? rows : undefined;
-    }, 20_000, "the confirmation");
+    }, "the confirmation", 20_000);
     expect(attempts[0]!.mined_hash).toBe(first!);
   });
 
@@ -198,10 +199,10 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     await chain.testClient.mine({ blocks: 3 });
     await stream.publish(fieldsFor(task!.taskId));
     await settledOnce([task!.taskId]);
-    const [row] = await waitFor(async () => {
+    const [row] = await waitUntil(async () => {
       const rows = await jobTx(task!.taskId);
       return rows[0]?.mined_hash ? rows : undefined;
-    }, 20_000, "the confirmation");
+    }, "the confirmation", 20_000);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: row!.mined_hash as Hex });
     const head = await chain.publicClient.getBlockNumber();
     await reorg(chain.publicClient, Number(head - receipt.blockNumber + 1n));

@@ -5,6 +5,7 @@ import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount } from "../../common/chain";
 import { createSimulator, type CreateSimulatorParameters } from "../../oracle/simulator";
 import type { Chain } from "../../harness/oracle";
+import { waitUntil } from "../../harness/wait";
 
 /** The dead-letter stream's entries, oldest first, as their fields. */
 export async function readDeadLetters(redis: Redis, key: string): Promise<Record<string, string>[]> {
@@ -54,25 +55,15 @@ export async function settlementCounts(publicClient: PublicClient, contract: Add
   return counts;
 }
 
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 /** Waits until every task has exactly one settlement event, and checks none has more. */
 export async function expectAllSettledOnce(publicClient: PublicClient, contract: Address, taskIds: readonly Hex[], timeoutMs: number) {
-  const counts = await waitFor(
+  const counts = await waitUntil(
     async () => {
       const counts = await settlementCounts(publicClient, contract);
       return taskIds.every((id) => counts.get(id) !== undefined) && counts;
     },
-    timeoutMs,
     `${taskIds.length} settlements`,
+    timeoutMs,
   ).catch(async (error: Error) => {
     const counts = await settlementCounts(publicClient, contract);
     const missing = taskIds.filter((id) => !counts.has(id));

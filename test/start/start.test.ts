@@ -17,7 +17,8 @@ import { anvilAccount, createClients, userAccounts } from "../../common/chain";
 import { reorg } from "../../harness/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../../harness/graphiql";
-import { query, subscribeSse, waitUntil } from "../../harness/graphql";
+import { data, subscribeSse } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { freePort, listeningAddresses } from "../../harness/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 
@@ -92,7 +93,7 @@ describe("npm start", () => {
     expect(output).toContain(`[far] GraphiQL:   http://localhost:${port}/graphql`);
     expect(output).toContain(`[far] RPC:        http://127.0.0.1:${anvilPort}`);
     expect(output).toMatch(/\[far\] Subscribe: {2}curl -N .*subscription \{ payouts/);
-    const { indexingStatus } = await query<{ indexingStatus: { chainId: number } }>(graphqlUrl(), "{ indexingStatus { chainId latestBlock { number } } }");
+    const { indexingStatus } = await data<{ indexingStatus: { chainId: number } }>(graphqlUrl(), "{ indexingStatus { chainId latestBlock { number } } }");
     expect(indexingStatus.chainId).toBe(31337);
   });
 
@@ -122,7 +123,7 @@ describe("npm start", () => {
 
   it.skipIf(!hasChromium)(`runs a staking query typed into GraphiQL in Chromium (${CHROMIUM_PATH}), with no CDN`, async () => {
     // The simulator funds its users from this account before its first task: after a payout, it is ours.
-    await waitUntil(async () => (await query<{ payouts: { edges: unknown[] } }>(graphqlUrl(), "{ payouts(first: 1) { edges { cursor } } }")).payouts.edges.length > 0, "a first payout", 120_000);
+    await waitUntil(async () => (await data<{ payouts: { edges: unknown[] } }>(graphqlUrl(), "{ payouts(first: 1) { edges { cursor } } }")).payouts.edges.length > 0, "a first payout", 120_000);
     const manifest = readManifest(env.DEPLOYMENTS_DIR!, 31337);
     const staker = anvilAccount(0);
     const { publicClient, walletClient } = createClients({ CHAIN: "anvil", RPC_URL: `http://127.0.0.1:${anvilPort}` }, staker);
@@ -133,7 +134,7 @@ describe("npm start", () => {
     expect(staked).toBe(parseEther("1234.5"));
 
     await waitUntil(
-      async () => (await query<{ staker: { staked: string } | null }>(graphqlUrl(), `{ staker(address: "${staker.address}") { staked } }`)).staker?.staked === String(staked),
+      async () => (await data<{ staker: { staked: string } | null }>(graphqlUrl(), `{ staker(address: "${staker.address}") { staked } }`)).staker?.staked === String(staked),
       "the stake in the API",
       60_000,
     );
@@ -164,7 +165,7 @@ describe("npm start", () => {
     expect(register.status, register.stdout + register.stderr).toBe(0);
     expect(register.stdout).toMatch(/operation registerNode:\S+ confirmed/);
     await waitUntil(
-      async () => (await query<{ node: { active: boolean } | null }>(graphqlUrl(), `{ node(address: "${node}") { active } }`)).node?.active === true,
+      async () => (await data<{ node: { active: boolean } | null }>(graphqlUrl(), `{ node(address: "${node}") { active } }`)).node?.active === true,
       "the registered node in the API",
       60_000,
     );
@@ -178,7 +179,7 @@ describe("npm start", () => {
   it(`finds no difference with far verify after ${SIMULATED_SECONDS_BEFORE_VERIFY} s of simulated traffic`, async () => {
     const remaining = readyAt + SIMULATED_SECONDS_BEFORE_VERIFY * 1000 - Date.now();
     if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
-    const { tasks } = await query<{ tasks: { edges: unknown[] } }>(graphqlUrl(), "{ tasks(first: 50) { edges { cursor } } }");
+    const { tasks } = await data<{ tasks: { edges: unknown[] } }>(graphqlUrl(), "{ tasks(first: 50) { edges { cursor } } }");
     expect(tasks.edges.length).toBeGreaterThan(20);
     const verify = far("verify");
     // What a first look saw and a second did not: kept in the test's output for whoever reads it.

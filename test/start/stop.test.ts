@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
 
 const RUNS = 20;

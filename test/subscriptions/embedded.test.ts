@@ -8,7 +8,8 @@ import { createWalletClient, getAddress, http, type Hex } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../../harness/chain";
-import { query, subscribeSse, waitUntil } from "../../harness/graphql";
+import { data, subscribeSse } from "../../harness/graphql";
+import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
 import { seededRandom } from "../../common/random";
@@ -118,7 +119,7 @@ describe("payout subscriptions, embedded (SSE)", () => {
     await waiting.ended;
     expect(waiting.errors).toEqual([]);
     expect(waiting.received).toEqual([{ hash, indexed: true, blockNumber: Number(receipt.blockNumber) }]);
-    const { transaction } = await query<{ transaction: { stakingChanges: { action: string }[] } }>(url, `query ($hash: Bytes32!) { transaction(hash: $hash) { stakingChanges { action } } }`, { hash });
+    const { transaction } = await data<{ transaction: { stakingChanges: { action: string }[] } }>(url, `query ($hash: Bytes32!) { transaction(hash: $hash) { stakingChanges { action } } }`, { hash });
     expect(transaction.stakingChanges).toEqual([{ action: "STAKE" }]);
   });
 

@@ -1,5 +1,5 @@
 /** Shared by the subscription suites: the payout subscription and the table to compare it with. */
-import { query, subscribeSse, type SubscriptionHandle } from "../../harness/graphql";
+import { allPages, subscribeSse, type SubscriptionHandle } from "../../harness/graphql";
 
 export const PAYOUTS = /* GraphQL */ `
   subscription Payouts($after: String, $includeFinality: Boolean) {
@@ -23,18 +23,8 @@ export type PayoutEvent = {
 
 /** Every payout in the table, oldest first (the API pages newest first). */
 export async function payoutTable(url: string): Promise<string[]> {
-  const ids: string[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const page: { payouts: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await query(
-      url,
-      `query ($after: String) { payouts(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
-      { after },
-    );
-    ids.push(...page.payouts.edges.map((edge) => edge.node.id));
-    if (!page.payouts.pageInfo.hasNextPage) return ids.reverse();
-    after = page.payouts.pageInfo.endCursor;
-  }
+  const payouts = await allPages<{ id: string }>(url, `query ($after: String) { payouts(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`, (page) => page.payouts);
+  return payouts.map((payout) => payout.id).reverse();
 }
 
 /** Applies the events a client received: ADDED adds, RETRACTED removes; the net set, in order. */
