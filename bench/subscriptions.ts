@@ -26,6 +26,7 @@ import { FAR, startDeployedChain } from "../harness/chain";
 import { createTestDatabase } from "../harness/database";
 import { openIndexedTables, startPonder } from "../harness/ponder";
 import { freePort } from "../harness/ports";
+import { waitUntil } from "../harness/wait";
 import { seededRandom } from "../common/random";
 import { benchArgs } from "./args";
 import { ACTIONS, type ClientRequestMessage, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
@@ -381,7 +382,7 @@ async function main() {
       await watcher.close();
     });
     const waitCommitted = async (block: number, timeoutMs = 120_000) => {
-      for (const deadline = Date.now() + timeoutMs; committed < block; await sleep(20)) if (Date.now() > deadline) throw new Error(`block ${block} never committed (at ${committed})`);
+      await waitUntil(() => committed >= block, `block ${block} to be committed`, timeoutMs, 20);
     };
 
     const rowsIn = async (from: number, to: number): Promise<Rows> => {
@@ -459,9 +460,15 @@ async function main() {
           }, false);
           cleanup.push(() => stopProcess(child));
           const url = `http://127.0.0.1:${port}`;
-          for (const deadline = Date.now() + 60_000; !(await fetch(`${url}/health`).then((response) => response.ok, () => false)); await sleep(200)) {
-            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`replica on port ${port} did not start`);
-          }
+          await waitUntil(
+            async () => {
+              if (child.exitCode !== null) throw new Error(`replica on port ${port} exited`);
+              return fetch(`${url}/health`).then((response) => response.ok, () => false);
+            },
+            `the replica on port ${port} to start`,
+            60_000,
+            200,
+          );
           replicas.push({ pid: child.pid!, url: `${url}/graphql`, inspectPort });
         }
         const all = subscribers(run.subscribers, replicas.map((replica) => replica.url));

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { isAddress } from "viem";
-import { anvilAccount, createClients } from "../common/chain";
+import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
@@ -124,7 +124,7 @@ async function verify() {
   // Tables hold only the newest state, so the chain must hold still while both are read: on a
   // local anvil mining pauses until the check is done; elsewhere the read is pinned to one block.
   const paused = indexer.CHAIN === "anvil";
-  if (paused) await publicClient.request({ method: "evm_setIntervalMining" as never, params: [0] as never });
+  if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: 0 });
   try {
     const head = await publicClient.getBlockNumber();
     for (let waited = 0; paused && (await indexedBlock()) < head; waited += 200) {
@@ -138,7 +138,7 @@ async function verify() {
     console.log(`${checked} values checked at block ${blockNumber}: ${differences.length} differences`);
     if (differences.length > 0) process.exitCode = 1;
   } finally {
-    if (paused) await publicClient.request({ method: "evm_setIntervalMining" as never, params: [loadStartConfig().ANVIL_BLOCK_TIME] as never });
+    if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: loadStartConfig().ANVIL_BLOCK_TIME });
     await sql?.end();
   }
 }

@@ -132,12 +132,8 @@ describe("the READMEs' commands", () => {
     expect((await events("NodeRegistered")).length, "the simulator's nodes, registered through the oracle").toBe(3);
     const created = (await events("TaskCreated")) as { args: { taskId?: `0x${string}` } }[];
     expect(created.length).toBe(12);
-    const deadline = Date.now() + 120_000;
     let counts = await settlementCounts(chain.publicClient, payment);
-    while (counts.size < created.length && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      counts = await settlementCounts(chain.publicClient, payment);
-    }
+    await waitUntil(async () => (counts = await settlementCounts(chain.publicClient, payment)).size >= created.length, "every task settled", 120_000, 500).catch(() => undefined);
     expect(created.map((log) => counts.get(log.args.taskId!) ?? 0)).toEqual(created.map(() => 1));
 
     // npm itself dies of the signal; the worker under it must finish its shutdown.

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { generateHistory } from "../../harness/history";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
+import { waitUntil } from "../../harness/wait";
 import type { QueryRows } from "../../domain/progress";
 
 async function snapshot(query: QueryRows, schema: string) {
@@ -41,11 +42,16 @@ describe("indexer restart after SIGKILL mid-backfill", () => {
 
     const crashed = await startPonder(options);
     cleanup.push(() => crashed.kill());
-    const deadline = Date.now() + 120_000;
-    while (!crashed.log().includes(`"msg":"Indexed block range"`)) {
-      if (Date.now() > deadline || crashed.child.exitCode !== null) throw new Error(`no backfill progress:\n${crashed.log().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    // Polled often: the kill must land inside the backfill.
+    await waitUntil(
+      () => {
+        if (crashed.child.exitCode !== null) throw new Error(`ponder exited:\n${crashed.log().slice(-3000)}`);
+        return crashed.log().includes(`"msg":"Indexed block range"`);
+      },
+      "backfill progress",
+      120_000,
+      20,
+    );
     await crashed.kill();
     expect(crashed.log(), "the kill landed inside the backfill").not.toContain("Completed backfill indexing");
 
