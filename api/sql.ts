@@ -36,7 +36,7 @@ const STATUS: Record<SqlErrorCode, 400 | 401 | 404 | 408 | 413 | 500> = {
   SQL_FAILED: 400,
 };
 
-export class SqlRefused extends BaseError {
+class SqlRefused extends BaseError {
   constructor(
     readonly code: SqlErrorCode,
     message: string,
@@ -82,7 +82,7 @@ const loadParser = () => (parser ??= loadPostgresParser().then(({ parse }) => pa
  * Refuses (SqlRefused) anything but one plain SELECT over `tables` (and its own CTEs).
  * Nothing is cached: every text is parsed and walked in full.
  */
-export async function validateSelect(sql: string, tables: ReadonlySet<string>): Promise<void> {
+async function validateSelect(sql: string, tables: ReadonlySet<string>): Promise<void> {
   if (sql.length > MAX_SQL_LENGTH) throw new SqlRefused("SQL_INVALID", `The statement is longer than ${MAX_SQL_LENGTH} characters`);
   const result = (await loadParser())(sql);
   if (result.error) throw new SqlRefused("SQL_INVALID", `Syntax error: ${typeof result.error === "string" ? result.error : result.error.message}`);

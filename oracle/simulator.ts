@@ -55,7 +55,7 @@ export type CreateSimulatorParameters = {
   log?: Logger;
 };
 
-export class SimulatorError extends BaseError {
+class SimulatorError extends BaseError {
   override name = "SimulatorError";
 }
 
