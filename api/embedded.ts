@@ -91,5 +91,5 @@ function sqlApp(config: ApiConfig, schema: Record<string, unknown>) {
     databaseUrl,
     schema: indexerSchema(),
     tables: Object.values(schema).filter(isTable).map((table) => getTableName(table)),
-  }).app;
+  });
 }

@@ -136,8 +136,9 @@ const ROWS_PER_FETCH = 200;
 /** The `/sql/*` routes when enabled: bearer token, validation, a read-only bounded run. */
 export function createSqlApp(settings: SqlSettings) {
   const tables = new Set(settings.tables);
-  // A connection of its own: a slow statement never takes one of Ponder's. Every transaction on it
-  // is read-only unless it says otherwise, and none can (only SELECT passes validation).
+  // A connection of its own, open as long as the Ponder process that serves the routes: a slow
+  // statement never takes one of Ponder's. Every transaction on it is read-only unless it says
+  // otherwise, and none can (only SELECT passes validation).
   const sql = postgres(settings.databaseUrl, {
     max: 2,
     onnotice: () => {},
@@ -203,7 +204,7 @@ export function createSqlApp(settings: SqlSettings) {
     }
   });
   app.all("/sql/*", (c) => reply(c, "SQL_INVALID", "Only GET /sql/db is served"));
-  return { app, close: () => sql.end() };
+  return app;
 }
 
 /** What `/sql/*` answers while API_SQL is off. */

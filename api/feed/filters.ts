@@ -127,6 +127,5 @@ export function createFilterIndex<T extends { filter: FeedFilter }>() {
       }
       return found;
     },
-    size: () => byKey.size,
   };
 }
