@@ -38,6 +38,21 @@ function encodeCursor(ordering: Ordering, properties: string[], row: Row): strin
   return Buffer.from(JSON.stringify([ordering.name, ...values])).toString("base64url");
 }
 
+/** Postgres's integer types as drizzle reads them: a bigint in number mode holds JavaScript's safe integers. */
+const INTEGER_BOUNDS: Record<string, number> = { smallint: 2 ** 15, integer: 2 ** 31, bigint: 2 ** 53 };
+
+/**
+ * Whether Postgres takes `value` as a parameter of `column`: a forged cursor's value that it
+ * would refuse (out of range, a fraction for an integer, NUL in text) is the client's mistake,
+ * not a database error.
+ */
+function fitsColumn(column: PgColumn, value: unknown): boolean {
+  if (typeof value === "string") return !value.includes("\0");
+  if (typeof value !== "number") return true;
+  const bound = INTEGER_BOUNDS[column.getSQLType()];
+  return bound === undefined ? Number.isFinite(value) : Number.isInteger(value) && value >= -bound && value < bound;
+}
+
 function decodeCursor(ordering: Ordering, cursor: string): unknown[] {
   const invalid = () => new ApiError("INVALID_CURSOR", "The cursor is malformed or belongs to another list or ordering");
   let parsed: unknown;
@@ -52,7 +67,7 @@ function decodeCursor(ordering: Ordering, cursor: string): unknown[] {
     if (typeof raw !== "string" && typeof raw !== "number") throw invalid();
     try {
       const value: unknown = column.mapFromDriverValue(raw);
-      if (typeof value === "number" && !Number.isFinite(value)) throw invalid();
+      if (!fitsColumn(column, value)) throw invalid();
       // Not every driver binds a bigint parameter (postgres.js refuses); numeric accepts the decimal text.
       return typeof value === "bigint" ? value.toString() : value;
     } catch {
