@@ -18,28 +18,37 @@ const { encodeCheckpoint } = (await import(`${"../../node_modules/ponder/dist/es
 const at = (iso: string) => Date.parse(iso) / 1000;
 const contract = (name: string) => readFileSync(`contracts/src/${name}.sol`, "utf8");
 
+/** [what, time, offset hours, the start of its bucket], per interval. */
+const BUCKET_CASES: Record<Interval, [string, string, number, string][]> = {
+  HOUR: [
+    ["an hour", "2025-01-31T10:59:59Z", 0, "2025-01-31T10:00:00Z"],
+    ["an hour's first second is its own start", "2025-01-31T10:00:00Z", 0, "2025-01-31T10:00:00Z"],
+    ["an hour ignores whole-hour offsets", "2025-01-31T10:30:00Z", 9, "2025-01-31T10:00:00Z"],
+    ["before the epoch, rounded down, not towards zero", "1969-12-31T23:30:00Z", 0, "1969-12-31T23:00:00Z"],
+  ],
+  DAY: [
+    ["a UTC day", "2025-01-31T23:59:59Z", 0, "2025-01-31T00:00:00Z"],
+    ["a day east of UTC starts the evening before", "2025-01-31T10:00:00Z", 9, "2025-01-30T15:00:00Z"],
+    ["east of UTC, from local midnight on", "2025-01-31T15:00:00Z", 9, "2025-01-31T15:00:00Z"],
+    ["UTC+14, the first zone into a day", "2025-01-31T09:59:59Z", 14, "2025-01-30T10:00:00Z"],
+    ["UTC-12, the last zone into a day", "2025-01-31T11:59:59Z", -12, "2025-01-30T12:00:00Z"],
+  ],
+  WEEK: [
+    ["a week starts on Monday (2025-01-31 is a Friday)", "2025-01-31T12:00:00Z", 0, "2025-01-27T00:00:00Z"],
+    ["a Sunday belongs to the week before", "2025-01-26T23:59:59Z", 0, "2025-01-20T00:00:00Z"],
+    ["Sunday in UTC is Monday at UTC+14", "2025-01-26T12:00:00Z", 14, "2025-01-26T10:00:00Z"],
+    ["Monday in UTC is still Sunday at UTC-5", "2025-01-27T03:00:00Z", -5, "2025-01-20T05:00:00Z"],
+    ["the epoch's week began on Monday 1969-12-29", "1970-01-01T00:00:00Z", 0, "1969-12-29T00:00:00Z"],
+  ],
+};
+
 describe("bucketStart", () => {
-  it.each<[string, string, Interval, number, string]>([
-    // [what, time, interval, offset hours, bucket start]
-    ["an hour", "2025-01-31T10:59:59Z", "HOUR", 0, "2025-01-31T10:00:00Z"],
-    ["an hour's first second is its own start", "2025-01-31T10:00:00Z", "HOUR", 0, "2025-01-31T10:00:00Z"],
-    ["an hour ignores whole-hour offsets", "2025-01-31T10:30:00Z", "HOUR", 9, "2025-01-31T10:00:00Z"],
-    ["a UTC day", "2025-01-31T23:59:59Z", "DAY", 0, "2025-01-31T00:00:00Z"],
-    ["a day east of UTC starts the evening before", "2025-01-31T10:00:00Z", "DAY", 9, "2025-01-30T15:00:00Z"],
-    ["east of UTC, after local midnight", "2025-01-31T15:00:00Z", "DAY", 9, "2025-01-31T15:00:00Z"],
-    ["a day west of UTC, still yesterday locally", "2025-01-31T03:00:00Z", "DAY", -5, "2025-01-30T05:00:00Z"],
-    ["UTC+14, the first zone into a day", "2025-01-31T09:59:59Z", "DAY", 14, "2025-01-30T10:00:00Z"],
-    ["UTC-12, the last zone into a day", "2025-01-31T11:59:59Z", "DAY", -12, "2025-01-30T12:00:00Z"],
-    ["a week starts on Monday (2025-01-31 is a Friday)", "2025-01-31T12:00:00Z", "WEEK", 0, "2025-01-27T00:00:00Z"],
-    ["a Monday is its own week's start", "2025-01-27T00:00:00Z", "WEEK", 0, "2025-01-27T00:00:00Z"],
-    ["a Sunday belongs to the week before", "2025-01-26T23:59:59Z", "WEEK", 0, "2025-01-20T00:00:00Z"],
-    ["Sunday in UTC is Monday at UTC+14", "2025-01-26T12:00:00Z", "WEEK", 14, "2025-01-26T10:00:00Z"],
-    ["Monday in UTC is still Sunday at UTC-5", "2025-01-27T03:00:00Z", "WEEK", -5, "2025-01-20T05:00:00Z"],
-    ["the epoch's week began on Monday 1969-12-29", "1970-01-01T00:00:00Z", "WEEK", 0, "1969-12-29T00:00:00Z"],
-    ["before the epoch, rounded down, not towards zero", "1969-12-31T23:30:00Z", "HOUR", 0, "1969-12-31T23:00:00Z"],
-  ])("%s", (_what, time, interval, offsetHours, expected) => {
-    expect(new Date(bucketStart(at(time), interval, offsetHours * HOUR) * 1000).toISOString()).toBe(new Date(at(expected) * 1000).toISOString());
-  });
+  it.each(Object.entries(BUCKET_CASES).flatMap(([interval, rows]) => rows.map((row) => [row[0], interval as Interval, ...row.slice(1)] as [string, Interval, string, number, string])))(
+    "%s",
+    (_what, interval, time, offsetHours, expected) => {
+      expect(new Date(bucketStart(at(time), interval, offsetHours * HOUR) * 1000).toISOString()).toBe(new Date(at(expected) * 1000).toISOString());
+    },
+  );
 
   it("holds its time, starts at local midnight (Monday for weeks) and is the same for every time in it", () => {
     const random = prng(14);
@@ -75,16 +84,8 @@ describe("staking maths", () => {
     revenuePerToken: 0n,
     ...overrides,
   });
-  const staker = (staked: bigint, overrides: Partial<StakerAccrualState> = {}): StakerAccrualState => ({
-    staked,
-    rewardsAccrued: 0n,
-    rewardsClaimed: 0n,
-    revenueShareAccrued: 0n,
-    revenueShareClaimed: 0n,
-    rewardPerTokenPaid: 0n,
-    revenuePerTokenPaid: 0n,
-    ...overrides,
-  });
+  const NOTHING_ACCRUED = { rewardsAccrued: 0n, rewardsClaimed: 0n, revenueShareAccrued: 0n, revenueShareClaimed: 0n, rewardPerTokenPaid: 0n, revenuePerTokenPaid: 0n };
+  const staker = (staked: bigint, overrides: Partial<StakerAccrualState> = {}): StakerAccrualState => ({ staked, ...NOTHING_ACCRUED, ...overrides });
 
   it("has the contract's units: a year of 365 days, rates in basis points up to MAX_REWARD_RATE", () => {
     const source = contract("FARToken");

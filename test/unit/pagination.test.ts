@@ -8,7 +8,8 @@ import { eq, inArray } from "drizzle-orm";
 import type { Address } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiError } from "../../api/errors";
-import { loadPage, paginate, type Connection, type Ordering, type PageArgs } from "../../api/pagination";
+import type { PgColumn } from "drizzle-orm/pg-core";
+import { loadPage, paginate, type Connection, type Ordering, type PageArgs, type SortKey } from "../../api/pagination";
 import { prng } from "../../harness/scenario";
 import { payout } from "../../schema";
 import { tablesInMemory } from "./indexer-tables";
@@ -38,30 +39,13 @@ function payouts(count: number, seed: number): Payout[] {
   }));
 }
 
-const POSITION: Ordering = {
-  name: "test:position",
-  keys: [
-    { column: payout.blockNumber, direction: "desc" },
-    { column: payout.logIndex, direction: "desc" },
-    { column: payout.id, direction: "desc" },
-  ],
-};
-const MIXED: Ordering = {
-  name: "test:mixed",
-  keys: [
-    { column: payout.blockNumber, direction: "asc" },
-    { column: payout.logIndex, direction: "desc" },
-    { column: payout.id, direction: "asc" },
-  ],
-};
+/** An ordering from its name and its keys, most significant first. */
+const ordering = (name: string, ...keys: [PgColumn, SortKey["direction"]][]): Ordering => ({ name, keys: keys.map(([column, direction]) => ({ column, direction })) });
+
+const POSITION = ordering("test:position", [payout.blockNumber, "desc"], [payout.logIndex, "desc"], [payout.id, "desc"]);
+const MIXED = ordering("test:mixed", [payout.blockNumber, "asc"], [payout.logIndex, "desc"], [payout.id, "asc"]);
 /** numeric(78) amounts: cursors carry them as decimal text. */
-const BY_AMOUNT: Ordering = {
-  name: "test:amount",
-  keys: [
-    { column: payout.amount, direction: "desc" },
-    { column: payout.id, direction: "asc" },
-  ],
-};
+const BY_AMOUNT = ordering("test:amount", [payout.amount, "desc"], [payout.id, "asc"]);
 const PROPERTY = new Map<unknown, keyof Payout>([
   [payout.blockNumber, "blockNumber"],
   [payout.logIndex, "logIndex"],
