@@ -5,7 +5,7 @@
  */
 import { graphql, GraphQLObjectType, GraphQLScalarType, parseValue as parseValueNode, type GraphQLResolveInfo } from "graphql";
 import { describe, expect, it } from "vitest";
-import { ApiError, QUOTE_LIMIT } from "../../api/errors";
+import { ApiError } from "../../api/errors";
 import { buildSchema } from "../../api/schema";
 import { assertRange } from "../../api/time";
 
@@ -113,7 +113,7 @@ describe("scalars", () => {
       }
     })()!;
     expect(message).toContain("Address must be 0x followed by 40 hex digits");
-    expect(message.length).toBeLessThan(QUOTE_LIMIT + 100);
+    expect(message.length).toBeLessThan(200);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 /** What a task costs and how its node scores (oracle/pricing.ts), at the edges: rounding, caps and bounds. */
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MODELS, MAX_SCORE, performanceScore, priceTask, type Model, type NodeMetrics } from "../../oracle/pricing";
+import { DEFAULT_MODELS, performanceScore, priceTask, type Model, type NodeMetrics } from "../../oracle/pricing";
 
 const model = (pricePer1MTokens: bigint): Model => ({ pricePer1MTokens, tokensPerSecond: 50 });
 const PLENTY = parseEther("1000000");
@@ -38,10 +38,10 @@ describe("performanceScore", () => {
   it.each<[string, bigint, NodeMetrics, number]>([
     // [what, reliability, metrics, score]: 0.7 × reliability + 10 × (uptime/100 + speed + accuracy)
     ["a perfect run at the initial reliability", 80n, perfect, 86],
-    ["a perfect run at full reliability", 100n, perfect, MAX_SCORE],
+    ["a perfect run at full reliability", 100n, perfect, 100],
     ["a perfect run from nothing", 0n, perfect, 30],
-    ["reliability above 100 counts as 100", 250n, perfect, MAX_SCORE],
-    ["reliability past 2^64 still counts as 100", 2n ** 70n, perfect, MAX_SCORE],
+    ["reliability above 100 counts as 100", 250n, perfect, 100],
+    ["reliability past 2^64 still counts as 100", 2n ** 70n, perfect, 100],
     ["half of everything", 80n, { uptime: 50, tokensPerSecond: 25, expectedTokensPerSecond: 50, accuracy: 0.5 }, 71],
     ["faster than expected earns no more than expected", 80n, { ...perfect, tokensPerSecond: 5_000 }, 86],
     ["no tokens per second", 80n, { ...perfect, tokensPerSecond: 0 }, 76],

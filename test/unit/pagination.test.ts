@@ -9,7 +9,7 @@ import type { Address } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiError } from "../../api/errors";
 import type { PgColumn } from "drizzle-orm/pg-core";
-import { loadPage, paginate, type Connection, type Ordering, type PageArgs, type SortKey } from "../../api/pagination";
+import { loadPage, paginate, type Connection, type Ordering, type PageArgs } from "../../api/pagination";
 import { prng } from "../../harness/scenario";
 import { payout } from "../../schema";
 import { tablesInMemory } from "./indexer-tables";
@@ -40,7 +40,7 @@ function payouts(count: number, seed: number): Payout[] {
 }
 
 /** An ordering from its name and its keys, most significant first. */
-const ordering = (name: string, ...keys: [PgColumn, SortKey["direction"]][]): Ordering => ({ name, keys: keys.map(([column, direction]) => ({ column, direction })) });
+const ordering = (name: string, ...keys: [PgColumn, "asc" | "desc"][]): Ordering => ({ name, keys: keys.map(([column, direction]) => ({ column, direction })) });
 
 const POSITION = ordering("test:position", [payout.blockNumber, "desc"], [payout.logIndex, "desc"], [payout.id, "desc"]);
 const MIXED = ordering("test:mixed", [payout.blockNumber, "asc"], [payout.logIndex, "desc"], [payout.id, "asc"]);
