@@ -13,7 +13,7 @@ import type { FeedHub } from "./feed/hub";
 import { headFor, judgeSync, type SyncState } from "./status";
 
 /** Enough of a chain client to tell at which block a transaction was mined, and where the chain's head is. */
-export type ChainReader = Pick<PublicClient, "getTransactionReceipt" | "getBlockNumber">;
+type ChainReader = Pick<PublicClient, "getTransactionReceipt" | "getBlockNumber">;
 
 export type ApiDependencies = {
   db: ApiDb;

@@ -12,7 +12,7 @@ import { getComplexity, type ComplexityEstimator } from "graphql-query-complexit
 /** The arguments that say how many items a list field returns. */
 const SIZE_ARGUMENTS = new Set(["first", "limit"]);
 
-export function costEstimator(defaultPageSize: number): ComplexityEstimator {
+function costEstimator(defaultPageSize: number): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
     const size = field.args.find((argument) => SIZE_ARGUMENTS.has(argument.name));
     const value: unknown = size ? args[size.name] : undefined;

@@ -23,7 +23,7 @@ import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
 import { createSqlApp, sqlDisabledApp } from "./sql";
 import { readiness } from "./status";
 
-export const SYNCED_PATH = "/synced";
+const SYNCED_PATH = "/synced";
 
 /**
  * Ponder serves /metrics from a registry of its own (not prom-client's global one), reachable
@@ -91,5 +91,5 @@ function sqlApp(config: ApiConfig, schema: Record<string, unknown>) {
     databaseUrl,
     schema: indexerSchema(),
     tables: Object.values(schema).filter(isTable).map((table) => getTableName(table)),
-  }).app;
+  });
 }

@@ -39,7 +39,7 @@ export class ApiError extends BaseError {
 }
 
 /** How much of a client's input a message may quote: enough to recognise it, never the whole of it. */
-export const QUOTE_LIMIT = 64;
+const QUOTE_LIMIT = 64;
 
 /** `text` cut to `limit` characters, marked with "…" where it was cut. */
 export function clip(text: string, limit = QUOTE_LIMIT): string {
@@ -47,7 +47,7 @@ export function clip(text: string, limit = QUOTE_LIMIT): string {
 }
 
 /** A message with every quoted part ("…", as graphql-js and our scalars quote input) clipped, and the whole bounded. */
-export function clipMessage(message: string): string {
+function clipMessage(message: string): string {
   const quoted = message.replace(/"((?:[^"\\]|\\.)*)"/g, (_match, inner: string) => `"${clip(inner)}"`);
   return clip(quoted, 4 * QUOTE_LIMIT + 200);
 }

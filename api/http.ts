@@ -16,7 +16,7 @@ import { GRAPHQL_PATH } from "./create-api";
 type Yoga = YogaServerInstance<{}, ApiContext>;
 
 /** A refusal before any GraphQL runs, shaped as GraphQL's own errors. */
-export function errorBody(code: string, message: string) {
+function errorBody(code: string, message: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 

@@ -36,7 +36,7 @@ const STATUS: Record<SqlErrorCode, 400 | 401 | 404 | 408 | 413 | 500> = {
   SQL_FAILED: 400,
 };
 
-export class SqlRefused extends BaseError {
+class SqlRefused extends BaseError {
   constructor(
     readonly code: SqlErrorCode,
     message: string,
@@ -82,7 +82,7 @@ const loadParser = () => (parser ??= loadPostgresParser().then(({ parse }) => pa
  * Refuses (SqlRefused) anything but one plain SELECT over `tables` (and its own CTEs).
  * Nothing is cached: every text is parsed and walked in full.
  */
-export async function validateSelect(sql: string, tables: ReadonlySet<string>): Promise<void> {
+async function validateSelect(sql: string, tables: ReadonlySet<string>): Promise<void> {
   if (sql.length > MAX_SQL_LENGTH) throw new SqlRefused("SQL_INVALID", `The statement is longer than ${MAX_SQL_LENGTH} characters`);
   const result = (await loadParser())(sql);
   if (result.error) throw new SqlRefused("SQL_INVALID", `Syntax error: ${typeof result.error === "string" ? result.error : result.error.message}`);
@@ -136,8 +136,9 @@ const ROWS_PER_FETCH = 200;
 /** The `/sql/*` routes when enabled: bearer token, validation, a read-only bounded run. */
 export function createSqlApp(settings: SqlSettings) {
   const tables = new Set(settings.tables);
-  // A connection of its own: a slow statement never takes one of Ponder's. Every transaction on it
-  // is read-only unless it says otherwise, and none can (only SELECT passes validation).
+  // A connection of its own, open as long as the Ponder process that serves the routes: a slow
+  // statement never takes one of Ponder's. Every transaction on it is read-only unless it says
+  // otherwise, and none can (only SELECT passes validation).
   const sql = postgres(settings.databaseUrl, {
     max: 2,
     onnotice: () => {},
@@ -203,7 +204,7 @@ export function createSqlApp(settings: SqlSettings) {
     }
   });
   app.all("/sql/*", (c) => reply(c, "SQL_INVALID", "Only GET /sql/db is served"));
-  return { app, close: () => sql.end() };
+  return app;
 }
 
 /** What `/sql/*` answers while API_SQL is off. */

@@ -25,7 +25,7 @@ const HEAD_TTL_MS = 1_000;
 const heads = new WeakMap<ChainHeadReader, { readAt: number; head: Promise<number> }>();
 
 /** The chain's head block number, read at most once per HEAD_TTL_MS per chain client. */
-export function chainHead(chain: ChainHeadReader): Promise<number> {
+function chainHead(chain: ChainHeadReader): Promise<number> {
   const cached = heads.get(chain);
   if (cached && Date.now() - cached.readAt <= HEAD_TTL_MS) return cached.head;
   // viem caches the block number for the client's polling interval (4 s by default): this cache replaces it.

@@ -31,11 +31,11 @@ export type AnvilInstance = {
   stop: () => Promise<void>;
 };
 
-export class AnvilStartError extends BaseError {
+class AnvilStartError extends BaseError {
   override name = "AnvilStartError";
 }
 
-export function anvilBinary(): string {
+function anvilBinary(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve("@foundry-rs/anvil-linux-amd64/package.json")), "bin", "anvil");
 }

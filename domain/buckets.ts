@@ -2,7 +2,7 @@
 
 export const HOUR = 3600;
 export const DAY = 86_400;
-export const WEEK = 7 * DAY;
+const WEEK = 7 * DAY;
 /** 1970-01-05, the first Monday after the epoch: weeks start on Monday, as in ISO-8601. */
 const FIRST_MONDAY = 4 * DAY;
 

@@ -95,7 +95,7 @@ const oracleSchema = z.object({
   LOG_LEVEL: logLevel.default("info"),
 });
 
-export type OracleSettings = Omit<z.infer<typeof oracleSchema>, "ORACLE_MODELS"> & { ORACLE_MODELS: ModelTable };
+type OracleSettings = Omit<z.infer<typeof oracleSchema>, "ORACLE_MODELS"> & { ORACLE_MODELS: ModelTable };
 export type OracleConfig = ChainConfig & OracleSettings;
 
 export function loadOracleConfig(env: NodeJS.ProcessEnv = process.env): OracleConfig {

@@ -4,7 +4,7 @@
  */
 import type { TxmCrashPoint } from "./txm/types";
 
-export type CrashPoint = "after-record-before-ack" | "after-dead-letter-before-mark" | TxmCrashPoint;
+type CrashPoint = "after-record-before-ack" | "after-dead-letter-before-mark" | TxmCrashPoint;
 
 export type CrashPoints = { hit(point: CrashPoint): void };
 

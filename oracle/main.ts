@@ -28,7 +28,7 @@ import { createTxStore } from "./txm/store";
 import type { TxmSettings } from "./txm/types";
 import { createOracleWorker } from "./worker";
 
-export function txmSettings(config: OracleConfig): TxmSettings {
+function txmSettings(config: OracleConfig): TxmSettings {
   return {
     confirmations: config.ORACLE_CONFIRMATIONS,
     finalityDepth: config.ORACLE_FINALITY_DEPTH,
@@ -43,7 +43,7 @@ export function txmSettings(config: OracleConfig): TxmSettings {
 }
 
 /** Opens the store and migrates it to the latest numbered migration. */
-export async function openSql(config: Pick<OracleConfig, "DATABASE_URL" | "ORACLE_DATA_DIR" | "ORACLE_DB_SCHEMA">): Promise<Sql> {
+async function openSql(config: Pick<OracleConfig, "DATABASE_URL" | "ORACLE_DATA_DIR" | "ORACLE_DB_SCHEMA">): Promise<Sql> {
   if (config.DATABASE_URL) {
     await migrateSchema({ url: config.DATABASE_URL }, config.ORACLE_DB_SCHEMA);
     return createPostgresSql({ url: config.DATABASE_URL });
@@ -70,7 +70,7 @@ export function createOracleClient(config: OracleConfig): PublicClient {
 }
 
 /** Opens everything the worker needs; `stream` may be passed in to share an in-process one. */
-export async function openOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
+async function openOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
   const log = options.log ?? createLogger({ level: config.LOG_LEVEL, name: "oracle" });
   const publicClient = createOracleClient(config);
   const chainId = await publicClient.getChainId();

@@ -17,8 +17,8 @@ export type TaskJob = {
   metrics: NodeMetrics;
   reportedAt: number;
 };
-export type RegisterNodeJob = { operation: "registerNode"; key: string; node: Address; owner: Address };
-export type RateNodeJob = { operation: "updateNodeRating"; key: string; node: Address; rating: number };
+type RegisterNodeJob = { operation: "registerNode"; key: string; node: Address; owner: Address };
+type RateNodeJob = { operation: "updateNodeRating"; key: string; node: Address; rating: number };
 export type Job = TaskJob | RegisterNodeJob | RateNodeJob;
 
 /** Why a message or job was dead-lettered: a stable class for metrics, and a sentence. */

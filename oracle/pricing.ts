@@ -13,7 +13,7 @@ export const DEFAULT_MODELS: ModelTable = {
   "llama-405b": { pricePer1MTokens: parseEther("15"), tokensPerSecond: 30 },
 };
 
-export const MAX_SCORE = 100;
+const MAX_SCORE = 100;
 
 /** The price of the work, never more than the user escrowed (the contract would revert). */
 export function priceTask(parameters: { model: Model; tokensGenerated: bigint; escrow: bigint }): bigint {

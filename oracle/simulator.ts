@@ -54,7 +54,7 @@ export type CreateSimulatorParameters = {
   log?: Logger;
 };
 
-export class SimulatorError extends BaseError {
+class SimulatorError extends BaseError {
   override name = "SimulatorError";
 }
 

@@ -29,7 +29,7 @@ export type ResultStream = {
 export type StreamKeys = { stream: string; deadLetter: string; group: string };
 
 /** `sourceId` names what died: the stream entry's id, or `job:<id>` for a job found dead later. */
-export type DeadLetterFields = { sourceId: string } & Record<string, string>;
+type DeadLetterFields = { sourceId: string } & Record<string, string>;
 
 /**
  * How long a dead letter's source is remembered. A source comes back only through a worker that

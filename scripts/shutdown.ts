@@ -7,8 +7,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 
-export type Shutdown = ReturnType<typeof createShutdown>;
-
 type Part = { name: string; stop: (budgetMs: number) => Promise<void> };
 
 /** Once a child's time is up and it is sent SIGKILL, how long to wait for the kernel to report it gone. */

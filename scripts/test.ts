@@ -1,8 +1,9 @@
 /**
  * `npm test`: every suite of the project in one run — the contracts (forge: unit, fuzz,
- * invariant), the ABI freshness check, and vitest (smoke, indexer, API, oracle). Ends with
- * one line `N passed, N failed` that CI reads. `npm test -- --contracts`: the contract steps only
- * (compile, ABI freshness, forge test), which is all a Solidity change needs re-run.
+ * invariant), the ABI freshness check, the typecheck, the unused-code check (knip), and vitest
+ * (smoke, indexer, API, oracle). Ends with one line `N passed, N failed` that CI reads.
+ * `npm test -- --contracts`: the contract steps only (compile, ABI freshness, forge test), which
+ * is all a Solidity change needs re-run.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
@@ -33,7 +34,7 @@ function step(name: string, ok: boolean) {
   console.log(`${ok ? "✓" : "✗"} ${name}`);
 }
 
-console.log("== contracts: build and ABI freshness; typecheck ==");
+console.log("== contracts: build and ABI freshness; typecheck; unused code ==");
 // scripts/forge.cjs, not the npm `forge` wrapper: the wrapper exits 0 even when forge failed.
 const build = await run("node", ["scripts/forge.cjs", "build"]);
 step("contracts compile", build.code === 0);
@@ -42,6 +43,9 @@ step("abis/ matches contracts/", abis.code === 0);
 if (!contractsOnly) {
   const typecheck = await run("tsc", ["--noEmit"]);
   step("TypeScript strict typecheck", typecheck.code === 0);
+  // Files, exports, types and dependencies nothing reaches from an entry point (knip.config.ts).
+  const knip = await run("npm", ["run", "-s", "knip"]);
+  step("unused code (knip)", knip.code === 0);
 }
 
 console.log("\n== contracts: forge test (unit, fuzz, invariant) ==");

@@ -22,7 +22,7 @@ const same = (column: string | null | undefined, wanted: string | null | undefin
 const wantsFinality = (entry: FeedEntry, includeFinality: boolean | null | undefined) => entry.action !== "FINALIZED" || includeFinality === true;
 
 /** The keys an entry is offered under: one per filterable column it has, and its topic's wildcard. */
-export function entryKeys(entry: FeedEntry): string[] {
+function entryKeys(entry: FeedEntry): string[] {
   switch (entry.topic) {
     case "payout": {
       const row = entry.row as FeedRow<"payout">;
@@ -127,6 +127,5 @@ export function createFilterIndex<T extends { filter: FeedFilter }>() {
       }
       return found;
     },
-    size: () => byKey.size,
   };
 }

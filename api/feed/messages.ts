@@ -7,12 +7,12 @@ import type { PgTable } from "drizzle-orm/pg-core";
 import { payout, stakingEvent, task } from "../../schema";
 import { ApiError } from "../errors";
 
-export const FEED_TABLES = { payout, task, staking: stakingEvent } as const;
+const FEED_TABLES = { payout, task, staking: stakingEvent } as const;
 export type FeedTopic = keyof typeof FEED_TABLES;
 export type FeedRow<T extends FeedTopic = FeedTopic> = (typeof FEED_TABLES)[T]["$inferSelect"];
 
 /** ADDED: committed by the indexer. RETRACTED: a reorg removed it. FINALIZED: past the finality depth. */
-export type FeedAction = "ADDED" | "RETRACTED" | "FINALIZED";
+type FeedAction = "ADDED" | "RETRACTED" | "FINALIZED";
 
 export type FeedChange<T extends FeedTopic = FeedTopic> = {
   topic: T;

@@ -27,7 +27,7 @@ export function combine(items: Delivery[]): Delivery {
 }
 
 /** The execution result a client receives for an error that ends its stream. */
-export function errorResult(error: ApiError): string {
+function errorResult(error: ApiError): string {
   return JSON.stringify({ errors: [new GraphQLError(error.shortMessage, { extensions: error.extensions }).toJSON()] });
 }
 

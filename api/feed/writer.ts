@@ -23,8 +23,6 @@ export type CreateFeedWriterParameters = {
   commits?: CommitSignal;
 };
 
-export type FeedWriter = ReturnType<typeof createFeedWriter>;
-
 export function createFeedWriter({ db, store, logger, pollMs, commits }: CreateFeedWriterParameters) {
   const reader = createFeedReader({ db });
   let token: string | undefined;

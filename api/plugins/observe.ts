@@ -35,7 +35,7 @@ export function createOperationLabels(max: number): (operationName: string) => s
   };
 }
 
-export function errorCodes(result: ExecutionResult): string[] {
+function errorCodes(result: ExecutionResult): string[] {
   return (result.errors ?? []).map((error) => String(error.extensions?.code ?? "GRAPHQL_VALIDATION_FAILED"));
 }
 

@@ -25,7 +25,7 @@ const listLengthRule =
   });
 
 /** Why this operation must not run, if it must not: checked once its variables are known. */
-export function refusal(args: Pick<ExecutionArgs, "schema" | "document" | "variableValues" | "operationName">, config: ApiConfig): GraphQLError | undefined {
+function refusal(args: Pick<ExecutionArgs, "schema" | "document" | "variableValues" | "operationName">, config: ApiConfig): GraphQLError | undefined {
   if (hasListLongerThan(args.variableValues, config.API_MAX_LIST_LENGTH)) return tooLong(config.API_MAX_LIST_LENGTH);
   const cost = queryCost({ schema: args.schema, document: args.document, variables: args.variableValues, operationName: args.operationName }, config.API_DEFAULT_PAGE_SIZE);
   if (cost !== undefined && cost > config.API_MAX_COST) {

@@ -15,11 +15,9 @@ import { metric } from "./use-metrics";
 /** Seconds a refused client is asked to wait: a slot usually frees within a queue timeout. */
 const RETRY_AFTER_SECONDS = 1;
 
-export type Limiter = ReturnType<typeof createLimiter>;
-
 type LimiterParameters = { maxConcurrent: number; maxQueued: number; queueTimeoutMs: number; onChange?: (running: number, queued: number) => void };
 
-export function createLimiter({ maxConcurrent, maxQueued, queueTimeoutMs, onChange }: LimiterParameters) {
+function createLimiter({ maxConcurrent, maxQueued, queueTimeoutMs, onChange }: LimiterParameters) {
   let running = 0;
   // A Set keeps insertion order: the first waiter is the oldest.
   const waiting = new Set<() => void>();
@@ -59,7 +57,7 @@ export function createLimiter({ maxConcurrent, maxQueued, queueTimeoutMs, onChan
   };
 }
 
-export function overloadedError(): GraphQLError {
+function overloadedError(): GraphQLError {
   return new GraphQLError(`The server is at capacity; retry in ${RETRY_AFTER_SECONDS} s`, {
     extensions: { code: "OVERLOADED", http: { status: 503, headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } } },
   });

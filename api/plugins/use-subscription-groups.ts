@@ -45,7 +45,7 @@ function stableJson(value: unknown): string {
   );
 }
 
-export function groupKey(args: ExecutionArgs): string {
+function groupKey(args: ExecutionArgs): string {
   const shape = shapeOf(args.document, args.operationName);
   const variables = { ...(args.variableValues ?? {}) };
   if (shape.cursorVariable) delete variables[shape.cursorVariable];

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { toEventSelector, type Abi, type AbiEvent, type Hex } from "viem";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../../abis";
 
-export const HANDLED_EVENTS = {
+const HANDLED_EVENTS = {
   FARToken: [
     "Transfer",
     "RewardRateUpdated",
@@ -35,7 +35,7 @@ export const HANDLED_EVENTS = {
   PriceFeed: ["AnswerUpdated"],
 } as const;
 
-export type IndexedContract = keyof typeof HANDLED_EVENTS;
+type IndexedContract = keyof typeof HANDLED_EVENTS;
 
 const ABIS: Record<IndexedContract, Abi> = { FARToken: farTokenAbi, InferencePayment: inferencePaymentAbi, PriceFeed: mockPriceFeedAbi };
 

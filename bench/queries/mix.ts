@@ -7,7 +7,7 @@
 export type Target = "ours" | "ponder";
 
 /** One GraphQL request as sent, and how its `data` reads as the canonical answer. */
-export type Operation = {
+type Operation = {
   query: string;
   variables: Record<string, unknown>;
   canonical: (data: Json) => unknown;

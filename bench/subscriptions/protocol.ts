@@ -1,5 +1,5 @@
 /** What the bench's main process and its subscriber processes (clients.ts) say to each other. */
-export type Transport = "sse" | "ws";
+type Transport = "sse" | "ws";
 
 /** One subscriber: which replica (its /graphql URL), which transport, which operation. */
 export type SubscriberSpec = { index: number; transport: Transport; url: string; query: string; variables: Record<string, unknown> };

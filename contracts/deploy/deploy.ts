@@ -38,8 +38,8 @@ export type DeployContractsParameters = {
 
 export type DeployContractsReturnType = DeploymentManifest;
 
-export const ORACLE_ROLE = keccak256(toHex("ORACLE_ROLE"));
-export const REVENUE_ROLE = keccak256(toHex("REVENUE_ROLE"));
+const ORACLE_ROLE = keccak256(toHex("ORACLE_ROLE"));
+const REVENUE_ROLE = keccak256(toHex("REVENUE_ROLE"));
 
 export async function deployContracts(parameters: DeployContractsParameters): Promise<DeployContractsReturnType> {
   const { publicClient, walletClient, oracle, treasury } = parameters;

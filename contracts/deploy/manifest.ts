@@ -12,7 +12,7 @@ import { BaseError } from "../../common/errors";
 const address = z.string().refine((value) => isAddress(value, { strict: false })).transform((v) => v.toLowerCase() as Address);
 const deployed = z.object({ address, deployBlock: z.number().int().nonnegative() });
 
-export const manifestSchema = z.object({
+const manifestSchema = z.object({
   chainId: z.number().int().positive(),
   deployBlock: z.number().int().nonnegative(),
   contracts: z.object({ FARToken: deployed, InferencePayment: deployed, PriceFeed: deployed }),
@@ -21,7 +21,7 @@ export const manifestSchema = z.object({
 
 export type DeploymentManifest = z.infer<typeof manifestSchema>;
 
-export class ManifestError extends BaseError {
+class ManifestError extends BaseError {
   override name = "ManifestError";
 }
 

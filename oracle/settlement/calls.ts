@@ -10,7 +10,7 @@ import type { JobRecord } from "./jobs";
 type Priced = { actualCost?: bigint; score?: number };
 
 /** The contract functions the oracle calls: one per job operation, and the two batch forms. */
-export type CallOperation = Job["operation"] | "completeTasks" | "failTasks";
+type CallOperation = Job["operation"] | "completeTasks" | "failTasks";
 
 export type PlannedCall = { operation: CallOperation; jobs: JobRecord[] };
 

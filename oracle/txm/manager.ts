@@ -17,7 +17,7 @@ import type { TxmContext, TxRequest } from "./types";
 export type TxManager = ReturnType<typeof createTxManager>;
 
 /** Headroom over the estimate: the state it ran on can move before the block (ratings, stakes). */
-export const withHeadroom = (estimate: bigint) => (estimate * 13n) / 10n;
+const withHeadroom = (estimate: bigint) => (estimate * 13n) / 10n;
 
 export function createTxManager(parameters: TxmContext & { lease: Lease; holder: string }) {
   const context: TxmContext = parameters;

@@ -90,7 +90,7 @@ export type ChainBackend = Pick<
   "getTransactionCount" | "estimateGas" | "estimateFeesPerGas" | "sendRawTransaction" | "getTransactionReceipt" | "getBlock"
 >;
 
-export type TxmMetrics = {
+type TxmMetrics = {
   attempts: Counter<"reason">;
   failed: Counter<"class">;
   gasSpent: Counter;

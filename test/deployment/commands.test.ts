@@ -57,6 +57,17 @@ describe("the READMEs' commands", () => {
     }
   });
 
+  it("npm run test:unit: the unit tests alone, with no database, Redis or chain to reach", { timeout: 300_000 }, async () => {
+    const { DATABASE_URL: _database, REDIS_URL: _redis, ...env } = process.env;
+    const reportPath = join(await mkdtemp(join(tmpdir(), "far-unit-")), "report.json");
+    const unit = spawnSync("npm", ["run", "-s", "test:unit", "--", "--reporter=json", `--outputFile=${reportPath}`], { env, encoding: "utf8", timeout: 240_000 });
+    expect(unit.status, unit.stderr.slice(-2000)).toBe(0);
+    const report = JSON.parse(await readFile(reportPath, "utf8")) as { numTotalTests: number; numFailedTests: number; testResults: { name: string }[] };
+    expect(report.numFailedTests).toBe(0);
+    expect(report.numTotalTests).toBeGreaterThan(300);
+    expect(report.testResults.map((file) => file.name).filter((name) => !name.includes("/test/unit/"))).toEqual([]);
+  });
+
   it("a wrong setting stops each entry point at once with one line naming it", () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [["start"], { PORT: "http" }, /Invalid setting PORT: /],

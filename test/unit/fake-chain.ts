@@ -26,8 +26,6 @@ export type FakeTx = { hash: Hash; raw: Hex; nonce: number; to: Address; data: H
 
 export type FakeBlock = { number: bigint; hash: Hash; txs: FakeTx[] };
 
-export type FakeChain = ReturnType<typeof createFakeChain>;
-
 /** What the node answered to one sendRawTransaction. */
 export type FakeSend = { hash: Hash; nonce: number; answer: "accepted" | "replaced" | "nonce too low" | "already known" | "replacement transaction underpriced" };
 
