@@ -10,7 +10,7 @@ import { bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "../../d
 import { decodeCheckpoint, progressOf, readProgress } from "../../domain/progress";
 import { BASIS_POINTS, claimableAt, DAYS_PER_YEAR, rewardPerTokenAt, type RewardIndexState, type StakerAccrualState } from "../../domain/staking";
 import { INDEXED_TASK_STATUSES, TASK_STATUSES, taskIdOf, taskSalt } from "../../domain/tasks";
-import { prng } from "../../harness/scenario";
+import { seededRandom } from "../../common/random";
 
 /** Ponder's own encoder, which its package does not export (so it is loaded by path, typed from its declarations): the strings decodeCheckpoint must read. */
 const { encodeCheckpoint } = (await import(`${"../../node_modules/ponder/dist/esm/utils/checkpoint.js"}`)) as typeof import("../../node_modules/ponder/dist/types/utils/checkpoint");
@@ -51,7 +51,7 @@ describe("bucketStart", () => {
   );
 
   it("holds its time, starts at local midnight (Monday for weeks) and is the same for every time in it", () => {
-    const random = prng(14);
+    const random = seededRandom(14);
     for (let i = 0; i < 2_000; i++) {
       const time = random.int(4_000_000_000) - 1_000_000_000;
       const interval = random.pick(["HOUR", "DAY", "WEEK"] as const)!;

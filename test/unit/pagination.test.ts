@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiError } from "../../api/errors";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import { loadPage, paginate, type Connection, type Ordering, type PageArgs } from "../../api/pagination";
-import { prng } from "../../harness/scenario";
+import { seededRandom } from "../../common/random";
 import { payout } from "../../schema";
 import { tablesInMemory } from "./indexer-tables";
 
@@ -21,7 +21,7 @@ const NOBODY: Address = "0x00000000000000000000000000000000000000ff";
 
 /** Few distinct blocks, log indexes and amounts, so that every key of every ordering ties somewhere. */
 function payouts(count: number, seed: number): Payout[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const amounts = [1n, 10n ** 18n, 2n ** 70n + 1n, 2n ** 200n];
   return Array.from({ length: count }, (_, i) => ({
     id: `p${String(i).padStart(3, "0")}`,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiError } from "../../api/errors";
 import { revenueSeries, revenueSummary, topEarningNodes, type RevenueFilter, type SeriesSpec } from "../../api/revenue";
 import type { RevenuePoint, RevenueTotals, Stream } from "../../api/types/refs";
-import { prng } from "../../harness/scenario";
+import { seededRandom } from "../../common/random";
 import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../../schema";
 import { tablesInMemory } from "./indexer-tables";
 
@@ -28,7 +28,7 @@ const QUIET_DAY = 5;
 
 /** Sixteen days of payouts; amounts past 2^64 so that sums only add up as bigints. */
 function payouts(count: number, seed: number): Payout[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const rows: Payout[] = [];
   for (let i = 0; rows.length < count; i++) {
     const timestamp = T0 + random.int(16 * D);
