@@ -18,7 +18,7 @@ export function anvilAccount(index: number): LocalAccount {
 /** Where the simulator's, the test scenarios' and the benches' users start among anvil's accounts. */
 export const USER_ACCOUNT_OFFSET = 10;
 /** Where their nodes start: room for 30 users below. */
-export const NODE_ACCOUNT_OFFSET = 40;
+const NODE_ACCOUNT_OFFSET = 40;
 
 /** The first `count` users: anvil accounts from USER_ACCOUNT_OFFSET. */
 export const userAccounts = (count: number) => Array.from({ length: count }, (_, i) => anvilAccount(USER_ACCOUNT_OFFSET + i));
