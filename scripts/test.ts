@@ -8,12 +8,21 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { CHROMIUM_PATH, hasChromium } from "../harness/graphiql";
 
 const contractsOnly = process.argv.includes("--contracts");
 
 type Tally = { passed: number; failed: number; skipped: number };
+type VitestReport = {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+};
+/** What failed, repeated at the end: CI keeps only the tail of a long run. */
+const failures: string[] = [];
 const total: Tally = { passed: 0, failed: 0, skipped: 0 };
 
 function run(command: string, args: string[], capture = false): Promise<{ code: number; output: string }> {
@@ -30,7 +39,10 @@ function run(command: string, args: string[], capture = false): Promise<{ code: 
 
 function step(name: string, ok: boolean) {
   if (ok) total.passed += 1;
-  else total.failed += 1;
+  else {
+    total.failed += 1;
+    failures.push(name);
+  }
   console.log(`${ok ? "✓" : "✗"} ${name}`);
 }
 
@@ -56,6 +68,7 @@ if (forgeSummary) {
   total.failed += Number(forgeSummary[2]);
   total.skipped += Number(forgeSummary[3]);
 }
+failures.push(...[...forge.output.matchAll(/^\[FAIL[^\n]*/gm)].map(([line]) => `forge: ${line}`));
 if (forge.code !== 0 && (!forgeSummary || Number(forgeSummary[2]) === 0)) step("forge test ran", false);
 
 if (contractsOnly) finish();
@@ -70,13 +83,20 @@ for (const suite of skippedSuites) console.log(`skipping: ${suite}`);
 const reportPath = join(await mkdtemp(join(tmpdir(), "far-vitest-")), "report.json");
 const vitest = await run("vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile=${reportPath}`]);
 const report = await readFile(reportPath, "utf8").then(
-  (text) => JSON.parse(text) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number },
+  (text) => JSON.parse(text) as VitestReport,
   () => undefined,
 );
 if (report) {
   total.passed += report.numPassedTests;
   total.failed += report.numFailedTests;
   total.skipped += report.numPendingTests + report.numTodoTests;
+  for (const file of report.testResults) {
+    const where = relative(process.cwd(), file.name);
+    const failed = file.assertionResults.filter((test) => test.status === "failed");
+    for (const test of failed) failures.push(`${where} > ${test.fullName}: ${firstLine(test.failureMessages[0])}`);
+    // A file that failed outside any test (a hook, an import) has no failed assertion to name.
+    if (failed.length === 0 && file.message) failures.push(`${where}: ${firstLine(file.message)}`);
+  }
 }
 if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step("vitest ran", false);
 
@@ -84,7 +104,12 @@ if (skippedSuites.length > 0) console.log(`\nskipped: ${skippedSuites.join("; ")
 
 finish();
 
+function firstLine(text = ""): string {
+  return (text.split("\n", 1)[0] ?? "").slice(0, 300);
+}
+
 function finish(): never {
+  if (failures.length > 0) console.log(`\nfailed:\n${failures.map((failure) => `  ✗ ${failure}`).join("\n")}`);
   console.log(`\n${total.skipped} skipped`);
   console.log(`${total.passed} passed, ${total.failed} failed`);
   process.exit(total.failed > 0 ? 1 : 0);
