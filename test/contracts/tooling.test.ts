@@ -9,6 +9,7 @@ import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { patience } from "../../harness/wait";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const COPIED = [
@@ -31,7 +32,7 @@ const CASE_TIMEOUT = 400_000;
 let project: string;
 
 function npm(args: string[]) {
-  const run = spawnSync("npm", ["run", "-s", ...args], { cwd: project, encoding: "utf8", timeout: 300_000 });
+  const run = spawnSync("npm", ["run", "-s", ...args], { cwd: project, encoding: "utf8", timeout: patience(300_000) });
   return { status: run.status, output: `${run.stdout}\n${run.stderr}` };
 }
 

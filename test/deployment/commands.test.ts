@@ -15,7 +15,7 @@ import { startAnvil, type AnvilInstance } from "../../common/anvil";
 import { anvilAccount, createClients } from "../../common/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { startDeployedChain } from "../../harness/chain";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
 import { oracleEnv } from "../../harness/oracle";
 import { settlementCounts } from "../oracle/helpers";
@@ -28,7 +28,7 @@ async function filesUnder(directory: string): Promise<string[]> {
 }
 
 function npm(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync("npm", ["run", "-s", ...args], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 240_000 });
+  return spawnSync("npm", ["run", "-s", ...args], { env: { ...process.env, ...env }, encoding: "utf8", timeout: patience(240_000) });
 }
 
 describe("the READMEs' commands", () => {
@@ -57,10 +57,10 @@ describe("the READMEs' commands", () => {
     }
   });
 
-  it("npm run test:unit: the unit tests alone, with no database, Redis or chain to reach", { timeout: 300_000 }, async () => {
+  it("npm run test:unit: the unit tests alone, with no database, Redis or chain to reach", { timeout: patience(300_000) }, async () => {
     const { DATABASE_URL: _database, REDIS_URL: _redis, ...env } = process.env;
     const reportPath = join(await mkdtemp(join(tmpdir(), "far-unit-")), "report.json");
-    const unit = spawnSync("npm", ["run", "-s", "test:unit", "--", "--reporter=json", `--outputFile=${reportPath}`], { env, encoding: "utf8", timeout: 240_000 });
+    const unit = spawnSync("npm", ["run", "-s", "test:unit", "--", "--reporter=json", `--outputFile=${reportPath}`], { env, encoding: "utf8", timeout: patience(240_000) });
     expect(unit.status, unit.stderr.slice(-2000)).toBe(0);
     const report = JSON.parse(await readFile(reportPath, "utf8")) as { numTotalTests: number; numFailedTests: number; testResults: { name: string }[] };
     expect(report.numFailedTests).toBe(0);
@@ -112,7 +112,7 @@ describe("the READMEs' commands", () => {
     expect(perTask("completeTasks (batch of 50)") * 2n).toBeLessThan(perTask("completeTask (single)"));
   });
 
-  it.skipIf(!process.env.REDIS_URL)("npm run oracle with npm run simulate: every simulated task settled once over Redis", { timeout: 300_000 }, async () => {
+  it.skipIf(!process.env.REDIS_URL)("npm run oracle with npm run simulate: every simulated task settled once over Redis", { timeout: patience(300_000) }, async () => {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
     const env = { ...process.env, ...oracleEnv(chain, { REDIS_URL: process.env.REDIS_URL!, LOG_LEVEL: "info", SIMULATOR_ROUNDS: "1", SIMULATOR_TASKS: "12", SIMULATOR_RATE: "50" }) };

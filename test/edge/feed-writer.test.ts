@@ -18,7 +18,7 @@ import type { FeedEntry, FeedRow } from "../../api/feed/messages";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 import { FAR, startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
 import { runScenario } from "../../harness/scenario";
 
@@ -178,7 +178,7 @@ describe.skipIf(!redisUrl || !databaseUrl)("commit notices wake the feed writer 
     console.log(`postgres: receipt→entry ms ${fromReceipt.map(Math.round).join(" ")} (median ${Math.round(median(fromReceipt))}); notice→entry ms ${fromNotice.map(Math.round).join(" ")} (median ${Math.round(median(fromNotice))})`);
     expect(Math.max(...fromNotice)).toBeLessThan(1_000);
     expect(Math.max(...fromReceipt)).toBeLessThan(1_000);
-  }, 900_000);
+  }, patience(900_000));
 });
 
 describe.skipIf(!redisUrl)("commit notices wake the feed writer on PGlite", () => {
@@ -186,5 +186,5 @@ describe.skipIf(!redisUrl)("commit notices wake the feed writer on PGlite", () =
     const { fromReceipt } = await commitLatencies("pglite");
     console.log(`pglite: receipt→entry ms ${fromReceipt.map(Math.round).join(" ")} (median ${Math.round(median(fromReceipt))})`);
     expect(Math.max(...fromReceipt)).toBeLessThan(1_000);
-  }, 900_000);
+  }, patience(900_000));
 });

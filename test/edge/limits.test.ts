@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql, subscribeSse, subscribeWs, type SubscriptionHandle } from "../../harness/graphql";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { stakingCursor, startEdge, type Edge } from "./setup";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -35,7 +35,7 @@ describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and 
   beforeAll(async () => {
     edge = await startEdge({ databaseUrl: databaseUrl!, steps: 60, env: { API_TX_WAIT_TIMEOUT_MS: String(TX_WAIT_MS), API_METRICS_MAX_OPERATIONS: String(MAX_OPERATIONS) } });
     cursor = await stakingCursor(edge, edge.embeddedUrl);
-  }, 1_200_000);
+  }, patience(1_200_000));
   afterAll(async () => {
     await edge?.stop();
   });

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribeSse } from "../../harness/graphql";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { CHEAP_QUERY, codesOf, PAYOUTS_QUERY, post, stallChain, STALLING_QUERY, startEdge, type Edge, type Reply } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -30,7 +30,7 @@ describe.skipIf(!databaseUrl)("load shedding", () => {
     targets.embedded = { graphqlUrl: edge.embeddedUrl, metricsUrl: `${edge.ponder.baseUrl}/metrics` };
     targets.replica = { graphqlUrl: replica.graphqlUrl, metricsUrl: `${replica.baseUrl}/metrics` };
     rateLimitedUrl = limited.graphqlUrl;
-  }, 600_000);
+  }, patience(600_000));
   afterAll(async () => {
     await edge?.stop();
   });

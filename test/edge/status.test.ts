@@ -5,7 +5,7 @@
  * reason; once it catches up, synced again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { post, startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -21,7 +21,7 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
     // Ponder polls the chain every 10 s here: new blocks stay unindexed for a while.
     edge = await startEdge({ databaseUrl: databaseUrl!, ponderEnv: { ...settings, RPC_POLLING_INTERVAL_MS: "10000" } });
     replica = await edge.startReplica(settings);
-  }, 600_000);
+  }, patience(600_000));
   afterAll(async () => {
     if (edge?.ponder.child.exitCode === null) edge.ponder.child.kill("SIGCONT");
     await edge?.stop();
@@ -37,7 +37,7 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
   const synced = async (url: string) => (await status(url)).synced;
   const mine = (blocks: number) => edge.chain.testClient.mine({ blocks });
 
-  it("replica: a paused indexer is not synced and /ready answers 503 with the reason; resumed, both recover", { timeout: 400_000 }, async () => {
+  it("replica: a paused indexer is not synced and /ready answers 503 with the reason; resumed, both recover", { timeout: patience(400_000) }, async () => {
     await waitUntil(() => synced(replica.graphqlUrl), "synced before the pause", 120_000).catch((error: Error) => {
       throw new Error(`${error.message}; last seen ${JSON.stringify(last)}`);
     });
@@ -61,7 +61,7 @@ describe.skipIf(!databaseUrl)("synced and readiness follow the chain's head", ()
     expect((await fetch(`${replica.baseUrl}/ready`)).status).toBe(200);
   });
 
-  it("embedded: blocks the indexer has not polled yet make it unsynced, and /synced 503; after its next poll, both recover", { timeout: 400_000 }, async () => {
+  it("embedded: blocks the indexer has not polled yet make it unsynced, and /synced 503; after its next poll, both recover", { timeout: patience(400_000) }, async () => {
     await waitUntil(() => synced(edge.embeddedUrl), "synced before mining", 120_000).catch((error: Error) => {
       throw new Error(`${error.message}; last seen ${JSON.stringify(last)}`);
     });

@@ -11,7 +11,7 @@ import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribeSse } from "../../harness/graphql";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
 import { metricValue, stakingCursor, startEdge, type Edge } from "./setup";
 
@@ -76,7 +76,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     // A cursor from before the history below, on each feed: resuming from it replays all of it.
     early = { embedded: await stakingCursor(edge, edge.embeddedUrl), replica: await stakingCursor(edge, edge.replicaGraphql) };
     await settle(150, 21);
-  }, 1_200_000);
+  }, patience(1_200_000));
   afterAll(async () => {
     await edge?.stop();
   });

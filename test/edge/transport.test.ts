@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { listeningAddresses } from "../../harness/ports";
 import { CHEAP_QUERY, codesOf, post, startEdge, type Edge } from "./helpers";
+import { patience } from "../../harness/wait";
 
 const databaseUrl = process.env.DATABASE_URL;
 const MAX_BODY_BYTES = 20_000;
@@ -22,7 +23,7 @@ describe.skipIf(!databaseUrl)("transport limits", () => {
     replica = await edge.startReplica({ API_MAX_BODY_BYTES: String(MAX_BODY_BYTES) });
     urls.embedded = edge.embeddedUrl;
     urls.replica = replica.graphqlUrl;
-  }, 600_000);
+  }, patience(600_000));
   afterAll(async () => {
     await edge?.stop();
   });

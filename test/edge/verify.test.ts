@@ -12,6 +12,7 @@ import { createTestDatabase } from "../../harness/database";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver } from "../helpers/reorg";
 import { runScenario } from "../../harness/scenario";
+import { patience } from "../../harness/wait";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TABLES = ["token_stats", "account", "staker", "escrow_account", "node", "task", "payout"];
@@ -35,7 +36,7 @@ describe.skipIf(!databaseUrl)("far verify", () => {
     };
     delete env.DATABASE_URL;
     if (through === "postgres") env.DATABASE_URL = database.url;
-    const run = spawnSync("npm", ["run", "-s", "far", "--", "verify"], { env, encoding: "utf8", timeout: 240_000 });
+    const run = spawnSync("npm", ["run", "-s", "far", "--", "verify"], { env, encoding: "utf8", timeout: patience(240_000) });
     const counts = /rows checked per table \([^)]*\): (.*)/.exec(run.stdout)?.[1] ?? "";
     const rows = Object.fromEntries(counts.split(", ").map((entry) => [entry.slice(0, entry.lastIndexOf(" ")), Number(entry.slice(entry.lastIndexOf(" ") + 1))]));
     return { ...run, rows };

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { generateHistory } from "../../harness/history";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import type { QueryRows } from "../../domain/progress";
 
 async function snapshot(query: QueryRows, schema: string) {
@@ -27,7 +27,7 @@ describe("indexer restart after SIGKILL mid-backfill", () => {
     for (const step of cleanup.reverse()) await step();
   });
 
-  it("resumes and ends equal to an uninterrupted run", { timeout: 400_000 }, async () => {
+  it("resumes and ends equal to an uninterrupted run", { timeout: patience(400_000) }, async () => {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
     const history = await generateHistory({ publicClient: chain.publicClient, manifest: chain.manifest, targetEvents: 20_000 });

@@ -13,6 +13,7 @@ import { startSlowRpc } from "../helpers/slow-rpc";
 import { nodeAddresses, userAccounts } from "../../common/chain";
 import { oracleEnv, type Chain } from "../../harness/oracle";
 import { expectAllSettledOnce, simulatorOn } from "./helpers";
+import { patience } from "../../harness/wait";
 
 const LEASE_MS = 2_000;
 
@@ -54,5 +55,5 @@ describe("oracle lease under a slow RPC", () => {
     expect((await value("oracle_lease_lost_total"))[0]?.value ?? 0).toBe(0);
     expect((await value("oracle_circuit_opened_total"))[0]?.value ?? 0).toBe(0);
     expect((await value("oracle_failed_total")).filter((sample) => sample.labels.class === "transient")).toEqual([]);
-  }, 180_000);
+  }, patience(180_000));
 });

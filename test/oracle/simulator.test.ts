@@ -13,6 +13,7 @@ import { createMemoryStream } from "../../oracle/stream";
 import { reorg, startDeployedChain } from "../../harness/chain";
 import type { Chain } from "../../harness/oracle";
 import { simulatorOn } from "./helpers";
+import { patience } from "../../harness/wait";
 
 const RECEIPT_TIMEOUT_MS = 3_000;
 
@@ -34,7 +35,7 @@ describe("scheduler simulator, anvil mining every second", () => {
       receiptTimeoutMs: RECEIPT_TIMEOUT_MS,
     });
     await simulator.fundUsers(parseEther("1000"));
-  }, 60_000);
+  }, patience(60_000));
   afterAll(async () => {
     await chain?.anvil.stop();
   });
@@ -80,7 +81,7 @@ describe("scheduler simulator, anvil mining every second", () => {
     // And the next round is whole again.
     const next = await simulator.createTasks(4);
     expect(next).toHaveLength(4);
-  }, 90_000);
+  }, patience(90_000));
 
   it("gives up a receipt that does not come within the timeout, and carries on when blocks come again", async () => {
     const client = chain.testClient;
@@ -98,5 +99,5 @@ describe("scheduler simulator, anvil mining every second", () => {
     const resumed = await simulator.createTasks(3);
     expect(resumed).toHaveLength(3);
     expect(await createdLogs(resumed)).toHaveLength(3);
-  }, 60_000);
+  }, patience(60_000));
 });

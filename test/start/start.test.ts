@@ -18,7 +18,7 @@ import { reorg } from "../../harness/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
 import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../../harness/graphiql";
 import { data, subscribeSse } from "../../harness/graphql";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { freePort, listeningAddresses } from "../../harness/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 
@@ -43,7 +43,7 @@ describe("npm start", () => {
     spawnSync("npm", ["run", "-s", "far", "--", ...args], {
       env: { ...env, RPC_URL: `http://127.0.0.1:${anvilPort}`, INDEXER_URL: `http://127.0.0.1:${port}`, ORACLE_URL: `http://127.0.0.1:${oraclePort}` },
       encoding: "utf8",
-      timeout: 240_000,
+      timeout: patience(240_000),
     });
 
   beforeAll(async () => {
@@ -80,7 +80,7 @@ describe("npm start", () => {
     await waitUntil(() => output.includes("[far] Ctrl-C stops everything.") || child.exitCode !== null, "npm start to print ready", 180_000);
     readyAt = Date.now();
     step("ready");
-  }, 200_000);
+  }, patience(200_000));
 
   afterAll(async () => {
     for (const undo of cleanup.reverse()) await undo();
@@ -223,7 +223,7 @@ describe("npm start", () => {
       return settled.some((log) => ids.has(log.args.taskId!));
     }, "the oracle to settle a task created after the reorg", 90_000);
     step("traffic after the reorg");
-  }, 300_000);
+  }, patience(300_000));
 
   it("listens on 127.0.0.1 only: Ponder with the API, anvil and the oracle", async () => {
     for (const used of [port, anvilPort, oraclePort]) expect(await listeningAddresses(used), `port ${used}`).toEqual(["127.0.0.1"]);

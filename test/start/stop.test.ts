@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../harness/wait";
+import { waitUntil, patience } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
 
 const RUNS = 20;
@@ -153,7 +153,7 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     expect(first.ready(), first.output().slice(-3000)).toBe(true);
     readyMs = Date.now() - started;
     await interruptAndExpectNothingLeft(first, "first start");
-  }, 300_000);
+  }, patience(300_000));
 
   afterAll(async () => {
     for (const run of runs) await run.kill();
@@ -177,7 +177,7 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
       const { stoppedMs, processes } = await interruptAndExpectNothingLeft(run, `run ${index}, Ctrl-C ${moment}`);
       process.stderr.write(`[stop test] run ${index}: Ctrl-C ${moment}, ${processes} processes, all gone in ${stoppedMs} ms\n`);
     }
-  }, 1_800_000);
+  }, patience(1_800_000));
 
   it("kills a Ponder that cannot act on SIGTERM (SIGSTOP) once its share of the deadline is up, and says so", async () => {
     const run = startRun(await envWithFreePorts());
@@ -192,5 +192,5 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     await run.exited;
     expect(run.output()).toMatch(/\[far\] Ponder did not stop within [\d.]+ s; killing its process group/);
     process.stderr.write(`[stop test] frozen Ponder: all gone in ${stoppedMs} ms\n`);
-  }, 300_000);
+  }, patience(300_000));
 });
