@@ -1,10 +1,10 @@
 /**
- * The feed's fan-out, one per API process: it follows the indexer's progress (woken by its commits where they are
- * signalled, polling otherwise) for `indexingStatus`, and tails the feed log (written by the feed
- * writer, api/feed/writer.ts) once, handing each entry only to the subscribers whose filters may
- * want it (api/feed/filters.ts) — one by one, executed by Yoga per subscriber, or in groups that
- * execute it once for all their members (api/feed/groups.ts). Subscribers never touch the
- * database; each is bounded (api/feed/member.ts).
+ * The feed's fan-out, one per API process: it follows the indexer's progress (woken by its
+ * commits where they are signalled, polling otherwise) for `indexingStatus`, and tails the feed
+ * log (written by the feed writer, api/feed/writer.ts) once, handing each entry only to the
+ * subscribers whose filters may want it (api/feed/filters.ts) — one by one, executed by Yoga per
+ * subscriber, or in groups that execute it once for all their members (api/feed/groups.ts).
+ * Subscribers never touch the database; each is bounded (api/feed/member.ts).
  */
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
