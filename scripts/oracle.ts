@@ -5,7 +5,7 @@
  */
 import { runCommand } from "../common/cli";
 import { loadOracleConfig } from "../oracle/config";
-import { startOracle } from "../oracle/main";
+import { startOracle } from "../oracle/start-oracle";
 
 const [command] = process.argv.slice(2);
 if (command !== undefined) {

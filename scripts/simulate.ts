@@ -6,7 +6,7 @@ import { runCommand } from "../common/cli";
 import { ConfigError } from "../common/errors";
 import { loadSimulatorConfig } from "../oracle/config";
 import { createLogger } from "../common/logger";
-import { createOracleClient, openStream } from "../oracle/main";
+import { createOracleClient, openStream } from "../oracle/start-oracle";
 import { runSimulator } from "../oracle/simulator";
 
 runCommand(async () => {

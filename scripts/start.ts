@@ -26,7 +26,7 @@ import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
 import { loadSimulatorConfig } from "../oracle/config";
 import { createLogger } from "../common/logger";
-import { startOracle } from "../oracle/main";
+import { startOracle } from "../oracle/start-oracle";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { deployFromConfig } from "./deploy";
