@@ -113,8 +113,8 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
     crash,
   });
   const server =
-    config.ORACLE_METRICS_PORT > 0
-      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, host: config.ORACLE_METRICS_HOST, stream, jobs, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
+    config.ORACLE_HTTP_PORT > 0
+      ? await serveOracleHttp({ metrics, port: config.ORACLE_HTTP_PORT, host: config.ORACLE_HTTP_HOST, stream, jobs, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
       : undefined;
   const worker = createOracleWorker({
     intake,

@@ -116,7 +116,7 @@ async function main() {
   say(`Metrics:    ${api}/metrics`);
   say(`Query:      curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
   say(`Subscribe:  curl -N ${api}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"query":"subscription { payouts { cursor action payout { stream recipient amount usdValue } } }"}'`);
-  say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_METRICS_PORT})`);
+  say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_HTTP_PORT})`);
   say("Ctrl-C stops everything.");
 }
 
