@@ -23,7 +23,7 @@ runCommand(async () => {
     signalled = true;
     if (!oracle || stopped) return;
     stopped = true;
-    oracle.log.info({ msg: "shutting down: confirming what is in flight" });
+    oracle.logger.info({ msg: "shutting down: confirming what is in flight" });
     void oracle.stop().then(() => process.exit(0));
   };
   process.on("SIGINT", stop);

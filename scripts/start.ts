@@ -98,12 +98,12 @@ async function main() {
   await guard(writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 }));
   const simulatorConfig = loadSimulatorConfig(env);
   const stream = createMemoryStream();
-  const log = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
-  const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, log }));
+  const logger = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
+  const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, logger }));
   shutdown.part("the oracle", () => oracle.stop());
   if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
-    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, log: log.child({ name: "simulator" }), signal: shutdown.signal }).catch(
-      (error: unknown) => !shutdown.stopping && log.error({ msg: "simulator stopped", error: String(error) }),
+    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, logger: logger.child({ name: "simulator" }), signal: shutdown.signal }).catch(
+      (error: unknown) => !shutdown.stopping && logger.error({ msg: "simulator stopped", error: String(error) }),
     );
   }
 
