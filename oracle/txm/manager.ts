@@ -74,12 +74,12 @@ export function createTxManager(parameters: TxmContext & { lease: Lease; holder:
      * `sendNew` is false, e.g. while shutting down) sign what is waiting. Only the lease holder
      * may call it. Returns how many transactions are still unmined and how many requests wait.
      */
-    async tick(options: { sendNew: boolean }): Promise<{ unmined: number; sent: number }> {
+    async tick({ sendNew }: { sendNew: boolean }): Promise<{ unmined: number; sent: number }> {
       const minedNonce = await chain.getTransactionCount({ address: account.address, blockTag: "latest" });
       await confirm(await store.unmined(), minedNonce);
       const unmined = await store.unmined();
       await bump(unmined, minedNonce);
-      const sent = options.sendNew ? await sendUnstarted() : 0;
+      const sent = sendNew ? await sendUnstarted() : 0;
       return { unmined: unmined.length + sent, sent };
     },
 
