@@ -9,7 +9,7 @@ import type { WebSocket } from "ws";
 import type { ApiConfig } from "./config";
 import { countingDb, readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
 import { ApiError } from "./errors";
-import type { FeedHub } from "./feed/hub";
+import type { FeedFanout } from "./feed/fanout";
 import { headFor, judgeSync, type SyncState } from "./status";
 
 /** Enough of a chain client to tell at which block a transaction was mined, and where the chain's head is. */
@@ -20,7 +20,7 @@ export type ApiDependencies = {
   config: ApiConfig;
   chain?: ChainReader;
   /** The change feed behind subscriptions; absent where the server offers none. */
-  feed?: FeedHub;
+  feed?: FeedFanout;
 };
 
 /**
@@ -50,7 +50,7 @@ export type ApiContext = {
   loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => DataLoader<string, V>;
   /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
   isFinalized: (blockNumber: number) => Promise<boolean>;
-  feed: FeedHub | undefined;
+  feed: FeedFanout | undefined;
   /** The connection the request came on. */
   connection: Connection;
   /** Counts revenue-series points against the request's one budget (API_MAX_SERIES_POINTS), across aliases and nodes. */

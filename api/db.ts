@@ -3,7 +3,7 @@
  * read-only one when embedded, postgres.js on a replica), plus Ponder's own bookkeeping tables.
  */
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { progressOf, type BlockPoint, type ChainProgress } from "../domain/progress";
+import { progressOf, type ChainProgress } from "../domain/progress";
 import { payout } from "../schema";
 
 export type ApiDb = Pick<PgDatabase<PgQueryResultHKT>, "select">;
@@ -32,8 +32,6 @@ function ponderTables() {
 }
 
 const ponder = ponderTables();
-
-export type BlockRef = BlockPoint;
 
 export type IndexingStatus = ChainProgress & {
   /** Ponder's `is_ready`: the historical backfill is over (not whether the indexer keeps up: api/status.ts). */

@@ -14,18 +14,18 @@ import {
   type IBackoff,
 } from "cockatiel";
 
-export type BackoffOptions = { initialMs: number; maxMs: number };
+export type BackoffParameters = { initialMs: number; maxMs: number };
 
-const backoffOf = (options: BackoffOptions, jitter: boolean) =>
-  new ExponentialBackoff({ initialDelay: options.initialMs, maxDelay: options.maxMs, ...(jitter ? {} : { generator: noJitterGenerator }) });
+const backoffOf = (parameters: BackoffParameters, jitter: boolean) =>
+  new ExponentialBackoff({ initialDelay: parameters.initialMs, maxDelay: parameters.maxMs, ...(jitter ? {} : { generator: noJitterGenerator }) });
 
 /**
  * The wait after `failures` failures in a row (1 → `initialMs`), without jitter: for delays that
  * are stored (a job's `not_before`) or asserted, where the same count must give the same wait.
  */
-export function backoffDelay(failures: number, options: BackoffOptions): number {
+export function backoffDelay(failures: number, parameters: BackoffParameters): number {
   if (failures <= 0) return 0;
-  let step: IBackoff<unknown> = backoffOf(options, false).next();
+  let step: IBackoff<unknown> = backoffOf(parameters, false).next();
   for (let i = 1; i < failures; i += 1) step = step.next(undefined);
   return step.duration;
 }
@@ -34,8 +34,8 @@ export function backoffDelay(failures: number, options: BackoffOptions): number 
  * Back-off for a loop that keeps going after failures: `failed()` returns how long to wait now
  * (jittered, so replicas do not retry in step), `succeeded()` starts over.
  */
-export function createBackoff(options: BackoffOptions) {
-  const factory = backoffOf(options, true);
+export function createBackoff(parameters: BackoffParameters) {
+  const factory = backoffOf(parameters, true);
   let step: IBackoff<unknown> | undefined;
   let failures = 0;
   return {
@@ -55,7 +55,7 @@ export function createBackoff(options: BackoffOptions) {
 }
 
 /** Runs `run` again, with back-off, while `retryable(error)`; gives up after `attempts` tries. */
-export function retryWhen<T>(run: () => Promise<T>, parameters: BackoffOptions & { attempts: number; retryable: (error: unknown) => boolean }): Promise<T> {
+export function retryWhen<T>(run: () => Promise<T>, parameters: BackoffParameters & { attempts: number; retryable: (error: unknown) => boolean }): Promise<T> {
   return retry(handleWhen(parameters.retryable), {
     maxAttempts: parameters.attempts - 1,
     backoff: backoffOf(parameters, true),

@@ -14,8 +14,8 @@ export const FAR = 10n ** 18n;
 /** The stake lock of test chains: the shortest the token accepts, so tests warp past it quickly. */
 export const TEST_STAKE_LOCK_SECONDS = MIN_STAKE_LOCK_SECONDS;
 
-export async function startDeployedChain(options: Omit<StartAnvilParameters, "port"> & { stakeLockSeconds?: number } = {}) {
-  const anvil = await startAnvil({ port: await freePort(), ...options });
+export async function startDeployedChain(parameters: Omit<StartAnvilParameters, "port"> & { stakeLockSeconds?: number } = {}) {
+  const anvil = await startAnvil({ port: await freePort(), ...parameters });
   const config = { CHAIN: "anvil", RPC_URL: anvil.rpcUrl } as const;
   const { publicClient, walletClient } = createClients(config, anvilAccount(0));
   const manifest = await deployContracts({
@@ -24,7 +24,7 @@ export async function startDeployedChain(options: Omit<StartAnvilParameters, "po
     oracle: anvilAccount(1).address,
     treasury: anvilAccount(2).address,
     initialSupply: 800_000_000n * FAR,
-    stakeLockSeconds: options.stakeLockSeconds ?? TEST_STAKE_LOCK_SECONDS,
+    stakeLockSeconds: parameters.stakeLockSeconds ?? TEST_STAKE_LOCK_SECONDS,
     taskTimeoutSeconds: 3600,
     initialPrice: 25_000_000n,
   });

@@ -15,7 +15,7 @@ export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}):
     ORACLE_DB_SCHEMA: `oracle_test_${id}`,
     ORACLE_STREAM_KEY: `test:${id}:results`,
     ORACLE_DEAD_LETTER_KEY: `test:${id}:dead`,
-    ORACLE_METRICS_PORT: "0",
+    ORACLE_HTTP_PORT: "0",
     ORACLE_POLL_MS: "50",
     ORACLE_CLAIM_IDLE_MS: "2000",
     ORACLE_LEASE_MS: "3000",

@@ -12,7 +12,7 @@ import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
 import { waitUntil } from "./wait";
 
-export type PonderOptions = {
+export type StartPonderParameters = {
   rpcUrl: string;
   deploymentsDir: string;
   /** Postgres when set, else a fresh PGlite directory. */
@@ -39,20 +39,20 @@ export function anvilIndexerEnv(parameters: { rpcUrl: string; deploymentsDir: st
 
 export type PonderProcess = Awaited<ReturnType<typeof startPonder>>;
 
-export async function startPonder(options: PonderOptions) {
+export async function startPonder(parameters: StartPonderParameters) {
   const port = await freePort();
-  const schema = options.schema ?? `far_${process.pid}_${port}`;
-  const pgliteDir = options.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-pglite-")));
+  const schema = parameters.schema ?? `far_${process.pid}_${port}`;
+  const pgliteDir = parameters.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-pglite-")));
   const env = anvilIndexerEnv({
-    rpcUrl: options.rpcUrl,
-    deploymentsDir: options.deploymentsDir,
+    rpcUrl: parameters.rpcUrl,
+    deploymentsDir: parameters.deploymentsDir,
     pgliteDir,
-    databaseUrl: options.databaseUrl,
+    databaseUrl: parameters.databaseUrl,
     extra: {
       RPC_POLLING_INTERVAL_MS: "200",
       // The embedded API's change feed goes to Redis when REDIS_URL is set: keep each suite's apart.
       API_FEED_PREFIX: `far-test-${schema}`,
-      ...options.env,
+      ...parameters.env,
     },
   });
   let log = "";

@@ -22,7 +22,7 @@ import { FAR, TEST_STAKE_LOCK_SECONDS } from "./chain";
 import { waitUntil } from "./wait";
 import { taskIdOf, taskSalt } from "../domain/tasks";
 
-export type ScenarioOptions = {
+export type RunScenarioParameters = {
   rpcUrl: string;
   publicClient: PublicClient;
   manifest: DeploymentManifest;
@@ -36,20 +36,20 @@ export type ScenarioOptions = {
 
 export type ScenarioResult = { sent: number; skipped: number; users: Address[]; nodes: Address[]; taskIds: Hex[] };
 
-export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
-  const { publicClient, manifest } = options;
-  const random = seededRandom(options.seed);
+export async function runScenario(parameters: RunScenarioParameters): Promise<ScenarioResult> {
+  const { publicClient, manifest } = parameters;
+  const random = seededRandom(parameters.seed);
   const token = getAddress(manifest.contracts.FARToken.address);
   const payment = getAddress(manifest.contracts.InferencePayment.address);
   const feed = getAddress(manifest.contracts.PriceFeed.address);
-  const transport = http(options.rpcUrl);
+  const transport = http(parameters.rpcUrl);
   const testClient = anvilTestClient(publicClient);
   // Anvil's accounts are unlocked: sending as them needs no signing in the test process.
   const wallet = createWalletClient({ chain: anvil, transport });
   const admin = anvilAccount(0).address;
   const oracle = anvilAccount(1).address;
-  const users = userAccounts(options.userCount ?? 12).map((account) => account.address);
-  const nodes = nodeAddresses(options.nodeCount ?? 4);
+  const users = userAccounts(parameters.userCount ?? 12).map((account) => account.address);
+  const nodes = nodeAddresses(parameters.nodeCount ?? 4);
   const openTasks: { id: Hex; user: Address; escrow: bigint }[] = [];
   const taskIds: Hex[] = [];
   let sent = 0;
@@ -104,7 +104,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     [14, async () => {
       const user = random.pick(users)!;
       const escrow = random.amount((await depositBalance(user)) / 4n);
-      const salt = taskSalt(`${options.label ?? "scenario"}-${options.seed}-${taskCounter++}`);
+      const salt = taskSalt(`${parameters.label ?? "scenario"}-${parameters.seed}-${taskCounter++}`);
       const id = taskIdOf(user, salt);
       if (await send({ account: user, address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, escrow] })) {
         openTasks.push({ id, user, escrow });
@@ -151,7 +151,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     [3, async () => warp(random.int(4 * 3600))],
   ];
   const totalWeight = actions.reduce((sum, [weight]) => sum + weight, 0);
-  for (let step = 0; step < options.steps; step++) {
+  for (let step = 0; step < parameters.steps; step++) {
     let roll = random.int(totalWeight);
     const action = actions.find(([weight]) => (roll -= weight) < 0)!;
     await action[1]();

@@ -1,7 +1,7 @@
 /**
  * FARToken's staking: positions, the reward and revenue indices, claims, and the staking
- * history. Every stake, unstake and claim is an on-chain checkpoint of the holder; the handlers
- * mirror it so that readers can compute `claimable` exactly.
+ * history. Every stake, unstake and claim first accrues the holder on chain (the contract's
+ * `_accrueHolder`); the handlers mirror it so that readers can compute `claimable` exactly.
  */
 import { ponder } from "ponder:registry";
 import { staker, stakingEvent } from "ponder:schema";
@@ -15,10 +15,10 @@ type StakerRow = typeof staker.$inferSelect;
 type StakingAction = (typeof stakingEvent.$inferSelect)["action"];
 
 /**
- * The contract's `_checkpoint`: settle the global reward index to now and stamp the holder's
+ * The contract's `_accrueHolder`: settle the global reward index to now and stamp the holder's
  * paid indices. Amounts accrued come separately, from RewardsAccrued.
  */
-async function checkpoint(
+async function accrueHolder(
   db: Db,
   token: Address,
   holder: Address,
@@ -61,7 +61,7 @@ async function recordAction(db: Db, holder: Address, action: StakingAction, amou
 }
 
 async function changeStake(db: Db, token: Address, holder: Address, delta: bigint, fields: Partial<StakerRow>, position: ChainPosition) {
-  const { before, after } = await checkpoint(db, token, holder, position, (row) => ({ staked: row.staked + delta, ...fields }));
+  const { before, after } = await accrueHolder(db, token, holder, position, (row) => ({ staked: row.staked + delta, ...fields }));
   const stakerDelta = Number(after.staked > 0n) - Number((before?.staked ?? 0n) > 0n);
   await updateTokenStats(db, token, position, (row) => ({
     totalStaked: row.totalStaked + delta,
@@ -85,7 +85,7 @@ ponder.on("FARToken:Unstaked", async ({ event, context }) => {
 });
 
 ponder.on("FARToken:RewardsAccrued", async ({ event, context }) => {
-  await checkpoint(context.db, lower(event.log.address), lower(event.args.user), positionOf(event), (row) => ({
+  await accrueHolder(context.db, lower(event.log.address), lower(event.args.user), positionOf(event), (row) => ({
     rewardsAccrued: row.rewardsAccrued + event.args.stakingReward,
     revenueShareAccrued: row.revenueShareAccrued + event.args.revenueShare,
   }));
@@ -96,7 +96,7 @@ ponder.on("FARToken:RewardsClaimed", async ({ event, context }) => {
   const token = lower(event.log.address);
   const holder = lower(event.args.user);
   const { amount } = event.args;
-  const { after } = await checkpoint(context.db, token, holder, position, (row) => ({ rewardsClaimed: row.rewardsClaimed + amount }));
+  const { after } = await accrueHolder(context.db, token, holder, position, (row) => ({ rewardsClaimed: row.rewardsClaimed + amount }));
   await updateTokenStats(context.db, token, position, (row) => ({ rewardsMinted: row.rewardsMinted + amount }));
   await recordAction(context.db, holder, "REWARD_CLAIM", amount, after.staked, position);
   await recordPayouts(context, [{ stream: "STAKING_REWARD", recipient: holder, amount, taskId: null, node: null }], position);
@@ -107,7 +107,7 @@ ponder.on("FARToken:RevenueShareClaimed", async ({ event, context }) => {
   const token = lower(event.log.address);
   const holder = lower(event.args.user);
   const { amount } = event.args;
-  const { after } = await checkpoint(context.db, token, holder, position, (row) => ({
+  const { after } = await accrueHolder(context.db, token, holder, position, (row) => ({
     revenueShareClaimed: row.revenueShareClaimed + amount,
   }));
   await updateTokenStats(context.db, token, position, (row) => ({ revenueShareClaimed: row.revenueShareClaimed + amount }));

@@ -83,10 +83,10 @@ const oracleSchema = z.object({
   ORACLE_BREAKER_FAILURES: positive.default(5),
   ORACLE_BREAKER_COOLDOWN_MS: ms.default(5_000),
   ORACLE_SHUTDOWN_TIMEOUT_MS: ms.default(30_000),
-  /** Port of /metrics, /health and /operations (0: no server). */
-  ORACLE_METRICS_PORT: ms.default(9464),
+  /** Port of the HTTP server: /metrics, /health and /operations (0: no server). */
+  ORACLE_HTTP_PORT: ms.default(9464),
   /** Its listening address: loopback unless set (docker-compose.yml sets 0.0.0.0 for Prometheus in other containers). */
-  ORACLE_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  ORACLE_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   /** Bearer token of /operations (node registration and rating by operators); unset: refused. */
   ORACLE_ADMIN_TOKEN: bearerToken.optional(),
   ORACLE_MODELS: modelTable.optional(),
@@ -95,12 +95,22 @@ const oracleSchema = z.object({
   LOG_LEVEL: logLevel.default("info"),
 });
 
+/**
+ * Settings still read under the names they had when the HTTP server served only /metrics
+ * (new name → old name); the new name wins when both are set.
+ */
+const OLD_NAMES = { ORACLE_HTTP_PORT: "ORACLE_METRICS_PORT", ORACLE_HTTP_HOST: "ORACLE_METRICS_HOST" } as const;
+
+function withOldNames(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, ...Object.fromEntries(Object.entries(OLD_NAMES).map(([name, old]) => [name, env[name] ?? env[old]])) };
+}
+
 type OracleSettings = Omit<z.infer<typeof oracleSchema>, "ORACLE_MODELS"> & { ORACLE_MODELS: ModelTable };
 export type OracleConfig = ChainConfig & OracleSettings;
 
 export function loadOracleConfig(env: NodeJS.ProcessEnv = process.env): OracleConfig {
   const chain = loadChainConfig(env);
-  const settings = parseEnv(oracleSchema, env);
+  const settings = parseEnv(oracleSchema, withOldNames(env));
   if (settings.ORACLE_PRIVATE_KEY && settings.ORACLE_KEYSTORE) {
     throw new ConfigError("Set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE, not both");
   }
@@ -122,7 +132,7 @@ const simulatorSchema = z.object({
   SIMULATOR_SEED: z.coerce.number().int().default(1),
 });
 
-export const ORACLE_SETTINGS = settingNames(oracleSchema, simulatorSchema);
+export const ORACLE_SETTINGS = [...settingNames(oracleSchema, simulatorSchema), ...Object.values(OLD_NAMES)];
 
 export type SimulatorConfig = OracleConfig & z.infer<typeof simulatorSchema>;
 

@@ -81,6 +81,6 @@ export function createOracleApp(parameters: OracleAppParameters): Hono {
 
 export async function serveOracleHttp(parameters: OracleAppParameters & { port: number; host: string }): Promise<Server> {
   return listen(createOracleApp(parameters), parameters.port, parameters.host).catch((cause: Error) => {
-    throw new ConfigError(`The oracle cannot listen on port ${parameters.port}: ${cause.message} (set ORACLE_METRICS_PORT)`);
+    throw new ConfigError(`The oracle cannot listen on port ${parameters.port}: ${cause.message} (set ORACLE_HTTP_PORT)`);
   });
 }

@@ -21,10 +21,10 @@ export function createIntake(parameters: {
   models: ModelTable;
   settings: IntakeSettings;
   metrics: OracleMetrics;
-  log: Logger;
+  logger: Logger;
   crash: CrashPoints;
 }) {
-  const { stream, store, metrics, log, settings } = parameters;
+  const { stream, store, metrics, logger, settings } = parameters;
   let lastClaim = 0;
 
   /**
@@ -35,7 +35,7 @@ export function createIntake(parameters: {
     const published = await stream.deadLetter({ sourceId, code: dead.code, reason: dead.reason, payload: JSON.stringify(payload) });
     if (published === undefined) return;
     metrics.failed.inc({ class: dead.code });
-    log.warn({ msg: "dead-lettered", source_id: sourceId, code: dead.code, reason: dead.reason, ...fields });
+    logger.warn({ msg: "dead-lettered", source_id: sourceId, code: dead.code, reason: dead.reason, ...fields });
   }
 
   const deadLetter = (entry: StreamEntry, dead: DeadReason) => publishDeadLetter(entry.id, dead, entry.fields, { task_id: entry.fields.taskId });
@@ -53,7 +53,7 @@ export function createIntake(parameters: {
       if (outcomes[i]!.conflict) {
         await deadLetter(entry, { code: "conflicting_duplicate", reason: `a different report for ${job.key} was already recorded` });
       } else if (!outcomes[i]!.inserted) {
-        log.debug({ msg: "duplicate message", source_id: entry.id, key: job.key });
+        logger.debug({ msg: "duplicate message", source_id: entry.id, key: job.key });
       }
     }
     parameters.crash.hit("after-record-before-ack");

@@ -51,7 +51,7 @@ export type CreateSimulatorParameters = {
   seed?: number;
   /** How long a transaction may stay unmined before the simulator gives it up (default 20 s). */
   receiptTimeoutMs?: number;
-  log?: Logger;
+  logger?: Logger;
 };
 
 class SimulatorError extends BaseError {
@@ -69,7 +69,7 @@ type Call = { to: Address; data: Hex };
 
 
 export function createSimulator(parameters: CreateSimulatorParameters) {
-  const { publicClient, stream, models, nodes, chainId, payment, log } = parameters;
+  const { publicClient, stream, models, nodes, chainId, payment, logger } = parameters;
   const receiptTimeoutMs = parameters.receiptTimeoutMs ?? 20_000;
   const random = seededRandom(parameters.seed ?? 1);
   const { next } = random;
@@ -91,7 +91,7 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
     try {
       return await wallet.sendTransaction({ account, chain: publicClient.chain, ...call, gas: GAS });
     } catch (error) {
-      log?.warn({ msg: "simulator transaction refused; nonce re-read from the chain", from: account.address, error: String(error) });
+      logger?.warn({ msg: "simulator transaction refused; nonce re-read from the chain", from: account.address, error: String(error) });
       nonceManager.reset({ address: account.address, chainId });
       return undefined;
     }
@@ -106,7 +106,7 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
   async function mined(account: LocalAccount, hash: Hash): Promise<TransactionReceipt | undefined> {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: receiptTimeoutMs, pollingInterval: 100 }).catch(() => undefined);
     if (receipt?.transactionHash === hash) return receipt;
-    log?.warn({ msg: "simulator transaction not mined in time or lost; dropped, nonces re-read from the chain", hash, from: account.address });
+    logger?.warn({ msg: "simulator transaction not mined in time or lost; dropped, nonces re-read from the chain", hash, from: account.address });
     await testClient.dropTransaction({ hash }).catch(() => undefined);
     // Most likely a reorg, which takes back the nonces of every account with a transaction in
     // the lost blocks, not only this one's: all of them count from the chain again.
@@ -230,7 +230,7 @@ export function createSimulator(parameters: CreateSimulatorParameters) {
       const interval = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
       for (const task of tasks) {
         if (options.recheck && !(await onChain(task))) {
-          log?.warn({ msg: "task no longer on chain; no result posted", taskId: task.taskId });
+          logger?.warn({ msg: "task no longer on chain; no result posted", taskId: task.taskId });
           continue;
         }
         const fields = result(task, next() < (options.failureRate ?? 0) ? "failed" : "completed");
@@ -248,7 +248,7 @@ export type RunSimulatorParameters = {
   config: SimulatorConfig;
   publicClient: PublicClient;
   stream: ResultStream;
-  log: Logger;
+  logger: Logger;
   signal?: AbortSignal;
 };
 
@@ -257,7 +257,7 @@ export type RunSimulatorParameters = {
  * oracle register the nodes, then create tasks and post their results in rounds until
  * `SIMULATOR_ROUNDS` is reached (0: until aborted).
  */
-export async function runSimulator({ config, publicClient, stream, log, signal }: RunSimulatorParameters) {
+export async function runSimulator({ config, publicClient, stream, logger, signal }: RunSimulatorParameters) {
   if (config.CHAIN !== "anvil") throw new ConfigError("The simulator funds users from the deployer: it runs on a local anvil only");
   const chainId = await publicClient.getChainId();
   const manifest = readManifest(config.DEPLOYMENTS_DIR, chainId);
@@ -276,10 +276,10 @@ export async function runSimulator({ config, publicClient, stream, log, signal }
     stream,
     models: config.ORACLE_MODELS,
     seed: config.SIMULATOR_SEED,
-    log,
+    logger,
   });
   await simulator.fundUsers(parseEther("100000"));
-  log.info({ msg: "users funded; registering nodes through the oracle", users: users.length, nodes: nodes.length });
+  logger.info({ msg: "users funded; registering nodes through the oracle", users: users.length, nodes: nodes.length });
   await simulator.registerNodes();
   for (let round = 1; !signal?.aborted && (config.SIMULATOR_ROUNDS === 0 || round <= config.SIMULATOR_ROUNDS); round++) {
     // A failed round (the RPC away for a moment) is not the end of the traffic.
@@ -294,8 +294,8 @@ export async function runSimulator({ config, publicClient, stream, log, signal }
           recheck: true,
         }),
       )
-      .catch((error: unknown) => (log.warn({ msg: "round failed", round, error: String(error) }), new Map()));
-    log.info({ msg: "round posted", round, posted: posted.size });
+      .catch((error: unknown) => (logger.warn({ msg: "round failed", round, error: String(error) }), new Map()));
+    logger.info({ msg: "round posted", round, posted: posted.size });
     // A round that got nothing onto the chain (RPC down, every send refused) waits before the next.
     if (posted.size === 0) await sleep(1000);
   }

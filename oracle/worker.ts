@@ -35,9 +35,9 @@ export function createOracleWorker(parameters: {
   stream: ResultStream;
   settings: WorkerSettings;
   metrics: OracleMetrics;
-  log: Logger;
+  logger: Logger;
 }) {
-  const { intake, jobs, pipeline, txm, lease, stream, settings, metrics, log } = parameters;
+  const { intake, jobs, pipeline, txm, lease, stream, settings, metrics, logger } = parameters;
   // Only an RPC that does not answer opens the breaker: not a lost lease, a revert or our own bug.
   const breaker = createBreaker({
     failures: settings.breakerFailures,
@@ -47,11 +47,11 @@ export function createOracleWorker(parameters: {
   breaker.onBreak(() => {
     metrics.breakerOpen.set(1);
     metrics.breakerOpened.inc();
-    log.error({ msg: "circuit breaker open: RPC failing, no new transactions" });
+    logger.error({ msg: "circuit breaker open: RPC failing, no new transactions" });
   });
   breaker.onReset(() => {
     metrics.breakerOpen.set(0);
-    log.info({ msg: "circuit breaker closed" });
+    logger.info({ msg: "circuit breaker closed" });
   });
 
   let stopping = false;
@@ -80,7 +80,7 @@ export function createOracleWorker(parameters: {
         backoff.succeeded();
       } catch (error) {
         const wait = backoff.failed();
-        log.error({ msg: "intake failed; backing off", error: errorText(error), failures: backoff.failures });
+        logger.error({ msg: "intake failed; backing off", error: errorText(error), failures: backoff.failures });
         await sleep(wait);
       }
     }
@@ -94,7 +94,7 @@ export function createOracleWorker(parameters: {
       if (stopping) {
         stopDeadline ??= Date.now() + settings.shutdownTimeoutMs;
         if (Date.now() > stopDeadline) {
-          log.warn({ msg: "shutdown timeout; leaving transactions in flight to the next start" });
+          logger.warn({ msg: "shutdown timeout; leaving transactions in flight to the next start" });
           return;
         }
       }
@@ -107,11 +107,11 @@ export function createOracleWorker(parameters: {
       } catch (error) {
         if (error instanceof LeaseLostError) {
           metrics.leaseLost.inc();
-          log.warn({ msg: "signing lease lost during a pass; signing stops until it is held again", error: errorText(error) });
+          logger.warn({ msg: "signing lease lost during a pass; signing stops until it is held again", error: errorText(error) });
         } else if (!(error instanceof BrokenCircuitError)) {
           const kind = classifyError(error);
           metrics.failed.inc({ class: kind === "transient" ? "transient" : "settle_error" });
-          log.error({ msg: "settlement pass failed; backing off", error: errorText(error), class: kind, failures: backoff.failures + 1, stack: kind === "fatal" ? (error as Error).stack : undefined });
+          logger.error({ msg: "settlement pass failed; backing off", error: errorText(error), class: kind, failures: backoff.failures + 1, stack: kind === "fatal" ? (error as Error).stack : undefined });
           await sleep(backoff.failed());
         }
       }

@@ -2,7 +2,7 @@ import { index, onchainTable } from "ponder";
 import { stakingAction } from "./enums";
 
 /**
- * One row per staker. `rewardsAccrued`/`revenueShareAccrued` grow at each on-chain checkpoint
+ * One row per staker. `rewardsAccrued`/`revenueShareAccrued` grow at each on-chain accrual
  * (RewardsAccrued); the paid indices let readers compute what accrued since, exactly as the
  * contract's `claimable` view does.
  */

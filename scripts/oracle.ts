@@ -5,7 +5,7 @@
  */
 import { runCommand } from "../common/cli";
 import { loadOracleConfig } from "../oracle/config";
-import { startOracle } from "../oracle/main";
+import { startOracle } from "../oracle/start-oracle";
 
 const [command] = process.argv.slice(2);
 if (command !== undefined) {
@@ -23,7 +23,7 @@ runCommand(async () => {
     signalled = true;
     if (!oracle || stopped) return;
     stopped = true;
-    oracle.log.info({ msg: "shutting down: confirming what is in flight" });
+    oracle.logger.info({ msg: "shutting down: confirming what is in flight" });
     void oracle.stop().then(() => process.exit(0));
   };
   process.on("SIGINT", stop);

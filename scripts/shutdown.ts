@@ -36,7 +36,7 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-export function createShutdown(options: { timeoutMs: number; say: (line: string) => void }) {
+export function createShutdown({ timeoutMs, say }: { timeoutMs: number; say: (line: string) => void }) {
   const parts: Part[] = [];
   const groups: ChildProcess[] = [];
   const controller = new AbortController();
@@ -49,22 +49,22 @@ export function createShutdown(options: { timeoutMs: number; say: (line: string)
   process.once("exit", killGroups);
 
   async function stopAll(code: number): Promise<never> {
-    const deadline = Date.now() + options.timeoutMs;
-    options.say(`stopping (everything is killed after ${seconds(options.timeoutMs)}: STOP_TIMEOUT_MS)…`);
+    const deadline = Date.now() + timeoutMs;
+    say(`stopping (everything is killed after ${seconds(timeoutMs)}: STOP_TIMEOUT_MS)…`);
     // One deadline for everything, shared by what is left, so no part can starve the ones after it.
     const hardStop = setTimeout(() => {
-      options.say(`not stopped within ${seconds(options.timeoutMs)}; killing what is left`);
+      say(`not stopped within ${seconds(timeoutMs)}; killing what is left`);
       killGroups();
       process.exit(code || 1);
-    }, options.timeoutMs + KILL_WAIT_MS);
+    }, timeoutMs + KILL_WAIT_MS);
     const pending = [...parts].reverse();
     for (const [index, part] of pending.entries()) {
       const budget = Math.max(0, (deadline - Date.now()) / (pending.length - index));
-      await part.stop(budget).catch((error: unknown) => options.say(`while stopping ${part.name}: ${String(error)}`));
+      await part.stop(budget).catch((error: unknown) => say(`while stopping ${part.name}: ${String(error)}`));
     }
     killGroups();
     clearTimeout(hardStop);
-    options.say("stopped");
+    say("stopped");
     process.exit(code);
   }
 
@@ -88,7 +88,7 @@ export function createShutdown(options: { timeoutMs: number; say: (line: string)
           if (!exited(child)) {
             signalGroup(child, "SIGTERM");
             if (!(await waitForExit(child, budgetMs))) {
-              options.say(`${name} did not stop within ${seconds(budgetMs)}; killing its process group`);
+              say(`${name} did not stop within ${seconds(budgetMs)}; killing its process group`);
               signalGroup(child, "SIGKILL");
               await waitForExit(child, KILL_WAIT_MS);
             }
@@ -107,7 +107,7 @@ export function createShutdown(options: { timeoutMs: number; say: (line: string)
           let timer: NodeJS.Timeout | undefined;
           const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), budgetMs)));
           const outcome = await Promise.race([stop().then(() => "done" as const), late]).finally(() => clearTimeout(timer));
-          if (outcome === "late") options.say(`${name} did not stop within ${seconds(budgetMs)}; leaving it to end with this process`);
+          if (outcome === "late") say(`${name} did not stop within ${seconds(budgetMs)}; leaving it to end with this process`);
         },
       });
     },

@@ -26,7 +26,7 @@ import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
 import { loadSimulatorConfig } from "../oracle/config";
 import { createLogger } from "../common/logger";
-import { startOracle } from "../oracle/main";
+import { startOracle } from "../oracle/start-oracle";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { deployFromConfig } from "./deploy";
@@ -98,12 +98,12 @@ async function main() {
   await guard(writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 }));
   const simulatorConfig = loadSimulatorConfig(env);
   const stream = createMemoryStream();
-  const log = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
-  const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, log }));
+  const logger = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
+  const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, logger }));
   shutdown.part("the oracle", () => oracle.stop());
   if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
-    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, log: log.child({ name: "simulator" }), signal: shutdown.signal }).catch(
-      (error: unknown) => !shutdown.stopping && log.error({ msg: "simulator stopped", error: String(error) }),
+    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, logger: logger.child({ name: "simulator" }), signal: shutdown.signal }).catch(
+      (error: unknown) => !shutdown.stopping && logger.error({ msg: "simulator stopped", error: String(error) }),
     );
   }
 
@@ -116,7 +116,7 @@ async function main() {
   say(`Metrics:    ${api}/metrics`);
   say(`Query:      curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
   say(`Subscribe:  curl -N ${api}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"query":"subscription { payouts { cursor action payout { stream recipient amount usdValue } } }"}'`);
-  say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_METRICS_PORT})`);
+  say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_HTTP_PORT})`);
   say("Ctrl-C stops everything.");
 }
 

@@ -14,7 +14,7 @@ import type { FeedLog } from "./log";
 import { startMember, type FeedMember, type FeedSink } from "./member";
 import { encodeCursor, type FeedEntry } from "./messages";
 import { combine, delivery, INTERNAL_ERROR_RESULT, type Delivery } from "./sinks";
-import type { FeedEvent } from "./hub";
+import type { FeedEvent } from "./fanout";
 
 /** Renderings a group keeps for members that replay: about what a burst of reconnects asks. */
 const RECENT_DELIVERIES = 256;

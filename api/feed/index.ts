@@ -1,5 +1,5 @@
 /**
- * The change feed as an API process uses it: the log its settings call for, the hub over it,
+ * The change feed as an API process uses it: the log its settings call for, the fan-out over it,
  * the indexer's commit signal, and (where API_FEED_WRITER says so) the feed writer.
  */
 import type { PGlite } from "@electric-sql/pglite";
@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { ApiConfig } from "../config";
 import type { ApiDb } from "../db";
 import { createPgliteCommitSignal, createPostgresCommitSignal } from "./commits";
-import { createFeedHub } from "./hub";
+import { createFeedFanout } from "./fanout";
 import { createMemoryFeed, createRedisFeedLog, createRedisFeedWriterStore } from "./log";
 import { createFeedWriter } from "./writer";
 
@@ -30,12 +30,12 @@ export function startFeed({ db, config, logger, indexer }: { db: ApiDb; config: 
     : createMemoryFeed({ retain: config.API_FEED_RETAIN });
   const commits = commitSignal(indexer, config.API_FEED_WRITER, logger);
   const writer = store && config.API_FEED_WRITER ? createFeedWriter({ db, store, logger, pollMs: config.API_FEED_POLL_MS, commits }) : undefined;
-  const hub = createFeedHub({ db, log, logger, pollMs: config.API_FEED_POLL_MS, commits, maxQueue: config.API_FEED_MAX_QUEUE });
+  const fanout = createFeedFanout({ db, log, logger, pollMs: config.API_FEED_POLL_MS, commits, maxQueue: config.API_FEED_MAX_QUEUE });
   return {
-    ...hub,
+    ...fanout,
     async stop() {
       await writer?.stop();
-      await hub.stop();
+      await fanout.stop();
       await commits?.close();
     },
   };

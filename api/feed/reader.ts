@@ -1,5 +1,5 @@
 /**
- * Reads what the indexer committed — its tables and its checkpoint — never anything from inside
+ * Reads what the indexer committed — its tables and `_ponder_checkpoint` — never anything from inside
  * handlers, which run before commit and can be rolled back; api/feed/diff.ts turns it into changes.
  * Only the blocks that may still change (above the last finalized block) are read.
  */
@@ -24,18 +24,19 @@ export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedRea
     return [...payouts.map((row) => locate("payout", row)), ...tasks.map((row) => locate("task", row)), ...staking.map((row) => locate("staking", row))];
   }
 
-  async function committedHeights(): Promise<(CommittedHeights & { checkpoint: string }) | undefined> {
+  /** `commitKey` identifies the commit read: the whole indexing status (written in every commit's transaction), as JSON. */
+  async function committedHeights(): Promise<(CommittedHeights & { commitKey: string }) | undefined> {
     const status = await readIndexingStatus(db);
-    return status && { latest: status.latest.number, finalized: status.finalized.number, checkpoint: JSON.stringify(status) };
+    return status && { latest: status.latest.number, finalized: status.finalized.number, commitKey: JSON.stringify(status) };
   }
 
   /**
-   * The indexer's checkpoint when the last step left its state: a step from that state with the
-   * checkpoint unchanged would read the same rows, so it reads none (a poll or a notice that
-   * found nothing new must not touch the tables, nor wait on a lock someone holds on them). A
-   * reorg to the same height that leaves even the checkpoint as it was shows at the next commit.
+   * The commit the last step read, and the state it left: a step from that state in the same
+   * commit would read the same rows, so it reads none (a poll or a notice that found nothing new
+   * must not touch the tables, nor wait on a lock someone holds on them). A reorg to the same
+   * height that leaves even the indexing status as it was shows at the next commit.
    */
-  let settled: { checkpoint: string; state: FeedReaderState } | undefined;
+  let settled: { commitKey: string; state: FeedReaderState } | undefined;
 
   return {
     /** Where a feed that starts now begins; undefined before the indexer committed anything. */
@@ -47,10 +48,10 @@ export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedRea
     /** One step: the changes since `state`, in order, and the state after them (`state` itself when nothing changed). */
     async step(state: FeedReaderState): Promise<FeedStep> {
       const heights = await committedHeights();
-      if (!heights || (settled?.checkpoint === heights.checkpoint && settled.state === state)) return { changes: [], state };
+      if (!heights || (settled?.commitKey === heights.commitKey && settled.state === state)) return { changes: [], state };
       const { lower, upper } = stepWindow(state, heights, maxBlocksPerStep);
       const next = diffStep(state, heights, await rowsIn(lower, upper), maxBlocksPerStep);
-      settled = { checkpoint: heights.checkpoint, state: next.state };
+      settled = { commitKey: heights.commitKey, state: next.state };
       return next;
     },
   };

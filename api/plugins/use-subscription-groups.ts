@@ -10,7 +10,7 @@
 import { createSourceEventStream, execute, getOperationAST, Kind, print, visit, type DocumentNode, type ExecutionArgs, type GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { createContext, type ApiContext, type ApiDependencies } from "../context";
-import { FEED_REQUEST, type FeedEvent, type FeedHub, type FeedSource } from "../feed/hub";
+import { FEED_REQUEST, type FeedEvent, type FeedFanout, type FeedSource } from "../feed/fanout";
 import { createSseSink, createWsSink } from "../feed/sinks";
 
 type MaskError = (error: unknown, message: string) => Error;
@@ -52,7 +52,7 @@ function groupKey(args: ExecutionArgs): string {
   return `${args.operationName ?? ""}\n${stableJson(variables)}\n${shape.text}`;
 }
 
-export function useSubscriptionGroups({ feed, dependencies, maskError }: { feed: FeedHub; dependencies: ApiDependencies; maskError: MaskError }): Plugin<ApiContext> {
+export function useSubscriptionGroups({ feed, dependencies, maskError }: { feed: FeedFanout; dependencies: ApiDependencies; maskError: MaskError }): Plugin<ApiContext> {
   /** Executes the operation for one event in a context of the group's own: no member's request, connection or loaders. */
   function renderer(args: ExecutionArgs) {
     const groupContext = createContext(dependencies);

@@ -7,7 +7,8 @@ import type { Address } from "viem";
 import { escrowAccount, node, nodeRating, payout, revenueStream, staker, stakingAction, stakingEvent, task, taskStatus, tokenStats, ratingReason } from "../../schema";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
-import type { BlockRef, IndexingStatus } from "../db";
+import type { BlockPoint } from "../../domain/progress";
+import type { IndexingStatus } from "../db";
 
 export type TaskRow = typeof task.$inferSelect;
 export type NodeRow = typeof node.$inferSelect;
@@ -46,7 +47,8 @@ export const RevenuePointRef = builder.objectRef<RevenuePoint>("RevenuePoint");
 export const StreamRevenueRef = builder.objectRef<StreamRevenue>("StreamRevenue");
 export const NodeRevenueRef = builder.objectRef<NodeRevenue>("NodeRevenue");
 export const RevenueSummaryRef = builder.objectRef<RevenueSummary>("RevenueSummary");
-export const BlockRefRef = builder.objectRef<BlockRef>("BlockRef");
+/** Named `BlockRef` in the schema since it was published: clients query that name. */
+export const BlockPointRef = builder.objectRef<BlockPoint>("BlockRef");
 export const IndexingStatusRef = builder.objectRef<IndexingStatus>("IndexingStatus");
 export const IndexedTransactionRef = builder.objectRef<IndexedTransaction>("IndexedTransaction");
 

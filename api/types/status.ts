@@ -1,8 +1,8 @@
 /** The indexer's progress: how far it got, what is final, and whether it caught up. */
 import { builder } from "../builder";
-import { BlockRefRef, IndexingStatusRef } from "./refs";
+import { BlockPointRef, IndexingStatusRef } from "./refs";
 
-BlockRefRef.implement({
+BlockPointRef.implement({
   fields: (t) => ({
     number: t.exposeInt("number"),
     timestamp: t.expose("timestamp", { type: "DateTime" }),
@@ -12,9 +12,9 @@ BlockRefRef.implement({
 IndexingStatusRef.implement({
   fields: (t) => ({
     chainId: t.exposeInt("chainId"),
-    latestBlock: t.field({ type: BlockRefRef, description: "The last block whose events are in every table.", resolve: (status) => status.latest }),
-    safeBlock: t.field({ type: BlockRefRef, resolve: (status) => status.safe }),
-    finalizedBlock: t.field({ type: BlockRefRef, description: "Rows at or below this block can no longer be reorged out.", resolve: (status) => status.finalized }),
+    latestBlock: t.field({ type: BlockPointRef, description: "The last block whose events are in every table.", resolve: (status) => status.latest }),
+    safeBlock: t.field({ type: BlockPointRef, resolve: (status) => status.safe }),
+    finalizedBlock: t.field({ type: BlockPointRef, description: "Rows at or below this block can no longer be reorged out.", resolve: (status) => status.finalized }),
     lagSeconds: t.int({
       description: "Seconds between now and the latest indexed block's timestamp (0 if that block is from the future, as on a warped test chain).",
       resolve: (status) => Math.max(0, Math.floor(Date.now() / 1000) - status.latest.timestamp),

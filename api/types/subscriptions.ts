@@ -7,7 +7,7 @@ import type { Hex } from "viem";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { ApiError } from "../errors";
-import type { FeedHub } from "../feed/hub";
+import type { FeedFanout } from "../feed/fanout";
 import { payoutFilter, stakingFilter, taskFilter } from "../feed/filters";
 import type { FeedEntry, FeedRow, FeedTopic } from "../feed/messages";
 import { IndexedTransactionRef, IndexingStatusRef, PayoutRef, RevenueStreamEnum, StakingChangeRef, TaskRef } from "./refs";
@@ -39,7 +39,7 @@ const PayoutEventRef = eventType("PayoutEvent", "payout", "payout", PayoutRef);
 const TaskEventRef = eventType("TaskEvent", "task", "task", TaskRef);
 const StakingEventRef = eventType("StakingEvent", "staking", "change", StakingChangeRef);
 
-function feedOf(context: ApiContext): FeedHub {
+function feedOf(context: ApiContext): FeedFanout {
   if (!context.feed) throw new ApiError("BAD_USER_INPUT", "This server offers no subscriptions");
   return context.feed;
 }

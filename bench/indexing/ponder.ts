@@ -29,7 +29,7 @@ export type PonderRun = {
   log: string;
 };
 
-export type PonderRunOptions = {
+export type RunPonderParameters = {
   project: "ours" | "empty";
   rpcUrl: string;
   deploymentsDir: string;
@@ -57,14 +57,14 @@ async function emptyProjectRoot(): Promise<string> {
   return root;
 }
 
-export async function runPonder(options: PonderRunOptions): Promise<PonderRun> {
+export async function runPonder(parameters: RunPonderParameters): Promise<PonderRun> {
   const port = await freePort();
   const pgliteDir = await mkdtemp(join(tmpdir(), "far-bench-pglite-"));
-  const env = anvilIndexerEnv({ rpcUrl: options.rpcUrl, deploymentsDir: options.deploymentsDir, pgliteDir, databaseUrl: options.databaseUrl });
+  const env = anvilIndexerEnv({ rpcUrl: parameters.rpcUrl, deploymentsDir: parameters.deploymentsDir, pgliteDir, databaseUrl: parameters.databaseUrl });
   // The embedded API's feed then stays in-process: nothing written to a Redis others may share.
   delete env.REDIS_URL;
-  if (options.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} ${options.nodeOptions}`.trim();
-  const root = options.project === "empty" ? await emptyProjectRoot() : undefined;
+  if (parameters.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} ${parameters.nodeOptions}`.trim();
+  const root = parameters.project === "empty" ? await emptyProjectRoot() : undefined;
   const rootArgs = root ? ["--root", root] : [];
 
   let log = "";
@@ -79,19 +79,19 @@ export async function runPonder(options: PonderRunOptions): Promise<PonderRun> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
-    const deadline = Date.now() + options.timeoutMs;
+    const deadline = Date.now() + parameters.timeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${options.project} ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
+      if (child.exitCode !== null) throw new Error(`${parameters.project} ponder exited with code ${child.exitCode}:\n${log.slice(-4000)}`);
       const ready = await fetch(`${baseUrl}/ready`).then((response) => response.status === 200, () => false);
       if (ready) break;
-      if (Date.now() > deadline) throw new Error(`${options.project} ponder not ready in ${options.timeoutMs / 1000} s:\n${log.slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`${parameters.project} ponder not ready in ${parameters.timeoutMs / 1000} s:\n${log.slice(-4000)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const totalSeconds = (performance.now() - started) / 1000;
-    await options.onReady?.(baseUrl);
+    await parameters.onReady?.(baseUrl);
     const status = (await (await fetch(`${baseUrl}/status`)).json()) as Record<string, { block?: { number: number } }>;
     const statusBlock = status.anvil?.block?.number ?? -1;
-    if (statusBlock < options.lastEventBlock) throw new Error(`${options.project} ponder ready at block ${statusBlock}, before the last event's ${options.lastEventBlock}`);
+    if (statusBlock < parameters.lastEventBlock) throw new Error(`${parameters.project} ponder ready at block ${statusBlock}, before the last event's ${parameters.lastEventBlock}`);
     const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
     const events = [...metrics.matchAll(/^ponder_indexing_completed_events\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
     const messages = log
@@ -100,7 +100,7 @@ export async function runPonder(options: PonderRunOptions): Promise<PonderRun> {
       .map((line) => JSON.parse(line) as { msg?: string; duration?: number });
     const duration = (msg: string) => messages.find((entry) => entry.msg === msg)?.duration;
     const backfill = duration("Completed backfill indexing across all chains");
-    if (backfill === undefined) throw new Error(`${options.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
+    if (backfill === undefined) throw new Error(`${parameters.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
     return {
       totalSeconds,
       backfillSeconds: backfill / 1000,

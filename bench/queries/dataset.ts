@@ -16,22 +16,22 @@ export const BLOCK_SECONDS = 4 * 3600;
 /** The scenario's accounts (its first 12 users): they stake, claim and create tasks. */
 const SCENARIO_USERS = 12;
 
-export type DatasetOptions = { targetEvents: number; scenarioSteps: number; stakers: number };
+export type BuildDatasetParameters = { targetEvents: number; scenarioSteps: number; stakers: number };
 
-export async function buildDataset(options: DatasetOptions) {
+export async function buildDataset({ targetEvents, scenarioSteps, stakers }: BuildDatasetParameters) {
   const chain = await startDeployedChain();
   try {
     const { publicClient, manifest } = chain;
     const { testClient } = chain;
     await testClient.setBlockTimestampInterval({ interval: BLOCK_SECONDS });
     // 30 users and 20 nodes keep the two account ranges apart (users 10–39, nodes 40–59).
-    const history = await generateHistory({ publicClient, manifest, targetEvents: options.targetEvents, users: 30, nodes: 20 });
+    const history = await generateHistory({ publicClient, manifest, targetEvents, users: 30, nodes: 20 });
     await testClient.removeBlockTimestampInterval();
-    const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 8, steps: options.scenarioSteps, label: "bench-queries" });
+    const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 8, steps: scenarioSteps, label: "bench-queries" });
     const head = await publicClient.getBlock();
     const to = Math.floor(Number(head.timestamp) / DAY) * DAY + DAY;
     const parameters: MixParameters = {
-      stakers: userAccounts(Math.min(options.stakers, SCENARIO_USERS)).map((account) => account.address.toLowerCase()),
+      stakers: userAccounts(Math.min(stakers, SCENARIO_USERS)).map((account) => account.address.toLowerCase()),
       token: manifest.contracts.FARToken.address.toLowerCase(),
       revenueWindow: { from: to - 30 * DAY, to },
     };

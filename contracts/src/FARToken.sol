@@ -35,9 +35,9 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
 
     mapping(address => uint256) public stakingBalance;
     mapping(address => uint256) public unlockTime;
-    /// Staking reward accrued at the holder's last checkpoint and not yet minted.
+    /// Staking reward accrued up to the holder's last `_accrueHolder` and not yet minted.
     mapping(address => uint256) public rewardsEarned;
-    /// Revenue share accrued at the holder's last checkpoint and not yet claimed.
+    /// Revenue share accrued up to the holder's last `_accrueHolder` and not yet claimed.
     mapping(address => uint256) public revenueShareEarned;
     mapping(address => uint256) public revenuePerTokenPaid;
     mapping(address => uint256) public rewardPerTokenPaid;
@@ -87,7 +87,7 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
 
     function stake(uint256 amount) external whenNotPaused {
         if (amount == 0) revert ZeroAmount();
-        _checkpoint(msg.sender);
+        _accrueHolder(msg.sender);
         _transfer(msg.sender, address(this), amount);
         uint256 newBalance = stakingBalance[msg.sender] + amount;
         stakingBalance[msg.sender] = newBalance;
@@ -102,7 +102,7 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
         uint256 staked = stakingBalance[msg.sender];
         if (staked < amount) revert InsufficientStake(staked, amount);
         if (block.timestamp < unlockTime[msg.sender]) revert StakeLocked(unlockTime[msg.sender]);
-        _checkpoint(msg.sender);
+        _accrueHolder(msg.sender);
         uint256 newBalance = staked - amount;
         stakingBalance[msg.sender] = newBalance;
         totalStaked -= amount;
@@ -113,7 +113,7 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
     /// @notice Mints the accrued staking reward (as far as the cap allows; the rest stays
     /// accrued) and pays out the accrued revenue share.
     function claimRewards() external {
-        _checkpoint(msg.sender);
+        _accrueHolder(msg.sender);
         uint256 reward = rewardsEarned[msg.sender];
         uint256 headroom = cap() - totalSupply();
         uint256 minted = reward < headroom ? reward : headroom;
@@ -190,7 +190,7 @@ contract FARToken is ERC20, ERC20Capped, ERC20Burnable, AccessControl, Pausable 
         if (period > MAX_LOCK_PERIOD) revert LockTooLong(period);
     }
 
-    function _checkpoint(address user) private {
+    function _accrueHolder(address user) private {
         uint256 reward = calculateRewards(user);
         uint256 share = pendingRevenueShare(user);
         rewardPerTokenStored = rewardPerToken();

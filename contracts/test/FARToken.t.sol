@@ -403,7 +403,7 @@ contract FARTokenTest is Fixture {
         assertEq(reward, 1 ether);
         assertEq(share, 3 ether);
 
-        // after a checkpoint the amounts move from "pending" to "earned" and claimable is unchanged
+        // after an accrual the amounts move from "pending" to "earned" and claimable is unchanged
         _stake(alice, 1 ether);
         assertEq(far.calculateRewards(alice), 0);
         assertEq(far.pendingRevenueShare(alice), 0);

@@ -37,13 +37,13 @@ export function callOf(job: Job, priced: Priced) {
  * Groups ready jobs into at most `room` calls, in ORDER: a backlog of `batchThreshold` or more of
  * a batchable operation goes out in batches of up to `batchSize`, a smaller one as single calls.
  */
-export function planCalls(ready: readonly JobRecord[], options: { room: number; batchSize: number; batchThreshold: number }): PlannedCall[] {
+export function planCalls(ready: readonly JobRecord[], { room, batchSize, batchThreshold }: { room: number; batchSize: number; batchThreshold: number }): PlannedCall[] {
   const planned: PlannedCall[] = [];
   for (const operation of ORDER) {
     const jobs = ready.filter((record) => record.job.operation === operation);
-    const batch = operation in BATCH_OF && jobs.length >= options.batchThreshold ? BATCH_OF[operation as keyof typeof BATCH_OF] : undefined;
-    const size = batch ? options.batchSize : 1;
-    for (let i = 0; i < jobs.length && planned.length < options.room; i += size) {
+    const batch = operation in BATCH_OF && jobs.length >= batchThreshold ? BATCH_OF[operation as keyof typeof BATCH_OF] : undefined;
+    const size = batch ? batchSize : 1;
+    for (let i = 0; i < jobs.length && planned.length < room; i += size) {
       const chunk = jobs.slice(i, i + size);
       planned.push({ operation: batch && chunk.length > 1 ? batch : operation, jobs: chunk });
     }

@@ -21,19 +21,19 @@ export function settledJobIds(jobs: readonly JobRecord[], receipt: Pick<Transact
   return jobs.filter((record) => !("taskId" in record.job) || tasks.has(record.job.taskId)).map((record) => record.id);
 }
 
-export function createOutcomeHandler(parameters: { jobs: JobStore; metrics: OracleMetrics; log: Logger }): OutcomeHandler {
-  const { jobs, metrics, log } = parameters;
+export function createOutcomeHandler(parameters: { jobs: JobStore; metrics: OracleMetrics; logger: Logger }): OutcomeHandler {
+  const { jobs, metrics, logger } = parameters;
   return async (outcome, run) => {
     const key = outcome.idempotencyKey;
     if (outcome.type === "mined") {
       const { confirmed, requeued } = await jobs.callMined(run, key, settledJobIds(await jobs.jobsOfCall(run, key), outcome.receipt));
       for (const record of confirmed) metrics.settled.inc({ operation: record.job.operation });
-      if (requeued.length > 0) log.info({ msg: "jobs the call did not settle go back to be prepared", call_key: key, requeued: requeued.length });
+      if (requeued.length > 0) logger.info({ msg: "jobs the call did not settle go back to be prepared", call_key: key, requeued: requeued.length });
     } else if (outcome.type === "reorged") {
       await jobs.callReorged(run, key);
     } else {
       const requeued = await jobs.callDropped(run, key);
-      log.warn({ msg: "call dropped; its jobs go back to be prepared", call_key: key, reason: outcome.reason, detail: outcome.detail, requeued: requeued.length });
+      logger.warn({ msg: "call dropped; its jobs go back to be prepared", call_key: key, reason: outcome.reason, detail: outcome.detail, requeued: requeued.length });
     }
   };
 }

@@ -36,9 +36,9 @@ export function createSettlementPipeline(parameters: {
   contract: Address;
   settings: PipelineSettings;
   metrics: OracleMetrics;
-  log: Logger;
+  logger: Logger;
 }) {
-  const { sql, jobs, txm, prepare, settings, metrics, log } = parameters;
+  const { sql, jobs, txm, prepare, settings, metrics, logger } = parameters;
   /** Prepares `records`; returns what to write (in bulk, after the pass's reads). */
   async function prepareAll(records: readonly JobRecord[]) {
     const prepareJob: PrepareJob = prepare();
@@ -53,14 +53,14 @@ export function createSettlementPipeline(parameters: {
       } catch (error) {
         if (!(error instanceof MisconfiguredError) && classifyError(error) === "transient") throw error;
         metrics.failed.inc({ class: error instanceof MisconfiguredError ? "misconfigured" : "prepare_error" });
-        log.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
+        logger.error({ msg: "job could not be prepared; retrying later", job_id: record.id, key: record.job.key, error: errorText(error) });
         await jobs.deferJob(record.id, backoffDelay(record.retries + 1, PREPARE_RETRY));
       }
     });
     await jobs.markReady(ready);
     for (const record of await jobs.markDone(done.map((record) => record.id))) {
       metrics.settled.inc({ operation: record.job.operation });
-      log.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
+      logger.info({ msg: "job already done on chain", job_id: record.id, key: record.job.key });
     }
   }
 
@@ -83,7 +83,7 @@ export function createSettlementPipeline(parameters: {
             throw new BaseError(`Jobs changed state while call ${key} was planned`, { retryable: true });
           }
         });
-        log.debug({ msg: "call submitted", call_key: key, operation: call.operation, jobs: call.jobs.length });
+        logger.debug({ msg: "call submitted", call_key: key, operation: call.operation, jobs: call.jobs.length });
       }
       return calls.length;
     },

@@ -16,7 +16,7 @@ export async function broadcast(context: TxmContext, attempt: { hash: Hash; raw:
     const kind = classifyError(error);
     if (kind === "transient") throw error;
     const result: BroadcastResult = kind === "probably_sent" || kind === "underpriced" ? kind : "rejected";
-    context.log.debug({ msg: "broadcast answered with an error", tx_hash: attempt.hash, nonce: meta.nonce, result, error: errorText(error) });
+    context.logger.debug({ msg: "broadcast answered with an error", tx_hash: attempt.hash, nonce: meta.nonce, result, error: errorText(error) });
     if (result === "rejected") context.metrics.failed.inc({ class: "broadcast_rejected" });
     if (result !== "probably_sent") return result;
   }

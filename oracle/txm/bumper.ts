@@ -33,12 +33,12 @@ export function createBumper(context: TxmContext) {
   const lastSent = new Map<number, number>();
 
   async function replace(tx: TxRecord, noop: boolean) {
-    const { settings, store, log, metrics, account } = context;
+    const { settings, store, logger, metrics, account } = context;
     const latest = tx.attempts.at(-1)!;
     const fees = bumpedFees(latest, await currentFees(context.chain, settings), settings);
     if (!fees) {
       // At the fee cap: a replacement would be refused as underpriced, so keep resending.
-      log.warn({ msg: "stuck transaction at the fee cap", nonce: tx.nonce, tx_hash: latest.hash, max_fee_wei: latest.maxFee.toString() });
+      logger.warn({ msg: "stuck transaction at the fee cap", nonce: tx.nonce, tx_hash: latest.hash, max_fee_wei: latest.maxFee.toString() });
       await broadcast(context, latest, tx);
       return;
     }
@@ -48,7 +48,7 @@ export function createBumper(context: TxmContext) {
     const attempt = await signAttempt(context, { nonce: tx.nonce!, ...target }, fees);
     await store.addAttempt(tx.id, attempt, { noop: asNoop });
     metrics.attempts.inc({ reason: noop ? "noop" : "bump" });
-    log.warn({
+    logger.warn({
       msg: noop ? "transaction replaced by a no-op; its request is given up" : "stuck transaction bumped",
       nonce: tx.nonce,
       idempotency_key: tx.idempotencyKey,

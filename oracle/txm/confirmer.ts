@@ -35,12 +35,12 @@ export function createConfirmer(context: TxmContext) {
   }
 
   async function confirmed(tx: TxRecord, receipt: TransactionReceipt) {
-    const { store, metrics, log } = context;
+    const { store, metrics, logger } = context;
     await store.markMined(tx, receipt);
     metrics.gasSpent.inc(Number(receipt.gasUsed * receipt.effectiveGasPrice));
     metrics.confirmationLatency.observe((Date.now() - tx.createdAt) / 1000);
     if (receipt.status !== "success") metrics.failed.inc({ class: "revert" });
-    log.info({
+    logger.info({
       msg: receipt.status === "success" ? "transaction confirmed" : "transaction mined reverted",
       idempotency_key: tx.idempotencyKey,
       nonce: tx.nonce,
@@ -51,7 +51,7 @@ export function createConfirmer(context: TxmContext) {
   }
 
   async function confirmUnmined(unmined: readonly TxRecord[], minedNonce: number, head: bigint) {
-    const { store, settings, log } = context;
+    const { store, settings, logger } = context;
     for (const tx of unmined) {
       if (tx.nonce! >= minedNonce) break;
       context.crash.hit("during-confirmation");
@@ -60,7 +60,7 @@ export function createConfirmer(context: TxmContext) {
         const count = (misses.get(tx.id) ?? 0) + 1;
         misses.set(tx.id, count);
         if (count >= LOST_AFTER_POLLS) {
-          log.warn({ msg: "nonce used by a transaction that is not ours; request dropped", nonce: tx.nonce, attempts: tx.attempts.map((a) => a.hash) });
+          logger.warn({ msg: "nonce used by a transaction that is not ours; request dropped", nonce: tx.nonce, attempts: tx.attempts.map((a) => a.hash) });
           await store.markLost(tx);
           misses.delete(tx.id);
         }
@@ -72,7 +72,7 @@ export function createConfirmer(context: TxmContext) {
   }
 
   async function recheckMined(head: bigint, headHash: Hash) {
-    const { store, settings, log, chain, metrics } = context;
+    const { store, settings, logger, chain, metrics } = context;
     // The canonical chain below an unchanged head cannot have changed since the last look.
     if (headHash === lastHead) return;
     const hashes = new Map<bigint, Hash | undefined>();
@@ -82,7 +82,7 @@ export function createConfirmer(context: TxmContext) {
       const verdict = recheckVerdict(tx, hashes.get(number), head, settings.finalityDepth);
       if (verdict === "reorged") {
         metrics.reorgs.inc();
-        log.warn({ msg: "mined transaction reorged out; waiting for it to be mined again", nonce: tx.nonce, tx_hash: tx.minedHash, block_number: number.toString() });
+        logger.warn({ msg: "mined transaction reorged out; waiting for it to be mined again", nonce: tx.nonce, tx_hash: tx.minedHash, block_number: number.toString() });
         await store.markReorgedOut(tx);
       } else if (verdict === "final") {
         await store.markFinal(tx.id);

@@ -14,11 +14,11 @@ export function createLease(parameters: {
   store: Pick<TxStore, "acquireLease" | "releaseLease">;
   holder: string;
   ttlMs: number;
-  log: Logger;
+  logger: Logger;
   /** Called when a renewal finds the lease gone while this process held it. */
   onLost?: () => void;
 }) {
-  const { store, holder, ttlMs, log } = parameters;
+  const { store, holder, ttlMs, logger } = parameters;
   let heldUntil = 0;
   let timer: NodeJS.Timeout | undefined;
   let renewing: Promise<boolean> | undefined;
@@ -30,10 +30,10 @@ export function createLease(parameters: {
       // Counted from before the call: the row expires ttlMs after the database saw it.
       heldUntil = (await store.acquireLease(holder, ttlMs)) ? asked + ttlMs : 0;
     } catch (error) {
-      log.warn({ msg: "signing lease could not be renewed", holder, error: errorText(error) });
+      logger.warn({ msg: "signing lease could not be renewed", holder, error: errorText(error) });
     }
     const has = heldUntil > Date.now();
-    if (has !== had) log.info({ msg: has ? "signing lease acquired" : "signing lease held by another replica", holder });
+    if (has !== had) logger.info({ msg: has ? "signing lease acquired" : "signing lease held by another replica", holder });
     if (had && !has) parameters.onLost?.();
     return has;
   }

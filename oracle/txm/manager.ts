@@ -21,7 +21,7 @@ const withHeadroom = (estimate: bigint) => (estimate * 13n) / 10n;
 
 export function createTxManager(parameters: TxmContext & { lease: Lease; holder: string }) {
   const context: TxmContext = parameters;
-  const { store, chain, account, settings, log, metrics, lease, holder } = parameters;
+  const { store, chain, account, settings, logger, metrics, lease, holder } = parameters;
   const bump = createBumper(context);
   const confirm = createConfirmer(context);
 
@@ -44,7 +44,7 @@ export function createTxManager(parameters: TxmContext & { lease: Lease; holder:
       if (estimate.status === "rejected") {
         if (classifyError(estimate.reason) !== "revert") throw estimate.reason;
         const reason = revertReason(estimate.reason);
-        log.warn({ msg: "estimate reverted; request dropped before a nonce was spent", idempotency_key: request.idempotencyKey, reason });
+        logger.warn({ msg: "estimate reverted; request dropped before a nonce was spent", idempotency_key: request.idempotencyKey, reason });
         await store.reject(request.id, reason);
         continue;
       }
@@ -57,7 +57,7 @@ export function createTxManager(parameters: TxmContext & { lease: Lease; holder:
         sign: (nonce) => signAttempt(context, { nonce, to: request.to, data: request.data, value: request.value, gas }, fees),
       });
       metrics.attempts.inc({ reason: "new" });
-      log.info({ msg: "transaction signed", idempotency_key: request.idempotencyKey, nonce: record.nonce, tx_hash: record.attempts[0]!.hash, max_fee_wei: fees.maxFee.toString() });
+      logger.info({ msg: "transaction signed", idempotency_key: request.idempotencyKey, nonce: record.nonce, tx_hash: record.attempts[0]!.hash, max_fee_wei: fees.maxFee.toString() });
       context.crash.hit("after-nonce-before-broadcast");
       await broadcast(context, record.attempts[0]!, record);
       sent += 1;
@@ -74,12 +74,12 @@ export function createTxManager(parameters: TxmContext & { lease: Lease; holder:
      * `sendNew` is false, e.g. while shutting down) sign what is waiting. Only the lease holder
      * may call it. Returns how many transactions are still unmined and how many requests wait.
      */
-    async tick(options: { sendNew: boolean }): Promise<{ unmined: number; sent: number }> {
+    async tick({ sendNew }: { sendNew: boolean }): Promise<{ unmined: number; sent: number }> {
       const minedNonce = await chain.getTransactionCount({ address: account.address, blockTag: "latest" });
       await confirm(await store.unmined(), minedNonce);
       const unmined = await store.unmined();
       await bump(unmined, minedNonce);
-      const sent = options.sendNew ? await sendUnstarted() : 0;
+      const sent = sendNew ? await sendUnstarted() : 0;
       return { unmined: unmined.length + sent, sent };
     },
 

@@ -199,10 +199,10 @@ export function createTxStore(parameters: CreateTxStoreParameters) {
      * what the caller hears waits for the nonce to be mined: the request's own call if one of its
      * earlier attempts won the race, "dropped" if the no-op did.
      */
-    async addAttempt(txId: number, attempt: SignedAttempt, options: { noop: boolean }) {
+    async addAttempt(txId: number, attempt: SignedAttempt, { noop }: { noop: boolean }) {
       await sql.transaction(async (run) => {
-        if (options.noop) await run.query(`update ${s}.txs set kind = 'noop' where id = $1`, [txId]);
-        await insertAttempt(run, txId, attempt, options.noop);
+        if (noop) await run.query(`update ${s}.txs set kind = 'noop' where id = $1`, [txId]);
+        await insertAttempt(run, txId, attempt, noop);
       });
     },
 

@@ -110,6 +110,6 @@ export type TxmContext = {
   chainId: number;
   settings: TxmSettings;
   metrics: TxmMetrics;
-  log: Logger;
+  logger: Logger;
   crash: { hit(point: TxmCrashPoint): void };
 };

@@ -1,6 +1,6 @@
 /**
  * Subscription groups over real HTTP and WebSocket, without a chain: the API (Yoga, the feed
- * hub, the plugin) over an in-process feed log whose entries the test appends. Subscribers
+ * fan-out, the plugin) over an in-process feed log whose entries the test appends. Subscribers
  * asking the same operation and variables form one group and receive the same bytes; filters
  * reach only the subscribers they match; the per-subscriber path (Yoga executing each, as over
  * `yoga.fetch`) delivers the same events; a cursor resumes exactly after itself.
@@ -19,7 +19,7 @@ import { WebSocketServer } from "ws";
 import { loadApiConfig } from "../../api/config";
 import { createApi } from "../../api/create-api";
 import type { ApiDb } from "../../api/db";
-import { createFeedHub, type FeedHub } from "../../api/feed/hub";
+import { createFeedFanout, type FeedFanout } from "../../api/feed/fanout";
 import { createMemoryFeed, type FeedLog, type FeedWriterStore } from "../../api/feed/log";
 import type { FeedChange } from "../../api/feed/messages";
 import { mountGraphql } from "../../api/http";
@@ -27,7 +27,7 @@ import { serveGraphqlWs } from "../../api/websocket";
 import { subscribeSse, subscribeWs } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 
-/** No indexer behind: an empty database (the feed is fed by the test; the hub's progress reads find nothing). */
+/** No indexer behind: an empty database (the feed is fed by the test; the fan-out's progress reads find nothing). */
 const emptyDb: ApiDb = drizzle(new PGlite());
 
 const ALICE: Hex = "0x00000000000000000000000000000000000a11ce";
@@ -82,7 +82,7 @@ describe("subscription groups", () => {
   let url: string;
   let log: FeedLog;
   let store: FeedWriterStore;
-  let feed: FeedHub;
+  let feed: FeedFanout;
   let yoga: ReturnType<typeof createApi>["yoga"];
   const append = (changes: FeedChange[]) => store.append("memory", changes, { announcedBlock: block, finalizedBlock: 0, pending: [] });
 
@@ -90,7 +90,7 @@ describe("subscription groups", () => {
     const config = loadApiConfig({ API_LOG_LEVEL: "silent" });
     const logger = pino({ level: process.env.TEST_LOG ?? "silent" });
     ({ log, store } = createMemoryFeed());
-    feed = createFeedHub({ db: emptyDb, log, logger, pollMs: 500, maxQueue: config.API_FEED_MAX_QUEUE });
+    feed = createFeedFanout({ db: emptyDb, log, logger, pollMs: 500, maxQueue: config.API_FEED_MAX_QUEUE });
     const api = createApi({ db: emptyDb, feed, config, logger, registry: new Registry() });
     yoga = api.yoga;
     const app = new Hono();

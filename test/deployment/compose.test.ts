@@ -118,7 +118,7 @@ describe("docker-compose.yml", () => {
     expect(proxy.ports!.map(containerPort)).toEqual([listen]);
     expect(urlPort(proxy.healthcheck!.test)).toBe(listen);
 
-    const oraclePort = loadOracleConfig(resolveDefaults(services.oracle!.environment)).ORACLE_METRICS_PORT;
+    const oraclePort = loadOracleConfig(resolveDefaults(services.oracle!.environment)).ORACLE_HTTP_PORT;
     expect(services.oracle!.ports!.map(containerPort)).toEqual([oraclePort]);
     expect(urlPort(services.oracle!.healthcheck!.test)).toBe(oraclePort);
 

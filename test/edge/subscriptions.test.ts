@@ -1,7 +1,7 @@
 /**
  * Subscribers that stop reading, with real sockets: a raw HTTP client on SSE and a graphql-ws
  * client, each pausing its socket so the kernel buffers fill and the server's writer stalls.
- * The hub must cut them off when their queue passes API_FEED_MAX_QUEUE although they never pull
+ * The fan-out must cut them off when their queue passes API_FEED_MAX_QUEUE although they never pull
  * again: the subscriber gauge drops at once; a client that reads again within the grace period
  * gets SLOW_CONSUMER with a cursor it can resume from; one that never does is disconnected.
  */
@@ -89,7 +89,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) >= before + 2, "both subscribers to be counted");
     // Live events while both are stalled in their replay: their queues pass the bound.
     await settle(60, 22);
-    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the hub to free both stalled subscribers", 60_000);
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the fan-out to free both stalled subscribers", 60_000);
 
     reader.resume();
     await waitUntil(() => reader.closed() || /event: complete/.test(reader.text()), "the reader's stream to end");
@@ -141,7 +141,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) >= before + 2, "both subscribers to be counted");
     await waitUntil(() => Boolean(reader.state.socket && silent.state.socket), "both sockets");
     await settle(60, 23);
-    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the hub to free both stalled subscribers", 60_000);
+    await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the fan-out to free both stalled subscribers", 60_000);
 
     // The reader reads again (and keeps reading): its operation ends with SLOW_CONSUMER and a cursor.
     reader.state.reading = true;

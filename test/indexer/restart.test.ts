@@ -33,14 +33,14 @@ describe("indexer restart after SIGKILL mid-backfill", () => {
     const history = await generateHistory({ publicClient: chain.publicClient, manifest: chain.manifest, targetEvents: 20_000 });
     expect(history.events).toBeGreaterThanOrEqual(20_000);
     const head = await chain.publicClient.getBlockNumber();
-    const options = { rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir };
+    const ponderParameters = { rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir };
 
-    const reference = await startPonder(options);
+    const reference = await startPonder(ponderParameters);
     cleanup.push(() => reference.kill());
     await reference.waitForBlock(head);
     await reference.stop();
 
-    const crashed = await startPonder(options);
+    const crashed = await startPonder(ponderParameters);
     cleanup.push(() => crashed.kill());
     // Polled often: the kill must land inside the backfill.
     await waitUntil(
@@ -55,7 +55,7 @@ describe("indexer restart after SIGKILL mid-backfill", () => {
     await crashed.kill();
     expect(crashed.log(), "the kill landed inside the backfill").not.toContain("Completed backfill indexing");
 
-    const resumed = await startPonder({ ...options, schema: crashed.schema, pgliteDir: crashed.pgliteDir });
+    const resumed = await startPonder({ ...ponderParameters, schema: crashed.schema, pgliteDir: crashed.pgliteDir });
     cleanup.push(() => resumed.kill());
     await resumed.waitForBlock(head);
     await resumed.stop();

@@ -7,7 +7,7 @@ import { nodeAddresses, userAccounts } from "../../common/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
-import { startOracle } from "../../oracle/main";
+import { startOracle } from "../../oracle/start-oracle";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../../harness/chain";
 import { waitUntil } from "../../harness/wait";

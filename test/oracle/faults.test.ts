@@ -10,7 +10,7 @@ import { getAddress, keccak256, parseEther, parseGwei, toHex, type Hex } from "v
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount, nodeAddresses, userAccounts } from "../../common/chain";
 import { loadOracleConfig } from "../../oracle/config";
-import { startOracle } from "../../oracle/main";
+import { startOracle } from "../../oracle/start-oracle";
 import type { TaskResultFields } from "../../oracle/message";
 import { createRedisStream } from "../../oracle/stream";
 import { reorg, startDeployedChain } from "../../harness/chain";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther } from "viem";
 import { loadOracleConfig } from "../../oracle/config";
-import { startOracle } from "../../oracle/main";
+import { startOracle } from "../../oracle/start-oracle";
 import { createMemoryStream } from "../../oracle/stream";
 import { startDeployedChain } from "../../harness/chain";
 import { startSlowRpc } from "../helpers/slow-rpc";

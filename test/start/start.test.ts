@@ -54,7 +54,7 @@ describe("npm start", () => {
       ...process.env,
       PORT: String(port),
       ANVIL_PORT: String(anvilPort),
-      ORACLE_METRICS_PORT: String(oraclePort),
+      ORACLE_HTTP_PORT: String(oraclePort),
       DATA_DIR: dataDir,
       DEPLOYMENTS_DIR: join(dataDir, "deployments"),
       SIMULATOR_RATE: "20",

@@ -53,7 +53,7 @@ function startRun(env: NodeJS.ProcessEnv) {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const seen = new Map<string, Proc>();
   const key = (proc: Proc) => `${proc.pid}:${proc.started}`;
-  const ports = [env.PORT, env.ANVIL_PORT, env.ORACLE_METRICS_PORT].map(Number);
+  const ports = [env.PORT, env.ANVIL_PORT, env.ORACLE_HTTP_PORT].map(Number);
 
   /** Adds whatever joined the tree since the last look; returns the ones still alive. */
   const look = (): Proc[] => {
@@ -116,7 +116,7 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     ...baseEnv,
     PORT: String(await freePort()),
     ANVIL_PORT: String(await freePort()),
-    ORACLE_METRICS_PORT: String(await freePort()),
+    ORACLE_HTTP_PORT: String(await freePort()),
     ...overrides,
   });
 

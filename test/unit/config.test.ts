@@ -63,6 +63,19 @@ describe("defaults from an empty environment", () => {
   });
 });
 
+describe("renamed settings", () => {
+  it("the oracle's HTTP server: read under the old names, the new names winning when both are set", () => {
+    expect(loadOracleConfig({})).toMatchObject({ ORACLE_HTTP_PORT: 9464, ORACLE_HTTP_HOST: "127.0.0.1" });
+    const old = loadOracleConfig({ ORACLE_METRICS_PORT: "9500", ORACLE_METRICS_HOST: "0.0.0.0" });
+    expect(old).toMatchObject({ ORACLE_HTTP_PORT: 9500, ORACLE_HTTP_HOST: "0.0.0.0" });
+    expect(old).not.toHaveProperty("ORACLE_METRICS_PORT");
+    expect(loadOracleConfig({ ORACLE_METRICS_PORT: "0" }).ORACLE_HTTP_PORT).toBe(0);
+    const both = { ORACLE_HTTP_PORT: "9600", ORACLE_METRICS_PORT: "9500", ORACLE_HTTP_HOST: "::1", ORACLE_METRICS_HOST: "0.0.0.0" };
+    expect(loadOracleConfig(both)).toMatchObject({ ORACLE_HTTP_PORT: 9600, ORACLE_HTTP_HOST: "::1" });
+    expect(loadSimulatorConfig({ ORACLE_METRICS_PORT: "9500" }).ORACLE_HTTP_PORT).toBe(9500);
+  });
+});
+
 describe("values read from text", () => {
   it.each<[string, () => unknown, unknown]>([
     ["API flags: true/false/1/0", () => loadApiConfig({ API_GRAPHIQL: "0", API_INTROSPECTION: "false", API_SQL: "1", API_SQL_TOKEN: TOKEN }), { API_GRAPHIQL: false, API_INTROSPECTION: false, API_SQL: true }],

@@ -119,7 +119,7 @@ describe("staking maths", () => {
     // The contract rounds the index down before multiplying by the stake: 1,000 × 3,170,979, not 1e21 / 315,360,000,000 = 3,170,979,198.
     ["1,000 FAR at 1 bp for a second: the index is rounded first", staker(1_000n * E18), index(1n), 1, { reward: 3_170_979_000n, revenueShare: 0n }],
     [
-      "revenue share: the index moved since the staker's last checkpoint",
+      "revenue share: the index moved since the staker's last accrual",
       staker(2n * E18, { revenuePerTokenPaid: E18, revenueShareAccrued: 5n, revenueShareClaimed: 1n }),
       index(0n, { revenuePerToken: 3n * E18 }),
       YEAR,

@@ -152,12 +152,12 @@ describe("the rules", () => {
     ["domain/staking.ts", "zod", false],
     ["contracts/deploy/deploy.ts", "indexer/context.ts", false],
     ["indexer/revenue.ts", "schema/index.ts", false],
-    ["schema/enums.ts", "api/feed/hub.ts", false],
+    ["schema/enums.ts", "api/feed/fanout.ts", false],
     ["schema/enums.ts", "domain/buckets.ts", true],
-    ["api/feed/hub.ts", "api/db.ts", true],
-    ["api/feed/hub.ts", "api/errors.ts", true],
-    ["api/feed/hub.ts", "api/types/refs.ts", false],
-    ["api/types/refs.ts", "api/feed/hub.ts", true],
+    ["api/feed/fanout.ts", "api/db.ts", true],
+    ["api/feed/fanout.ts", "api/errors.ts", true],
+    ["api/feed/fanout.ts", "api/types/refs.ts", false],
+    ["api/types/refs.ts", "api/feed/fanout.ts", true],
     ["api/types/refs.ts", "schema/index.ts", true],
   ])("%s → %s allowed: %s", (from, to, allowed) => {
     expect(Object.values(violations([edge(from, to)])).flat()).toEqual(allowed ? [] : [`${from} → ${to}`]);

@@ -147,7 +147,7 @@ describe("oracle HTTP", () => {
     expect(await reply.json()).toEqual({ code: "unavailable", reason: "Error: stream down", retryable: true });
   });
 
-  it("listens on the given address, and names ORACLE_METRICS_PORT when the port is taken", async () => {
+  it("listens on the given address, and names ORACLE_HTTP_PORT when the port is taken", async () => {
     const server = await serveOracleHttp({ metrics: createMetrics(), stream: createMemoryStream(), jobs, models: DEFAULT_MODELS, adminToken: TOKEN, port: 0, host: "127.0.0.1" });
     const { port } = server.address() as AddressInfo;
     try {

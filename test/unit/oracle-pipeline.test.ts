@@ -238,7 +238,7 @@ describe("JOB_TRANSITIONS", () => {
 
 describe("the outcome handler on the job store", () => {
   const schema = "pipeline_unit";
-  const log = pino({ level: "silent" });
+  const logger = pino({ level: "silent" });
   let sql: Awaited<ReturnType<typeof createPgliteSql>>;
   let contracts = 0;
 
@@ -275,7 +275,7 @@ describe("the outcome handler on the job store", () => {
   async function submitted(spec: string) {
     const jobs = createJobStore({ sql, schema, chainId: 31337, contract: nodeOf(0xc000 + (contracts += 1)) });
     const metrics = createMetrics();
-    const handle = createOutcomeHandler({ jobs, metrics, log });
+    const handle = createOutcomeHandler({ jobs, metrics, logger });
     const recorded = records(spec).map((record) => record.job);
     expect(await jobs.recordJobs(recorded)).toEqual(recorded.map(() => ({ inserted: true, conflict: false })));
     await jobs.markReady((await jobs.jobsToPrepare(100)).map((record) => ({ id: record.id, actualCost: 10n ** 15n, score: 70 })));

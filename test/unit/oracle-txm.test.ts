@@ -218,7 +218,7 @@ describe("the transaction manager against a fake chain", () => {
   const CHAIN_ID = 31337;
   const TARGET: Address = "0x00000000000000000000000000000000000000c0";
   const REVERTING: Address = "0x00000000000000000000000000000000000000dd";
-  const log = pino({ level: "silent" });
+  const logger = pino({ level: "silent" });
   const SETTINGS: TxmSettings = {
     confirmations: 1,
     finalityDepth: 10,
@@ -262,11 +262,11 @@ describe("the transaction manager against a fake chain", () => {
       },
     });
     const holder = `holder:${account.address}`;
-    const lease = createLease({ store, holder, ttlMs: settings.leaseMs, log });
+    const lease = createLease({ store, holder, ttlMs: settings.leaseMs, logger });
     leases.push(lease);
     if (options.startLease ?? true) expect(await lease.start()).toBe(true);
     const metrics = createMetrics();
-    const txm = createTxManager({ chain: chain.backend, store, account, chainId: CHAIN_ID, settings, metrics, log, crash: { hit() {} }, lease, holder });
+    const txm = createTxManager({ chain: chain.backend, store, account, chainId: CHAIN_ID, settings, metrics, logger, crash: { hit() {} }, lease, holder });
     const send = (key: string, to: Address = TARGET) => txm.send({ idempotencyKey: key, to, data: stringToHex(key) });
     const tick = () => txm.tick({ sendNew: true });
     return { settings, account, chain, outcomes, store, holder, lease, txm, send, tick };
@@ -543,8 +543,8 @@ describe("the transaction manager against a fake chain", () => {
     async function twoReplicas(ttlMs: number) {
       const { store, account } = await harness({ leaseMs: ttlMs }, { startLease: false });
       let lost = 0;
-      const mine = createLease({ store, holder: "replica a", ttlMs, log, onLost: () => (lost += 1) });
-      const theirs = createLease({ store, holder: "replica b", ttlMs, log });
+      const mine = createLease({ store, holder: "replica a", ttlMs, logger, onLost: () => (lost += 1) });
+      const theirs = createLease({ store, holder: "replica b", ttlMs, logger });
       leases.push(mine, theirs);
       return { store, mine, theirs, account, lost: () => lost };
     }

@@ -5,7 +5,7 @@ import { BrokenCircuitError, CircuitState, backoffDelay, createBackoff, createBr
 import { isTransientSqlError } from "../../oracle/db/sql";
 
 describe("backoffDelay", () => {
-  const options = { initialMs: 100, maxMs: 1_000 };
+  const parameters = { initialMs: 100, maxMs: 1_000 };
   it.each([
     // [failures in a row, wait]
     [0, 0],
@@ -18,30 +18,30 @@ describe("backoffDelay", () => {
     [6, 1_000],
     [40, 1_000],
   ])("after %s failures waits %s ms", (failures, wait) => {
-    expect(backoffDelay(failures, options)).toBe(wait);
+    expect(backoffDelay(failures, parameters)).toBe(wait);
   });
 
   it("gives the same wait for the same count (nothing random in it)", () => {
-    expect(Array.from({ length: 5 }, () => backoffDelay(3, options))).toEqual(Array(5).fill(400));
+    expect(Array.from({ length: 5 }, () => backoffDelay(3, parameters))).toEqual(Array(5).fill(400));
   });
 });
 
 describe("createBackoff", () => {
-  const options = { initialMs: 100, maxMs: 1_000 };
+  const parameters = { initialMs: 100, maxMs: 1_000 };
   it("jitters, never past the cap, and starts over after a success", () => {
-    const backoff = createBackoff(options);
+    const backoff = createBackoff(parameters);
     const waits = Array.from({ length: 20 }, () => backoff.failed());
     expect(backoff.failures).toBe(20);
     for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(0);
-    for (const wait of waits) expect(wait).toBeLessThanOrEqual(options.maxMs);
+    for (const wait of waits) expect(wait).toBeLessThanOrEqual(parameters.maxMs);
     backoff.succeeded();
     expect(backoff.failures).toBe(0);
     // Decorrelated jitter: the first wait is within twice the initial one.
-    expect(backoff.failed()).toBeLessThan(2 * options.initialMs);
+    expect(backoff.failed()).toBeLessThan(2 * parameters.initialMs);
   });
 
   it("spreads replicas that fail together", () => {
-    const firstWaits = new Set(Array.from({ length: 20 }, () => createBackoff(options).failed()));
+    const firstWaits = new Set(Array.from({ length: 20 }, () => createBackoff(parameters).failed()));
     expect(firstWaits.size).toBeGreaterThan(1);
   });
 });

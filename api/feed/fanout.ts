@@ -1,10 +1,10 @@
 /**
- * One per API process: it follows the indexer's progress (woken by its commits where they are
- * signalled, polling otherwise) for `indexingStatus`, and tails the feed log (written by the feed
- * writer, api/feed/writer.ts) once, handing each entry only to the subscribers whose filters may
- * want it (api/feed/filters.ts) — one by one, executed by Yoga per subscriber, or in groups that
- * execute it once for all their members (api/feed/groups.ts). Subscribers never touch the
- * database; each is bounded (api/feed/member.ts).
+ * The feed's fan-out, one per API process: it follows the indexer's progress (woken by its
+ * commits where they are signalled, polling otherwise) for `indexingStatus`, and tails the feed
+ * log (written by the feed writer, api/feed/writer.ts) once, handing each entry only to the
+ * subscribers whose filters may want it (api/feed/filters.ts) — one by one, executed by Yoga per
+ * subscriber, or in groups that execute it once for all their members (api/feed/groups.ts).
+ * Subscribers never touch the database; each is bounded (api/feed/member.ts).
  */
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -17,7 +17,7 @@ import { startMember } from "./member";
 import { encodeCursor, type FeedEntry } from "./messages";
 import { createQueueSink, SSE_PING } from "./sinks";
 
-export type CreateFeedHubParameters = {
+export type CreateFeedFanoutParameters = {
   db: ApiDb;
   log: FeedLog;
   logger: Logger;
@@ -47,9 +47,9 @@ type Listener = { filter: FeedFilter; deliver: (entry: FeedEntry) => void };
 /** How often an SSE stream written here is pinged (Yoga's interval), so proxies keep it open. */
 const SSE_PING_MS = 12_000;
 
-export type FeedHub = ReturnType<typeof createFeedHub>;
+export type FeedFanout = ReturnType<typeof createFeedFanout>;
 
-export function createFeedHub({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs = 5_000 }: CreateFeedHubParameters) {
+export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs = 5_000 }: CreateFeedFanoutParameters) {
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
   let subscribers = 0;

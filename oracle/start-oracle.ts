@@ -70,8 +70,8 @@ export function createOracleClient(config: OracleConfig): PublicClient {
 }
 
 /** Opens everything the worker needs; `stream` may be passed in to share an in-process one. */
-async function openOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
-  const log = options.log ?? createLogger({ level: config.LOG_LEVEL, name: "oracle" });
+async function openOracle(config: OracleConfig, options: { stream?: ResultStream; logger?: Logger } = {}) {
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: "oracle" });
   const publicClient = createOracleClient(config);
   const chainId = await publicClient.getChainId();
   const manifest = await readManifest(config.DEPLOYMENTS_DIR, chainId);
@@ -80,19 +80,19 @@ async function openOracle(config: OracleConfig, options: { stream?: ResultStream
   const contract = manifest.contracts.InferencePayment.address;
   const jobs = createJobStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, contract });
   const stream = options.stream ?? openStream(config);
-  return { log, publicClient, chainId, manifest, account, sql, jobs, stream, contract };
+  return { logger, publicClient, chainId, manifest, account, sql, jobs, stream, contract };
 }
 
-export async function startOracle(config: OracleConfig, options: { stream?: ResultStream; log?: Logger } = {}) {
+export async function startOracle(config: OracleConfig, options: { stream?: ResultStream; logger?: Logger } = {}) {
   const opened = await openOracle(config, options);
-  const { log, account, chainId, contract, sql, jobs, stream, publicClient } = opened;
+  const { logger, account, chainId, contract, sql, jobs, stream, publicClient } = opened;
   const metrics = createMetrics();
   const crash = createCrashPoints(config.ORACLE_CRASH_AT);
   const holder = `${config.ORACLE_CONSUMER}:${randomUUID()}`;
   const settings = txmSettings(config);
-  const txStore = createTxStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, from: account.address, onOutcome: createOutcomeHandler({ jobs, metrics, log }) });
-  const lease = createLease({ store: txStore, holder, ttlMs: config.ORACLE_LEASE_MS, log, onLost: () => metrics.leaseLost.inc() });
-  const txm = createTxManager({ chain: publicClient, store: txStore, account, chainId, settings, metrics, log, crash, lease, holder });
+  const txStore = createTxStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, from: account.address, onOutcome: createOutcomeHandler({ jobs, metrics, logger }) });
+  const lease = createLease({ store: txStore, holder, ttlMs: config.ORACLE_LEASE_MS, logger, onLost: () => metrics.leaseLost.inc() });
+  const txm = createTxManager({ chain: publicClient, store: txStore, account, chainId, settings, metrics, logger, crash, lease, holder });
   const pipeline = createSettlementPipeline({
     sql,
     jobs,
@@ -101,7 +101,7 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
     contract,
     settings: { batchThreshold: config.ORACLE_BATCH_THRESHOLD, batchSize: config.ORACLE_BATCH_SIZE, prepareConcurrency: config.ORACLE_PREPARE_CONCURRENCY },
     metrics,
-    log,
+    logger,
   });
   const intake = createIntake({
     stream,
@@ -109,12 +109,12 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
     models: config.ORACLE_MODELS,
     settings: { consumer: config.ORACLE_CONSUMER, count: config.ORACLE_READ_COUNT, blockMs: 1_000, claimIdleMs: config.ORACLE_CLAIM_IDLE_MS },
     metrics,
-    log,
+    logger,
     crash,
   });
   const server =
-    config.ORACLE_METRICS_PORT > 0
-      ? await serveOracleHttp({ metrics, port: config.ORACLE_METRICS_PORT, host: config.ORACLE_METRICS_HOST, stream, jobs, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
+    config.ORACLE_HTTP_PORT > 0
+      ? await serveOracleHttp({ metrics, port: config.ORACLE_HTTP_PORT, host: config.ORACLE_HTTP_HOST, stream, jobs, models: config.ORACLE_MODELS, adminToken: config.ORACLE_ADMIN_TOKEN })
       : undefined;
   const worker = createOracleWorker({
     intake,
@@ -130,9 +130,9 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
       shutdownTimeoutMs: config.ORACLE_SHUTDOWN_TIMEOUT_MS,
     },
     metrics,
-    log,
+    logger,
   });
-  log.info({ msg: "oracle started", chain_id: chainId, contract, oracle_address: account.address, store: config.DATABASE_URL ? "postgres" : "pglite", stream: config.REDIS_URL ? "redis" : "memory" });
+  logger.info({ msg: "oracle started", chain_id: chainId, contract, oracle_address: account.address, store: config.DATABASE_URL ? "postgres" : "pglite", stream: config.REDIS_URL ? "redis" : "memory" });
   const running = worker.start();
   return {
     ...opened,
@@ -143,7 +143,7 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
       server?.close();
       if (!options.stream) await stream.close();
       await sql.close();
-      log.info({ msg: "oracle stopped" });
+      logger.info({ msg: "oracle stopped" });
     },
   };
 }
