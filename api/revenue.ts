@@ -11,7 +11,20 @@ import type { ApiContext } from "./context";
 import { ApiError } from "./errors";
 import { bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "../domain/buckets";
 import { assertRange, withinRange } from "./time";
-import type { NodeRevenue, RevenuePoint, RevenueSummary, RevenueTotals, Stream, StreamRevenue } from "./types/refs";
+
+/** A payout's revenue stream. */
+export type Stream = (typeof revenueStream.enumValues)[number];
+
+export type RevenueTotals = { amount: bigint; usdValue: bigint; payoutCount: number };
+export type StreamRevenue = RevenueTotals & { stream: Stream };
+export type RevenuePoint = RevenueTotals & {
+  bucketStart: number;
+  cumulativeAmount: bigint;
+  cumulativeUsdValue: bigint;
+  byStream: StreamRevenue[];
+};
+export type NodeRevenue = RevenueTotals & { node: Address };
+export type RevenueSummary = { from: number | null; to: number | null; total: RevenueTotals; byStream: StreamRevenue[] };
 
 type Source = {
   table: typeof payout | typeof revenueBucket | typeof nodeRevenueBucket;

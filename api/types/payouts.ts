@@ -5,7 +5,8 @@ import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { rowBy } from "../loaders";
 import { loadPage, sortedBy, type PageArgs } from "../pagination";
-import { AccountRef, NodeRef, PayoutConnection, PayoutRef, RevenueStreamEnum, TaskRef, filteredListField, logFields, type Stream } from "./refs";
+import type { Stream } from "../revenue";
+import { AccountRef, NodeRef, PayoutConnection, PayoutRef, RevenueStreamEnum, TaskRef, filteredListField, logFields } from "./refs";
 
 /** Newest first; one log can pay several streams, so the id breaks the tie. */
 const newestFirst = sortedBy("payout:position", "desc", payout.blockNumber, payout.logIndex, payout.id);

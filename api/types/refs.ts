@@ -12,6 +12,7 @@ import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import type { BlockRef, IndexingStatus } from "../db";
 import { rowBy } from "../loaders";
+import type { NodeRevenue, RevenuePoint, RevenueSummary, StreamRevenue } from "../revenue";
 import { filterWhere, paginate, type Ordering, type PageArgs } from "../pagination";
 
 type Types = typeof builder.$inferSchemaTypes;
@@ -20,18 +21,6 @@ export type TaskRow = typeof task.$inferSelect;
 export type NodeRow = typeof node.$inferSelect;
 export type PayoutRow = typeof payout.$inferSelect;
 export type StakerRow = typeof staker.$inferSelect;
-export type Stream = (typeof revenueStream.enumValues)[number];
-
-export type RevenueTotals = { amount: bigint; usdValue: bigint; payoutCount: number };
-export type StreamRevenue = RevenueTotals & { stream: Stream };
-export type RevenuePoint = RevenueTotals & {
-  bucketStart: number;
-  cumulativeAmount: bigint;
-  cumulativeUsdValue: bigint;
-  byStream: StreamRevenue[];
-};
-export type NodeRevenue = RevenueTotals & { node: Address };
-export type RevenueSummary = { from: number | null; to: number | null; total: RevenueTotals; byStream: StreamRevenue[] };
 export type IndexedTransaction = { hash: `0x${string}`; blockNumber: number | null; indexed: boolean };
 
 export const RevenueStreamEnum = builder.enumType("RevenueStream", { values: revenueStream.enumValues });
