@@ -17,8 +17,10 @@ const config: KnipConfig = {
     // Child processes started by path: the raw baseline, the subscriber processes.
     "bench/indexing/raw.ts",
     "bench/subscriptions/clients.ts",
-    // A Ponder project of its own (empty handlers), loaded by Ponder from generated wrappers.
+    // Ponder projects' files loaded by Ponder from generated roots (bench/ponder-root.ts): the
+    // empty-handler project, and the API entry that adds Ponder's GraphQL beside ours.
     "bench/indexing/empty/**/*.ts",
+    "bench/queries/ponder-api.ts",
     // Ponder loads the config, the schema and src/ (the indexing functions and the embedded API).
     "ponder.config.ts",
     "ponder.schema.ts",

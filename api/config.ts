@@ -15,8 +15,6 @@ const apiSchema = z.object({
   API_INTROSPECTION: flag.default(true),
   /** Adds `extensions.sqlStatements` to every response; for tests and profiling. */
   API_EXPOSE_SQL_COUNT: flag.default(false),
-  /** Also serves Ponder's built-in GraphQL at /ponder/graphql (embedded only), for bench/queries.ts. */
-  API_PONDER_GRAPHQL: flag.default(false),
   API_DEFAULT_PAGE_SIZE: positive.default(20),
   API_MAX_PAGE_SIZE: positive.default(100),
   API_MAX_DEPTH: positive.default(12),

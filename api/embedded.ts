@@ -19,7 +19,6 @@ import type { ApiDb } from "./db";
 import { startFeed, type IndexerDatabase } from "./feed";
 import { pgliteOf } from "./feed/commits";
 import { mountGraphql } from "./http";
-import { PONDER_GRAPHQL_PATH, ponderGraphql } from "./ponder-graphql";
 import { createSqlApp, sqlDisabledApp } from "./sql";
 import { readiness } from "./status";
 
@@ -57,8 +56,6 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
     return c.text(body, ok ? 200 : 503);
   });
   app.route("/", config.API_SQL ? sqlApp(config, ponder.schema) : sqlDisabledApp());
-  const ponderTables = { db: ponder.db as Parameters<typeof client>[0]["db"], schema: ponder.schema };
-  if (config.API_PONDER_GRAPHQL) app.use(PONDER_GRAPHQL_PATH, ponderGraphql(ponderTables));
   return app;
 }
 

@@ -7,11 +7,33 @@ import { and, eq, getTableColumns, getTableName, gt, lt, or, sql, type SQL } fro
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { ApiContext } from "./context";
 import { ApiError } from "./errors";
+import { withinRange } from "./time";
 
 type SortKey = { column: PgColumn; direction: "asc" | "desc" };
 /** A named ordering: the name goes into cursors so that one ordering's cursor is refused by another. */
 export type Ordering = { name: string; keys: SortKey[] };
 export type PageArgs = { first?: number | null; after?: string | null };
+
+/** An ordering by `columns`, all in one direction: each column after the first breaks ties of those before. */
+export function sortedBy(name: string, direction: SortKey["direction"], ...columns: PgColumn[]): Ordering {
+  return { name, keys: columns.map((column) => ({ column, direction })) };
+}
+
+/**
+ * The rows a list's `filter` argument selects: each field of `equal` that the filter gives
+ * (not null) equals its column; with `range`, that column (unix seconds) lies in [from, to).
+ */
+export function filterWhere<Filter extends object>(
+  filter: Filter | null | undefined,
+  equal: { [Field in keyof Filter]?: PgColumn },
+  range?: { column: PgColumn; from: keyof Filter; to: keyof Filter },
+): SQL | undefined {
+  const bound = (field: keyof Filter) => filter?.[field] as number | null | undefined;
+  return and(
+    ...(Object.entries(equal) as [keyof Filter, PgColumn][]).map(([field, column]) => (filter?.[field] == null ? undefined : eq(column, filter[field]))),
+    range && withinRange(range.column, bound(range.from), bound(range.to)),
+  );
+}
 
 type Edge<Row> = { cursor: string; node: Row };
 export type Connection<Row> = {

@@ -3,15 +3,28 @@
  * the indexer maintains (overall, or per node), or the payouts themselves when the question is
  * per recipient or its bounds cut through a bucket. Sums stay numeric(78) in SQL and bigint here.
  */
-import { and, desc, eq, gte, inArray, isNotNull, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, sql, type SQL } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Address } from "viem";
 import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../schema";
 import type { ApiContext } from "./context";
 import { ApiError } from "./errors";
 import { bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "../domain/buckets";
-import { assertRange } from "./time";
-import type { NodeRevenue, RevenuePoint, RevenueSummary, RevenueTotals, Stream, StreamRevenue } from "./types/refs";
+import { assertRange, withinRange } from "./time";
+
+/** A payout's revenue stream. */
+export type Stream = (typeof revenueStream.enumValues)[number];
+
+export type RevenueTotals = { amount: bigint; usdValue: bigint; payoutCount: number };
+export type StreamRevenue = RevenueTotals & { stream: Stream };
+export type RevenuePoint = RevenueTotals & {
+  bucketStart: number;
+  cumulativeAmount: bigint;
+  cumulativeUsdValue: bigint;
+  byStream: StreamRevenue[];
+};
+export type NodeRevenue = RevenueTotals & { node: Address };
+export type RevenueSummary = { from: number | null; to: number | null; total: RevenueTotals; byStream: StreamRevenue[] };
 
 type Source = {
   table: typeof payout | typeof revenueBucket | typeof nodeRevenueBucket;
@@ -110,7 +123,7 @@ export async function revenueSeries(context: ApiContext, spec: SeriesSpec, filte
   const rows = await context.db
     .select({ bucket, stream: source.table.stream, node: byNode[0] ?? sql<string>`''`, ...totals(source) })
     .from(source.table)
-    .where(and(...filters(source, filter), gte(source.time, origin), lt(source.time, end)))
+    .where(and(...filters(source, filter), withinRange(source.time, origin, end)))
     .groupBy(bucket, source.table.stream, ...byNode);
   const streams = filter.streams ?? revenueStream.enumValues;
   return groups.map((group) => {
@@ -134,17 +147,12 @@ function summaryGranularity(from: number | null, to: number | null): "HOUR" | "D
   return aligned(HOUR) ? "HOUR" : "PAYOUT";
 }
 
-function rangeFilter(source: Source, from: number | null, to: number | null): SQL[] {
-  return [...(from !== null ? [gte(source.time, from)] : []), ...(to !== null ? [lt(source.time, to)] : [])];
-}
-
 export async function revenueSummary(context: ApiContext, from: number | null, to: number | null): Promise<RevenueSummary> {
-  assertRange(from, to);
   const source = sourceFor({}, summaryGranularity(from, to));
   const rows = await context.db
     .select({ stream: source.table.stream, ...totals(source) })
     .from(source.table)
-    .where(and(...source.where, ...rangeFilter(source, from, to)))
+    .where(and(...source.where, withinRange(source.time, from, to)))
     .groupBy(source.table.stream);
   const byStream = revenueStream.enumValues.map((stream) => {
     const row = rows.find((candidate) => candidate.stream === stream);
@@ -161,7 +169,7 @@ export async function topEarningNodes(context: ApiContext, from: number | null, 
   const rows = await context.db
     .select({ node, ...sums })
     .from(source.table)
-    .where(and(...source.where, isNotNull(node), eq(source.table.stream, "NODE_PAYMENT"), ...rangeFilter(source, from, to)))
+    .where(and(...source.where, isNotNull(node), eq(source.table.stream, "NODE_PAYMENT"), withinRange(source.time, from, to)))
     .groupBy(node)
     .orderBy(desc(sums.amount), node)
     .limit(limit);

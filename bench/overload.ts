@@ -12,14 +12,14 @@
  * (read from Postgres, not through the API under test; on PGlite, Ponder's /status).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import postgres from "postgres";
 import { encodeFunctionData, getAddress, type Address } from "viem";
 import { farTokenAbi } from "../abis";
 import { anvilAccount, USER_ACCOUNT_OFFSET } from "../common/chain";
-import { decodeCheckpoint } from "../domain/progress";
+import { readProgress } from "../domain/progress";
 import { createTestDatabase } from "../harness/database";
+import { post } from "../harness/graphql";
 import { waitUntil } from "../harness/wait";
-import { startPonder } from "../harness/ponder";
+import { openIndexedTables, startPonder } from "../harness/ponder";
 import { benchArgs } from "./args";
 import { buildDataset } from "./queries/dataset";
 import { percentile } from "./queries/load";
@@ -54,16 +54,10 @@ type Outcome = { ms: number; kind: "ok" | "overloaded" | "timeout" | "error" };
 async function ask(url: string, query: string): Promise<Outcome> {
   const started = performance.now();
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query }),
-      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
-    });
-    const body = (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
+    const { status, body } = await post(url, query, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
     const ms = performance.now() - started;
-    if (response.status === 503 && body.errors?.[0]?.extensions?.code === "OVERLOADED") return { ms, kind: "overloaded" };
-    return { ms, kind: response.ok && body.data && !body.errors ? "ok" : "error" };
+    if (status === 503 && body.errors?.[0]?.extensions?.code === "OVERLOADED") return { ms, kind: "overloaded" };
+    return { ms, kind: status >= 200 && status < 300 && body.data && !body.errors ? "ok" : "error" };
   } catch (error) {
     return { ms: performance.now() - started, kind: (error as Error).name === "TimeoutError" ? "timeout" : "error" };
   }
@@ -101,8 +95,6 @@ async function main() {
     const { publicClient, testClient } = dataset.chain;
     const database = databaseUrl ? await createTestDatabase(databaseUrl) : undefined;
     if (database) cleanup.push(() => database.drop());
-    const sql = database ? postgres(database.url, { max: 1, onnotice: () => {} }) : undefined;
-    if (sql) cleanup.push(() => sql.end());
 
     const runs: Run[] = [];
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
@@ -114,19 +106,17 @@ async function main() {
           databaseUrl: database?.url,
           env: { ...MODES[mode], API_LOG_LEVEL: "error", NODE_ENV: "production", RPC_POLLING_INTERVAL_MS: "1000" },
         });
+        let tables: Awaited<ReturnType<typeof openIndexedTables>> | undefined;
         try {
+          if (database) tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
           await ponder.waitForBlock(await publicClient.getBlockNumber(), 900_000);
           await waitUntil(async () => (await fetch(`${ponder.baseUrl}/ready`).catch(() => undefined))?.status === 200, "Ponder's backfill", 300_000);
           const url = `${ponder.baseUrl}/graphql`;
-          const indexed = async (): Promise<number | undefined> => {
-            if (!sql) return ponder.status();
-            const [row] = await sql.unsafe<{ latest_checkpoint: string }[]>(`SELECT latest_checkpoint FROM "${ponder.schema}"._ponder_checkpoint LIMIT 1`);
-            return row ? decodeCheckpoint(row.latest_checkpoint).number : undefined;
-          };
+          const indexed = async (): Promise<number | undefined> => (tables ? (await readProgress(tables.query))[0]?.latest.number : ponder.status());
           const heavy = await ask(url, HEAVY);
           if (heavy.kind !== "ok") {
-            const body = await (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: HEAVY }) })).text();
-            throw new Error(`the heavy query must be legal and answered: ${body.slice(0, 1000)}`);
+            const { body } = await post(url, HEAVY);
+            throw new Error(`the heavy query must be legal and answered: ${JSON.stringify(body).slice(0, 1000)}`);
           }
           {
             // The steady load: a block a second, a transfer every 250 ms (unsigned, from anvil's accounts).
@@ -180,6 +170,7 @@ async function main() {
             );
           }
         } finally {
+          await tables?.close();
           await ponder.stop();
         }
       }

@@ -8,7 +8,9 @@
  * Prints markdown tables of throughput, p50/p99 latency, errors and the Ponder process's CPU time
  * per request; exits 1 if the APIs disagree or any request failed.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { createTestDatabase } from "../harness/database";
 import { data } from "../harness/graphql";
@@ -17,6 +19,7 @@ import { startPonder } from "../harness/ponder";
 import { BLOCK_SECONDS, buildDataset } from "./queries/dataset";
 import { percentile, runLoad, type LoadRequest, type LoadResult } from "./queries/load";
 import { benchArgs } from "./args";
+import { ponderRoot } from "./ponder-root";
 import { buildMix, QUESTION_NAMES, type Question, type Target } from "./queries/mix";
 
 const args = benchArgs({ events: { type: "string" }, seconds: { type: "string" }, repeats: { type: "string" }, connections: { type: "string" } });
@@ -29,6 +32,7 @@ const CONNECTIONS = (args.connections ?? (quick ? "1,16" : "1,8,32,64")).split("
 const QUESTION_CONNECTIONS = 8;
 const WARMUP_SECONDS = quick ? 1 : 2;
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PATHS: Record<Target, string> = { ours: "/graphql", ponder: "/ponder/graphql" };
 const TARGETS: Target[] = ["ours", "ponder"];
 
@@ -183,13 +187,22 @@ async function main() {
     const database = databaseUrl ? await createTestDatabase(databaseUrl) : undefined;
     if (database) cleanup.push(() => database.drop());
     const indexed = Date.now();
+    // Our indexer and API, with Ponder's own GraphQL beside it (bench/queries/ponder-api.ts).
+    const root = await ponderRoot({
+      config: join(REPO, "ponder.config.ts"),
+      schema: join(REPO, "ponder.schema.ts"),
+      indexing: join(REPO, "src/index.ts"),
+      api: join(REPO, "bench/queries/ponder-api.ts"),
+    });
+    cleanup.push(() => rm(root, { recursive: true, force: true }));
     const ponder = await startPonder({
       rpcUrl: dataset.chain.anvil.rpcUrl,
       deploymentsDir: dataset.chain.deploymentsDir,
       databaseUrl: database?.url,
+      root,
       // NODE_ENV as the Dockerfile sets it: graphql-js then skips its development-only
       // cross-realm checks in every type test (5 % of the API's CPU in a profile without it).
-      env: { API_PONDER_GRAPHQL: "true", API_LOG_LEVEL: "warn", NODE_ENV: "production" },
+      env: { API_LOG_LEVEL: "warn", NODE_ENV: "production" },
     });
     cleanup.push(() => ponder.stop());
     await ponder.waitForBlock(dataset.head, 900_000);

@@ -79,8 +79,12 @@ type PayoutRow = { id: string; recipient: string; node: string | null; stream: s
 type TaskRow = { id: string; user: string; node: string | null; block: number };
 type StakingRow = { id: string; staker: string; block: number };
 
-const PAYOUT_FIELDS = "{ blockNumber action payout { id } }";
-const TASK_FIELDS = "{ blockNumber action task { id } }";
+/** Each subscription field, the rows it follows, and the selection every subscriber of it makes. */
+const FIELDS = {
+  payouts: { rows: "payouts", selection: "{ blockNumber action payout { id } }" },
+  taskUpdated: { rows: "tasks", selection: "{ blockNumber action task { id } }" },
+  stakingChanged: { rows: "staking", selection: "{ blockNumber action change { id } }" },
+} as const;
 const same = (a: string | null, b: unknown) => a !== null && a.toLowerCase() === String(b).toLowerCase();
 
 type Kind = {
@@ -93,50 +97,32 @@ type Kind = {
   expected: (rows: Rows, variables: Record<string, unknown>) => { id: string; block: number }[];
 };
 
+/** Subscribers of `field(arg: $arg)`, each with one address from `pool`: they must receive the rows whose `column` holds it. */
+function byAddress(per20: number, field: keyof typeof FIELDS, arg: string, pool: readonly string[], column = arg): Kind {
+  const { rows, selection } = FIELDS[field];
+  return {
+    name: `${field}(${arg})`,
+    per20,
+    query: `subscription ($${arg}: Address) { ${field}(${arg}: $${arg}) ${selection} }`,
+    variables: (pick) => ({ [arg]: pick(pool) }),
+    expected: (all, v) => (all[rows] as ({ id: string; block: number } & Record<string, unknown>)[]).filter((row) => same(row[column] as string | null, v[arg])),
+  };
+}
+
 const KINDS: Kind[] = [
-  { name: "payouts", per20: 8, query: `subscription { payouts ${PAYOUT_FIELDS} }`, variables: () => ({}), expected: (rows) => rows.payouts },
-  {
-    name: "payouts(recipient)",
-    per20: 4,
-    query: `subscription ($recipient: Address) { payouts(recipient: $recipient) ${PAYOUT_FIELDS} }`,
-    variables: (pick) => ({ recipient: pick([...nodes, treasury]) }),
-    expected: (rows, v) => rows.payouts.filter((row) => same(row.recipient, v.recipient)),
-  },
-  {
-    name: "payouts(node)",
-    per20: 1,
-    query: `subscription ($node: Address) { payouts(node: $node) ${PAYOUT_FIELDS} }`,
-    variables: (pick) => ({ node: pick(nodes) }),
-    expected: (rows, v) => rows.payouts.filter((row) => same(row.node, v.node)),
-  },
+  { name: "payouts", per20: 8, query: `subscription { payouts ${FIELDS.payouts.selection} }`, variables: () => ({}), expected: (rows) => rows.payouts },
+  byAddress(4, "payouts", "recipient", [...nodes, treasury]),
+  byAddress(1, "payouts", "node", nodes),
   {
     name: "payouts(streams)",
     per20: 1,
-    query: `subscription ($streams: [RevenueStream!]) { payouts(streams: $streams) ${PAYOUT_FIELDS} }`,
+    query: `subscription ($streams: [RevenueStream!]) { payouts(streams: $streams) ${FIELDS.payouts.selection} }`,
     variables: (pick) => ({ streams: [pick(STREAMS)] }),
     expected: (rows, v) => rows.payouts.filter((row) => (v.streams as string[]).includes(row.stream)),
   },
-  {
-    name: "taskUpdated(node)",
-    per20: 1,
-    query: `subscription ($node: Address) { taskUpdated(node: $node) ${TASK_FIELDS} }`,
-    variables: (pick) => ({ node: pick(nodes) }),
-    expected: (rows, v) => rows.tasks.filter((row) => same(row.node, v.node)),
-  },
-  {
-    name: "taskUpdated(user)",
-    per20: 2,
-    query: `subscription ($user: Address) { taskUpdated(user: $user) ${TASK_FIELDS} }`,
-    variables: (pick) => ({ user: pick(users) }),
-    expected: (rows, v) => rows.tasks.filter((row) => same(row.user, v.user)),
-  },
-  {
-    name: "stakingChanged(address)",
-    per20: 3,
-    query: `subscription ($address: Address) { stakingChanged(address: $address) { blockNumber action change { id } } }`,
-    variables: (pick) => ({ address: pick(stakers) }),
-    expected: (rows, v) => rows.staking.filter((row) => same(row.staker, v.address)),
-  },
+  byAddress(1, "taskUpdated", "node", nodes),
+  byAddress(2, "taskUpdated", "user", users),
+  byAddress(3, "stakingChanged", "address", stakers, "staker"),
 ];
 const KIND_BY_SLOT = KINDS.flatMap((kind) => Array.from({ length: kind.per20 }, () => kind));
 if (KIND_BY_SLOT.length !== 20) throw new Error("the subscriber mix must fill 20 slots");

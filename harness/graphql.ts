@@ -8,13 +8,27 @@ export type GraphQLResponse<T> = {
   extensions?: { sqlStatements?: number };
 };
 
-export async function graphql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+/** A request's HTTP reply: its status and headers, and the body parsed whatever the status. */
+export type GraphQLReply<T = Record<string, any>> = { status: number; headers: Headers; body: GraphQLResponse<T> };
+
+/** POSTs a GraphQL request; `signal` aborts it. */
+export async function post<T = Record<string, any>>(
+  url: string,
+  query: string,
+  { variables = {}, signal }: { variables?: Record<string, unknown>; signal?: AbortSignal } = {},
+): Promise<GraphQLReply<T>> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
     body: JSON.stringify({ query, variables }),
+    signal,
   });
-  return (await response.json()) as GraphQLResponse<T>;
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T> };
+}
+
+/** A request's body, whatever the status. */
+export async function graphql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+  return (await post<T>(url, query, { variables })).body;
 }
 
 /** The data of a query that must succeed. */

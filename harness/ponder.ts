@@ -20,6 +20,8 @@ export type StartPonderParameters = {
   schema?: string;
   pgliteDir?: string;
   env?: Record<string, string>;
+  /** A Ponder project root other than the repository (a bench's root of re-exports). */
+  root?: string;
 };
 
 /** A Ponder child's environment on a local anvil: the given database (Postgres), else PGlite in `pgliteDir`. */
@@ -56,7 +58,8 @@ export async function startPonder(parameters: StartPonderParameters) {
     },
   });
   let log = "";
-  const child: ChildProcess = spawn("node_modules/.bin/ponder", ["start", "--schema", schema, "--port", String(port), "--log-format", "json"], {
+  const rootArgs = parameters.root ? ["--root", parameters.root] : [];
+  const child: ChildProcess = spawn("node_modules/.bin/ponder", [...rootArgs, "start", "--schema", schema, "--port", String(port), "--log-format", "json"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,4 +1,5 @@
 import { index, onchainTable } from "ponder";
+import { integers, logPosition, numbers } from "./columns";
 import { ratingReason } from "./enums";
 
 /** Mirrors `InferencePayment.nodes(address)`, plus when the node joined. */
@@ -8,12 +9,9 @@ export const node = onchainTable(
     address: t.hex().primaryKey(),
     owner: t.hex().notNull(),
     active: t.boolean().notNull(),
-    reliability: t.integer().notNull(),
-    tasksCompleted: t.integer().notNull(),
-    tasksFailed: t.integer().notNull(),
+    ...integers(t, "reliability", "tasksCompleted", "tasksFailed"),
     totalEarned: t.bigint().notNull(),
-    registeredAt: t.int8({ mode: "number" }).notNull(),
-    registeredBlock: t.int8({ mode: "number" }).notNull(),
+    ...numbers(t, "registeredAt", "registeredBlock"),
     deactivatedAt: t.int8({ mode: "number" }),
   }),
   (table) => ({
@@ -29,13 +27,9 @@ export const nodeRating = onchainTable(
   (t) => ({
     id: t.text().primaryKey(),
     node: t.hex().notNull(),
-    oldRating: t.integer().notNull(),
-    newRating: t.integer().notNull(),
+    ...integers(t, "oldRating", "newRating"),
     reason: ratingReason("reason").notNull(),
-    blockNumber: t.int8({ mode: "number" }).notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.int8({ mode: "number" }).notNull(),
-    transactionHash: t.hex().notNull(),
+    ...logPosition(t),
   }),
   (table) => ({
     nodeIdx: index().on(table.node, table.blockNumber, table.logIndex),

@@ -1,4 +1,5 @@
-import { index, onchainTable, primaryKey } from "ponder";
+import { index, onchainTable, primaryKey, type PgColumnsBuilders } from "ponder";
+import { bigints, logPosition, numbers } from "./columns";
 import { bucketInterval, revenueStream } from "./enums";
 
 /**
@@ -11,15 +12,10 @@ export const payout = onchainTable(
     id: t.text().primaryKey(),
     stream: revenueStream("stream").notNull(),
     recipient: t.hex().notNull(),
-    amount: t.bigint().notNull(),
-    usdValue: t.bigint().notNull(),
-    farUsdPrice: t.bigint().notNull(),
+    ...bigints(t, "amount", "usdValue", "farUsdPrice"),
     taskId: t.hex(),
     node: t.hex(),
-    blockNumber: t.int8({ mode: "number" }).notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.int8({ mode: "number" }).notNull(),
-    transactionHash: t.hex().notNull(),
+    ...logPosition(t),
   }),
   (table) => ({
     positionIdx: index().on(table.blockNumber, table.logIndex),
@@ -31,32 +27,27 @@ export const payout = onchainTable(
   }),
 );
 
+/** Which bucket: its interval, when it starts, and the stream. */
+const bucketKey = (t: PgColumnsBuilders) => ({
+  interval: bucketInterval("interval").notNull(),
+  bucketStart: t.int8({ mode: "number" }).notNull(),
+  stream: revenueStream("stream").notNull(),
+});
+
+/** What a bucket adds up. */
+const bucketTotals = (t: PgColumnsBuilders) => ({ ...bigints(t, "amount", "usdValue"), payoutCount: t.integer().notNull() });
+
 /** Revenue per stream per hour and per day, maintained as payouts arrive. */
 export const revenueBucket = onchainTable(
   "revenue_bucket",
-  (t) => ({
-    interval: bucketInterval("interval").notNull(),
-    bucketStart: t.int8({ mode: "number" }).notNull(),
-    stream: revenueStream("stream").notNull(),
-    amount: t.bigint().notNull(),
-    usdValue: t.bigint().notNull(),
-    payoutCount: t.integer().notNull(),
-  }),
+  (t) => ({ ...bucketKey(t), ...bucketTotals(t) }),
   (table) => ({ pk: primaryKey({ columns: [table.interval, table.bucketStart, table.stream] }) }),
 );
 
 /** The same buckets split by the node a payout came from (payouts tied to a task). */
 export const nodeRevenueBucket = onchainTable(
   "node_revenue_bucket",
-  (t) => ({
-    interval: bucketInterval("interval").notNull(),
-    bucketStart: t.int8({ mode: "number" }).notNull(),
-    stream: revenueStream("stream").notNull(),
-    node: t.hex().notNull(),
-    amount: t.bigint().notNull(),
-    usdValue: t.bigint().notNull(),
-    payoutCount: t.integer().notNull(),
-  }),
+  (t) => ({ ...bucketKey(t), node: t.hex().notNull(), ...bucketTotals(t) }),
   (table) => ({
     pk: primaryKey({ columns: [table.interval, table.bucketStart, table.stream, table.node] }),
     nodeIdx: index().on(table.node, table.interval, table.bucketStart),
@@ -69,8 +60,7 @@ export const priceState = onchainTable("price_state", (t) => ({
   answer: t.bigint().notNull(),
   decimals: t.integer().notNull(),
   roundId: t.bigint().notNull(),
-  updatedAt: t.int8({ mode: "number" }).notNull(),
-  blockNumber: t.int8({ mode: "number" }).notNull(),
+  ...numbers(t, "updatedAt", "blockNumber"),
 }));
 
 /** InferencePayment's settings that payouts depend on (the treasury) and the task timeout. */

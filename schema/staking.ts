@@ -1,4 +1,5 @@
 import { index, onchainTable } from "ponder";
+import { bigints, integers, lastUpdate, logPosition, numbers } from "./columns";
 import { stakingAction } from "./enums";
 
 /**
@@ -12,15 +13,8 @@ export const staker = onchainTable(
     address: t.hex().primaryKey(),
     staked: t.bigint().notNull(),
     unlockTime: t.int8({ mode: "number" }).notNull(),
-    rewardsAccrued: t.bigint().notNull(),
-    rewardsClaimed: t.bigint().notNull(),
-    revenueShareAccrued: t.bigint().notNull(),
-    revenueShareClaimed: t.bigint().notNull(),
-    rewardPerTokenPaid: t.bigint().notNull(),
-    revenuePerTokenPaid: t.bigint().notNull(),
-    firstActionAt: t.int8({ mode: "number" }).notNull(),
-    lastActionAt: t.int8({ mode: "number" }).notNull(),
-    lastActionBlock: t.int8({ mode: "number" }).notNull(),
+    ...bigints(t, "rewardsAccrued", "rewardsClaimed", "revenueShareAccrued", "revenueShareClaimed", "rewardPerTokenPaid", "revenuePerTokenPaid"),
+    ...numbers(t, "firstActionAt", "lastActionAt", "lastActionBlock"),
   }),
   (table) => ({ stakedIdx: index().on(table.staked) }),
 );
@@ -31,12 +25,8 @@ export const stakingEvent = onchainTable(
     id: t.text().primaryKey(),
     staker: t.hex().notNull(),
     action: stakingAction("action").notNull(),
-    amount: t.bigint().notNull(),
-    stakedAfter: t.bigint().notNull(),
-    blockNumber: t.int8({ mode: "number" }).notNull(),
-    logIndex: t.integer().notNull(),
-    timestamp: t.int8({ mode: "number" }).notNull(),
-    transactionHash: t.hex().notNull(),
+    ...bigints(t, "amount", "stakedAfter"),
+    ...logPosition(t),
   }),
   (table) => ({
     stakerIdx: index().on(table.staker, table.blockNumber, table.logIndex),
@@ -48,18 +38,12 @@ export const stakingEvent = onchainTable(
 /** The token's global state: one row keyed by the token's address. */
 export const tokenStats = onchainTable("token_stats", (t) => ({
   token: t.hex().primaryKey(),
-  totalSupply: t.bigint().notNull(),
-  totalStaked: t.bigint().notNull(),
-  holderCount: t.integer().notNull(),
-  stakerCount: t.integer().notNull(),
+  ...bigints(t, "totalSupply", "totalStaked"),
+  ...integers(t, "holderCount", "stakerCount"),
   rewardRate: t.bigint().notNull(),
   lockPeriod: t.int8({ mode: "number" }).notNull(),
   rewardPerTokenStored: t.bigint().notNull(),
   rewardUpdatedAt: t.int8({ mode: "number" }).notNull(),
-  revenuePerToken: t.bigint().notNull(),
-  revenueDistributed: t.bigint().notNull(),
-  revenueShareClaimed: t.bigint().notNull(),
-  rewardsMinted: t.bigint().notNull(),
-  updatedBlock: t.int8({ mode: "number" }).notNull(),
-  updatedAt: t.int8({ mode: "number" }).notNull(),
+  ...bigints(t, "revenuePerToken", "revenueDistributed", "revenueShareClaimed", "rewardsMinted"),
+  ...lastUpdate(t),
 }));

@@ -1,4 +1,5 @@
 import { index, onchainTable } from "ponder";
+import { numbers } from "./columns";
 import { taskStatus } from "./enums";
 
 /** A task's whole lifecycle: escrow at creation, then its settlement or cancellation. */
@@ -17,8 +18,7 @@ export const task = onchainTable(
     treasuryPayment: t.bigint(),
     refund: t.bigint(),
     performanceScore: t.integer(),
-    createdAt: t.int8({ mode: "number" }).notNull(),
-    createdBlock: t.int8({ mode: "number" }).notNull(),
+    ...numbers(t, "createdAt", "createdBlock"),
     createdTx: t.hex().notNull(),
     settledAt: t.int8({ mode: "number" }),
     settledBlock: t.int8({ mode: "number" }),

@@ -18,7 +18,6 @@ export type FeedFilter = {
 const lower = (value: string | null | undefined) => value?.toLowerCase();
 const key = (topic: FeedTopic, field: string, value: string) => `${topic}:${field}:${value.toLowerCase()}`;
 const wildcard = (topic: FeedTopic) => `${topic}:*`;
-const same = (column: string | null | undefined, wanted: string | null | undefined) => !wanted || lower(column) === lower(wanted);
 const wantsFinality = (entry: FeedEntry, includeFinality: boolean | null | undefined) => entry.action !== "FINALIZED" || includeFinality === true;
 
 /** The keys an entry is offered under: one per filterable column it has, and its topic's wildcard. */
@@ -41,56 +40,40 @@ function entryKeys(entry: FeedEntry): string[] {
   }
 }
 
-export type PayoutFilterArgs = { recipient?: string | null; node?: string | null; streams?: readonly string[] | null; includeFinality?: boolean | null };
+/** The values wanted of one column (none: the column is not checked). */
+type Wanted<T extends FeedTopic> = [column: keyof FeedRow<T> & string, values: readonly string[] | null | undefined];
 
-export function payoutFilter(args: PayoutFilterArgs): FeedFilter {
-  const keys = args.recipient
-    ? [key("payout", "recipient", args.recipient)]
-    : args.node
-      ? [key("payout", "node", args.node)]
-      : args.streams
-        ? args.streams.map((stream) => key("payout", "stream", stream))
-        : [wildcard("payout")];
+/** One value wanted, or none when the argument is not given. */
+const one = (value: string | null | undefined) => (value ? [value] : undefined);
+
+/**
+ * The entries of `topic` whose row holds, in every column with values wanted, one of them. It is
+ * registered under the first such column's keys (the columns come most selective first), or
+ * under the topic's wildcard when no column is checked.
+ */
+function columnFilter<T extends FeedTopic>(topic: T, wanted: Wanted<T>[], includeFinality: boolean | null | undefined): FeedFilter {
+  const registered = wanted.find(([, values]) => values);
   return {
-    topic: "payout",
-    keys,
+    topic,
+    keys: registered ? registered[1]!.map((value) => key(topic, registered[0], value)) : [wildcard(topic)],
     accept: (entry) => {
-      if (entry.topic !== "payout" || !wantsFinality(entry, args.includeFinality)) return false;
-      const row = entry.row as FeedRow<"payout">;
-      return same(row.recipient, args.recipient) && same(row.node, args.node) && (!args.streams || args.streams.includes(row.stream));
+      if (entry.topic !== topic || !wantsFinality(entry, includeFinality)) return false;
+      const row = entry.row as FeedRow<T>;
+      return wanted.every(([column, values]) => !values || values.some((value) => lower(row[column] as string | null) === lower(value)));
     },
   };
 }
 
-export type TaskFilterArgs = { id?: string | null; user?: string | null; node?: string | null; includeFinality?: boolean | null };
-
-export function taskFilter(args: TaskFilterArgs): FeedFilter {
-  const keys = args.id
-    ? [key("task", "id", args.id)]
-    : args.user
-      ? [key("task", "user", args.user)]
-      : args.node
-        ? [key("task", "node", args.node)]
-        : [wildcard("task")];
-  return {
-    topic: "task",
-    keys,
-    accept: (entry) => {
-      if (entry.topic !== "task" || !wantsFinality(entry, args.includeFinality)) return false;
-      const row = entry.row as FeedRow<"task">;
-      return same(row.id, args.id) && same(row.user, args.user) && same(row.node, args.node);
-    },
-  };
+export function payoutFilter(args: { recipient?: string | null; node?: string | null; streams?: readonly string[] | null; includeFinality?: boolean | null }): FeedFilter {
+  return columnFilter("payout", [["recipient", one(args.recipient)], ["node", one(args.node)], ["stream", args.streams]], args.includeFinality);
 }
 
-export type StakingFilterArgs = { address?: string | null; includeFinality?: boolean | null };
+export function taskFilter(args: { id?: string | null; user?: string | null; node?: string | null; includeFinality?: boolean | null }): FeedFilter {
+  return columnFilter("task", [["id", one(args.id)], ["user", one(args.user)], ["node", one(args.node)]], args.includeFinality);
+}
 
-export function stakingFilter(args: StakingFilterArgs): FeedFilter {
-  return {
-    topic: "staking",
-    keys: [args.address ? key("staking", "staker", args.address) : wildcard("staking")],
-    accept: (entry) => entry.topic === "staking" && wantsFinality(entry, args.includeFinality) && same((entry.row as FeedRow<"staking">).staker, args.address),
-  };
+export function stakingFilter(args: { address?: string | null; includeFinality?: boolean | null }): FeedFilter {
+  return columnFilter("staking", [["staker", one(args.address)]], args.includeFinality);
 }
 
 /**

@@ -2,7 +2,7 @@
 import { account, escrowAccount, node, staker, task } from "../../schema";
 import { builder } from "../builder";
 import { rowBy, rowsBy } from "../loaders";
-import { paginate, type Ordering } from "../pagination";
+import { paginate, sortedBy } from "../pagination";
 import { loadReceivedPayouts } from "./payouts";
 import { AccountConnection, AccountRef, EscrowRef, NodeRef, PayoutConnection, RevenueStreamEnum, StakerRef, TaskConnection, TaskStatusEnum, pageArgs } from "./refs";
 import { loadTaskPage } from "./tasks";
@@ -67,7 +67,7 @@ builder.queryField("account", (t) =>
   }),
 );
 
-const BY_ADDRESS: Ordering = { name: "account:address", keys: [{ column: account.address, direction: "asc" }] };
+const BY_ADDRESS = sortedBy("account:address", "asc", account.address);
 
 builder.queryField("accounts", (t) =>
   t.field({

@@ -1,9 +1,8 @@
 /** GPU nodes: state mirrored from the contract, their tasks, rating history and earnings. */
-import { and, eq, gte, type SQL } from "drizzle-orm";
+import { and, gte } from "drizzle-orm";
 import { node, nodeRating, task } from "../../schema";
 import { builder } from "../builder";
-import { rowBy } from "../loaders";
-import { loadPage, paginate, type Ordering } from "../pagination";
+import { loadPage, paginate, filterWhere, sortedBy } from "../pagination";
 import { revenueSeries } from "../revenue";
 import { seriesArgs } from "./revenue";
 import { loadTaskPage } from "./tasks";
@@ -17,18 +16,11 @@ import {
   RevenuePointRef,
   TaskConnection,
   TaskStatusEnum,
-  finalizedField,
+  logFields,
   pageArgs,
+  rowByKeyField,
   type NodeRow,
 } from "./refs";
-
-const ratingsNewestFirst: Ordering = {
-  name: "rating:position",
-  keys: [
-    { column: nodeRating.blockNumber, direction: "desc" },
-    { column: nodeRating.logIndex, direction: "desc" },
-  ],
-};
 
 /** Each ordering ends on the address, so that equal values still page deterministically. */
 const NODE_ORDERINGS = {
@@ -40,20 +32,19 @@ const NODE_ORDERINGS = {
 
 const NodeOrder = builder.enumType("NodeOrder", { values: Object.keys(NODE_ORDERINGS) as (keyof typeof NODE_ORDERINGS)[] });
 
-function nodeOrdering(order: keyof typeof NODE_ORDERINGS): Ordering {
+function nodeOrdering(order: keyof typeof NODE_ORDERINGS) {
   const [column, direction] = NODE_ORDERINGS[order];
-  return { name: `node:${order}`, keys: [{ column, direction }, { column: node.address, direction }] };
+  return sortedBy(`node:${order}`, direction, column, node.address);
 }
+
+const ratingsNewestFirst = sortedBy("rating:position", "desc", nodeRating.blockNumber, nodeRating.logIndex);
 
 RatingChangeRef.implement({
   fields: (t) => ({
     oldRating: t.exposeInt("oldRating"),
     newRating: t.exposeInt("newRating"),
     reason: t.field({ type: RatingReasonEnum, resolve: (row) => row.reason }),
-    blockNumber: t.exposeInt("blockNumber"),
-    timestamp: t.expose("timestamp", { type: "DateTime" }),
-    transactionHash: t.expose("transactionHash", { type: "Bytes32" }),
-    finalized: t.boolean(finalizedField((row: typeof nodeRating.$inferSelect) => row.blockNumber)),
+    ...logFields(t),
   }),
 });
 
@@ -104,23 +95,18 @@ const NodeFilter = builder.inputType("NodeFilter", {
   }),
 });
 
+rowByKeyField("node", NodeRef, node, node.address, { name: "address", type: "Address" });
+
 builder.queryFields((t) => ({
-  node: t.field({
-    type: NodeRef,
-    nullable: true,
-    args: { address: t.arg({ type: "Address", required: true }) },
-    resolve: (_root, { address }, context) => rowBy(context, node, node.address).load(address),
-  }),
   nodes: t.field({
     type: NodeConnection,
     args: { ...pageArgs, filter: t.arg({ type: NodeFilter }), orderBy: t.arg({ type: NodeOrder, required: true, defaultValue: "EARNINGS_DESC" }) },
     resolve: (_root, { filter, orderBy, ...args }, context) => {
-      const conditions: (SQL | undefined)[] = [
-        filter?.active != null ? eq(node.active, filter.active) : undefined,
-        filter?.owner ? eq(node.owner, filter.owner) : undefined,
+      const where = and(
+        filterWhere(filter, { active: node.active, owner: node.owner }),
         filter?.minReliability != null ? gte(node.reliability, filter.minReliability) : undefined,
-      ];
-      return paginate(context, { table: node, where: and(...conditions), ordering: nodeOrdering(orderBy), args });
+      );
+      return paginate(context, { table: node, where, ordering: nodeOrdering(orderBy), args });
     },
   }),
 }));

@@ -1,22 +1,15 @@
 /** Payouts: one row per money movement to a beneficiary, priced in USD when it happened. */
-import { and, eq, gte, lt, type SQL } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { node, payout, task } from "../../schema";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { rowBy } from "../loaders";
-import { loadPage, paginate, type Ordering, type PageArgs } from "../pagination";
-import { assertRange } from "../time";
-import { AccountRef, NodeRef, PayoutConnection, PayoutRef, RevenueStreamEnum, TaskRef, finalizedField, pageArgs, type PayoutRow, type Stream } from "./refs";
+import { loadPage, sortedBy, type PageArgs } from "../pagination";
+import type { Stream } from "../revenue";
+import { AccountRef, NodeRef, PayoutConnection, PayoutRef, RevenueStreamEnum, TaskRef, filteredListField, logFields } from "./refs";
 
 /** Newest first; one log can pay several streams, so the id breaks the tie. */
-const newestFirst: Ordering = {
-  name: "payout:position",
-  keys: [
-    { column: payout.blockNumber, direction: "desc" },
-    { column: payout.logIndex, direction: "desc" },
-    { column: payout.id, direction: "desc" },
-  ],
-};
+const newestFirst = sortedBy("payout:position", "desc", payout.blockNumber, payout.logIndex, payout.id);
 
 /** An account's payouts received, batched across every account of the request. */
 export function loadReceivedPayouts(context: ApiContext, recipient: string, args: PageArgs & { stream?: Stream | null }) {
@@ -44,11 +37,7 @@ PayoutRef.implement({
       nullable: true,
       resolve: (row, _args, context) => (row.node ? rowBy(context, node, node.address).load(row.node) : null),
     }),
-    blockNumber: t.exposeInt("blockNumber"),
-    logIndex: t.exposeInt("logIndex"),
-    timestamp: t.expose("timestamp", { type: "DateTime" }),
-    transactionHash: t.expose("transactionHash", { type: "Bytes32" }),
-    finalized: t.boolean(finalizedField((row: PayoutRow) => row.blockNumber)),
+    ...logFields(t, { logIndex: true }),
   }),
 });
 
@@ -62,21 +51,9 @@ const PayoutFilter = builder.inputType("PayoutFilter", {
   }),
 });
 
-builder.queryField("payouts", (t) =>
-  t.field({
-    type: PayoutConnection,
-    description: "Payouts, newest first.",
-    args: { ...pageArgs, filter: t.arg({ type: PayoutFilter }) },
-    resolve: (_root, { filter, ...args }, context) => {
-      assertRange(filter?.from, filter?.to);
-      const conditions: (SQL | undefined)[] = [
-        filter?.recipient ? eq(payout.recipient, filter.recipient) : undefined,
-        filter?.node ? eq(payout.node, filter.node) : undefined,
-        filter?.stream ? eq(payout.stream, filter.stream) : undefined,
-        filter?.from != null ? gte(payout.timestamp, filter.from) : undefined,
-        filter?.to != null ? lt(payout.timestamp, filter.to) : undefined,
-      ];
-      return paginate(context, { table: payout, where: and(...conditions), ordering: newestFirst, args });
-    },
-  }),
-);
+filteredListField("payouts", {
+  type: PayoutConnection,
+  description: "Payouts, newest first.",
+  rows: { table: payout, ordering: newestFirst },
+  filter: { type: PayoutFilter, equal: { recipient: payout.recipient, node: payout.node, stream: payout.stream }, range: { column: payout.timestamp, from: "from", to: "to" } },
+});

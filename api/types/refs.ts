@@ -3,29 +3,25 @@
  * point at each other (a task's node, a node's tasks) without import cycles. Shapes are the
  * indexer's rows wherever a type mirrors a table.
  */
+import type { InputObjectRef, ObjectRef } from "@pothos/core";
+import type { ConnectionShapeForType } from "@pothos/plugin-relay";
+import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Address } from "viem";
 import { escrowAccount, node, nodeRating, payout, revenueStream, staker, stakingAction, stakingEvent, task, taskStatus, tokenStats, ratingReason } from "../../schema";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import type { BlockPoint } from "../../domain/progress";
 import type { IndexingStatus } from "../db";
+import { rowBy } from "../loaders";
+import type { NodeRevenue, RevenuePoint, RevenueSummary, StreamRevenue } from "../revenue";
+import { filterWhere, paginate, type Ordering, type PageArgs } from "../pagination";
+
+type Types = typeof builder.$inferSchemaTypes;
 
 export type TaskRow = typeof task.$inferSelect;
 export type NodeRow = typeof node.$inferSelect;
 export type PayoutRow = typeof payout.$inferSelect;
 export type StakerRow = typeof staker.$inferSelect;
-export type Stream = (typeof revenueStream.enumValues)[number];
-
-export type RevenueTotals = { amount: bigint; usdValue: bigint; payoutCount: number };
-export type StreamRevenue = RevenueTotals & { stream: Stream };
-export type RevenuePoint = RevenueTotals & {
-  bucketStart: number;
-  cumulativeAmount: bigint;
-  cumulativeUsdValue: bigint;
-  byStream: StreamRevenue[];
-};
-export type NodeRevenue = RevenueTotals & { node: Address };
-export type RevenueSummary = { from: number | null; to: number | null; total: RevenueTotals; byStream: StreamRevenue[] };
 export type IndexedTransaction = { hash: `0x${string}`; blockNumber: number | null; indexed: boolean };
 
 export const RevenueStreamEnum = builder.enumType("RevenueStream", { values: revenueStream.enumValues });
@@ -72,4 +68,66 @@ export function finalizedField<Row>(blockOf: (row: Row) => number) {
     description: "Whether the block is past the chain's finality depth, so a reorg can no longer remove this.",
     resolve: (row: Row, _args: object, context: ApiContext) => context.isFinalized(blockOf(row)),
   };
+}
+
+/** The fields of a row that one event log made: where and when the log stands, and whether a reorg can still remove it. */
+export function logFields<Row extends { blockNumber: number; logIndex: number; timestamp: number; transactionHash: string }>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<Types, Row>,
+  { logIndex = false } = {},
+) {
+  return {
+    blockNumber: t.int({ resolve: (row) => row.blockNumber }),
+    ...(logIndex ? { logIndex: t.int({ resolve: (row) => row.logIndex }) } : {}),
+    timestamp: t.field({ type: "DateTime", resolve: (row) => row.timestamp }),
+    transactionHash: t.field({ type: "Bytes32", resolve: (row) => row.transactionHash }),
+    finalized: t.boolean(finalizedField((row: Row) => row.blockNumber)),
+  };
+}
+
+/** The root field `name(key: …!)`: the row of `table` whose `column` equals the key (batched), or null. */
+export function rowByKeyField<T extends PgTable>(
+  name: string,
+  type: ObjectRef<Types, T["$inferSelect"]>,
+  table: T,
+  column: PgColumn,
+  key: { name: string; type: "Address" | "Bytes32" },
+) {
+  builder.queryField(name, (t) =>
+    t.field({
+      type,
+      nullable: true,
+      args: { [key.name]: t.arg({ type: key.type, required: true }) },
+      // Pothos cannot check a resolver against a generic shape; the signature ties `type` to `table`'s rows.
+      resolve: (_root, args, context) => rowBy(context, table, column).load(args[key.name]!) as never,
+    }),
+  );
+}
+
+/**
+ * The root connection field `name(first, after, filter)`: the rows of `table` in `ordering` that
+ * the filter selects (see filterWhere: `equal` names its fields matched by equality, `range` its
+ * time bounds).
+ */
+export function filteredListField<T extends PgTable, Filter extends object>(
+  name: string,
+  options: {
+    type: ObjectRef<Types, ConnectionShapeForType<Types, ObjectRef<Types, T["$inferSelect"]>, false, false, false>>;
+    description: string;
+    rows: { table: T; ordering: Ordering };
+    filter: { type: InputObjectRef<Types, Filter>; equal: Parameters<typeof filterWhere<Filter>>[1]; range?: Parameters<typeof filterWhere<Filter>>[2] };
+  },
+) {
+  const { rows, filter } = options;
+  builder.queryField(name, (t) =>
+    t.field({
+      type: options.type,
+      description: options.description,
+      args: { ...pageArgs, filter: t.arg({ type: filter.type }) },
+      resolve: (_root, args, context) => {
+        const { filter: given, ...page } = args as PageArgs & { filter?: Filter | null };
+        // Pothos cannot check a resolver against a generic shape; the signature ties `type` to `table`'s rows.
+        return paginate(context, { ...rows, where: filterWhere(given, filter.equal, filter.range), args: page }) as never;
+      },
+    }),
+  );
 }

@@ -3,7 +3,7 @@ import { node } from "../../schema";
 import { builder } from "../builder";
 import { ApiError } from "../errors";
 import { rowBy } from "../loaders";
-import { revenueSeries, revenueSummary, topEarningNodes } from "../revenue";
+import { revenueSeries, revenueSummary, topEarningNodes, type RevenueTotals } from "../revenue";
 import {
   IntervalEnum,
   NodeRef,
@@ -12,7 +12,6 @@ import {
   RevenueStreamEnum,
   RevenueSummaryRef,
   StreamRevenueRef,
-  type RevenueTotals,
 } from "./refs";
 
 const MAX_TOP_NODES = 100;

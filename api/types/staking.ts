@@ -4,8 +4,8 @@ import { BASIS_POINTS, claimableAt, DAYS_PER_YEAR } from "../../domain/staking";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { ApiError } from "../errors";
-import { loadTokenStats, rowBy } from "../loaders";
-import { loadPage, paginate, type Ordering } from "../pagination";
+import { loadTokenStats } from "../loaders";
+import { loadPage, paginate, sortedBy } from "../pagination";
 import {
   AccountRef,
   StakerConnection,
@@ -14,18 +14,13 @@ import {
   StakingChangeConnection,
   StakingChangeRef,
   StakingOverviewRef,
-  finalizedField,
+  logFields,
   pageArgs,
+  rowByKeyField,
   type StakerRow,
 } from "./refs";
 
-const historyNewestFirst: Ordering = {
-  name: "staking:position",
-  keys: [
-    { column: stakingEvent.blockNumber, direction: "desc" },
-    { column: stakingEvent.logIndex, direction: "desc" },
-  ],
-};
+const historyNewestFirst = sortedBy("staking:position", "desc", stakingEvent.blockNumber, stakingEvent.logIndex);
 
 const STAKER_ORDERINGS = {
   STAKED_DESC: staker.staked,
@@ -53,10 +48,7 @@ StakingChangeRef.implement({
     action: t.field({ type: StakingActionEnum, resolve: (row) => row.action }),
     amount: t.expose("amount", { type: "BigInt" }),
     stakedAfter: t.expose("stakedAfter", { type: "BigInt" }),
-    blockNumber: t.exposeInt("blockNumber"),
-    timestamp: t.expose("timestamp", { type: "DateTime" }),
-    transactionHash: t.expose("transactionHash", { type: "Bytes32" }),
-    finalized: t.boolean(finalizedField((row: typeof stakingEvent.$inferSelect) => row.blockNumber)),
+    ...logFields(t),
   }),
 });
 
@@ -110,27 +102,15 @@ StakingOverviewRef.implement({
   }),
 });
 
+rowByKeyField("staker", StakerRef, staker, staker.address, { name: "address", type: "Address" });
+
 builder.queryFields((t) => ({
-  staker: t.field({
-    type: StakerRef,
-    nullable: true,
-    args: { address: t.arg({ type: "Address", required: true }) },
-    resolve: (_root, { address }, context) => rowBy(context, staker, staker.address).load(address),
-  }),
   stakers: t.field({
     type: StakerConnection,
     description: "Everyone who ever staked; STAKED_DESC is the leaderboard.",
     args: { ...pageArgs, orderBy: t.arg({ type: StakerOrder, required: true, defaultValue: "STAKED_DESC" }) },
-    resolve: (_root, { orderBy, ...args }, context) => {
-      const ordering: Ordering = {
-        name: `staker:${orderBy}`,
-        keys: [
-          { column: STAKER_ORDERINGS[orderBy], direction: "desc" },
-          { column: staker.address, direction: "desc" },
-        ],
-      };
-      return paginate(context, { table: staker, ordering, args });
-    },
+    resolve: (_root, { orderBy, ...args }, context) =>
+      paginate(context, { table: staker, ordering: sortedBy(`staker:${orderBy}`, "desc", STAKER_ORDERINGS[orderBy], staker.address), args }),
   }),
   stakingOverview: t.field({
     type: StakingOverviewRef,

@@ -8,7 +8,7 @@ import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { ApiError } from "../errors";
 import type { FeedFanout } from "../feed/fanout";
-import { payoutFilter, stakingFilter, taskFilter } from "../feed/filters";
+import { payoutFilter, stakingFilter, taskFilter, type FeedFilter } from "../feed/filters";
 import type { FeedEntry, FeedRow, FeedTopic } from "../feed/messages";
 import { IndexedTransactionRef, IndexingStatusRef, PayoutRef, RevenueStreamEnum, StakingChangeRef, TaskRef } from "./refs";
 import { findTransaction } from "./transactions";
@@ -44,6 +44,14 @@ function feedOf(context: ApiContext): FeedFanout {
   return context.feed;
 }
 
+/** A subscription to the feed's events of `topic` that `filterOf(args)` selects, resuming after `args.after`. */
+function feedEvents<T extends FeedTopic, Args extends object>(_topic: T, filterOf: (args: Args) => FeedFilter) {
+  return {
+    subscribe: (_root: unknown, args: Args & { after?: string | null }, context: ApiContext) =>
+      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: filterOf(args) }) as AsyncIterable<FeedEvent<T>>,
+    resolve: (event: FeedEvent<T>) => event,
+  };
+}
 
 builder.subscriptionType({});
 
@@ -57,25 +65,15 @@ builder.subscriptionField("payouts", (t) =>
       after: t.arg.string({ description: "The cursor of the last event received: resume right after it." }),
       includeFinality: t.arg.boolean({ description: "Also send FINALIZED events." }),
     },
-    subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: payoutFilter(args) }) as AsyncIterable<FeedEvent<"payout">>,
-    resolve: (event) => event,
+    ...feedEvents("payout", payoutFilter),
   }),
 );
 
 builder.subscriptionField("taskUpdated", (t) =>
   t.field({
     type: TaskEventRef,
-    args: {
-      id: t.arg({ type: "Bytes32" }),
-      user: t.arg({ type: "Address" }),
-      node: t.arg({ type: "Address" }),
-      after: t.arg.string(),
-      includeFinality: t.arg.boolean(),
-    },
-    subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: taskFilter(args) }) as AsyncIterable<FeedEvent<"task">>,
-    resolve: (event) => event,
+    args: { id: t.arg({ type: "Bytes32" }), user: t.arg({ type: "Address" }), node: t.arg({ type: "Address" }), after: t.arg.string(), includeFinality: t.arg.boolean() },
+    ...feedEvents("task", taskFilter),
   }),
 );
 
@@ -83,9 +81,7 @@ builder.subscriptionField("stakingChanged", (t) =>
   t.field({
     type: StakingEventRef,
     args: { address: t.arg({ type: "Address" }), after: t.arg.string(), includeFinality: t.arg.boolean() },
-    subscribe: (_root, args, context) =>
-      feedOf(context).subscribe({ after: args.after, dropConnection: context.dropConnection, filter: stakingFilter(args) }) as AsyncIterable<FeedEvent<"staking">>,
-    resolve: (event) => event,
+    ...feedEvents("staking", stakingFilter),
   }),
 );
 

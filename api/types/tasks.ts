@@ -1,22 +1,15 @@
 /** Tasks: escrow at creation, then settlement or cancellation, with the payouts it caused. */
-import { and, eq, gte, lt, type SQL } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
 import { node, payout, task } from "../../schema";
 import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { rowBy, rowsBy } from "../loaders";
-import { loadPage, paginate, type Ordering, type PageArgs } from "../pagination";
-import { assertRange } from "../time";
-import { AccountRef, NodeRef, PayoutRef, TaskConnection, TaskRef, TaskStatusEnum, finalizedField, pageArgs, type TaskRow } from "./refs";
+import { loadPage, sortedBy, type PageArgs } from "../pagination";
+import { AccountRef, NodeRef, PayoutRef, TaskConnection, TaskRef, TaskStatusEnum, finalizedField, filteredListField, rowByKeyField, type TaskRow } from "./refs";
 
 /** Newest first; the id breaks ties between tasks created in one block. */
-const newestFirst: Ordering = {
-  name: "task:created",
-  keys: [
-    { column: task.createdAt, direction: "desc" },
-    { column: task.id, direction: "desc" },
-  ],
-};
+const newestFirst = sortedBy("task:created", "desc", task.createdAt, task.id);
 
 type TaskStatus = TaskRow["status"];
 
@@ -72,27 +65,11 @@ const TaskFilter = builder.inputType("TaskFilter", {
   }),
 });
 
-builder.queryFields((t) => ({
-  task: t.field({
-    type: TaskRef,
-    nullable: true,
-    args: { id: t.arg({ type: "Bytes32", required: true }) },
-    resolve: (_root, { id }, context) => rowBy(context, task, task.id).load(id),
-  }),
-  tasks: t.field({
-    type: TaskConnection,
-    description: "Tasks, newest first.",
-    args: { ...pageArgs, filter: t.arg({ type: TaskFilter }) },
-    resolve: (_root, { filter, ...args }, context) => {
-      assertRange(filter?.createdFrom, filter?.createdTo);
-      const conditions: (SQL | undefined)[] = [
-        filter?.user ? eq(task.user, filter.user) : undefined,
-        filter?.node ? eq(task.node, filter.node) : undefined,
-        filter?.status ? eq(task.status, filter.status) : undefined,
-        filter?.createdFrom != null ? gte(task.createdAt, filter.createdFrom) : undefined,
-        filter?.createdTo != null ? lt(task.createdAt, filter.createdTo) : undefined,
-      ];
-      return paginate(context, { table: task, where: and(...conditions), ordering: newestFirst, args });
-    },
-  }),
-}));
+rowByKeyField("task", TaskRef, task, task.id, { name: "id", type: "Bytes32" });
+
+filteredListField("tasks", {
+  type: TaskConnection,
+  description: "Tasks, newest first.",
+  rows: { table: task, ordering: newestFirst },
+  filter: { type: TaskFilter, equal: { user: task.user, node: task.node, status: task.status }, range: { column: task.createdAt, from: "createdFrom", to: "createdTo" } },
+});

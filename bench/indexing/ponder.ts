@@ -4,12 +4,13 @@
  * backfill's own duration read from Ponder's log.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { anvilIndexerEnv } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
+import { ponderRoot } from "../ponder-root";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const EMPTY = join(REPO, "bench/indexing/empty");
@@ -42,21 +43,6 @@ export type RunPonderParameters = {
   onReady?: (baseUrl: string) => Promise<void>;
 };
 
-/**
- * Ponder writes ponder-env.d.ts into its root on start; a root of the empty project's own outside
- * the repository keeps that file out of the repository's type check. It only re-exports the
- * project's files.
- */
-async function emptyProjectRoot(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), "far-bench-empty-"));
-  await mkdir(join(root, "src/api"), { recursive: true });
-  await writeFile(join(root, "ponder.config.ts"), `export { default } from ${JSON.stringify(join(EMPTY, "ponder.config.ts"))};\n`);
-  await writeFile(join(root, "ponder.schema.ts"), `export * from ${JSON.stringify(join(EMPTY, "ponder.schema.ts"))};\n`);
-  await writeFile(join(root, "src/index.ts"), `import ${JSON.stringify(join(EMPTY, "src/index.ts"))};\n`);
-  await writeFile(join(root, "src/api/index.ts"), `export { default } from ${JSON.stringify(join(EMPTY, "src/api/index.ts"))};\n`);
-  return root;
-}
-
 export async function runPonder(parameters: RunPonderParameters): Promise<PonderRun> {
   const port = await freePort();
   const pgliteDir = await mkdtemp(join(tmpdir(), "far-bench-pglite-"));
@@ -64,7 +50,15 @@ export async function runPonder(parameters: RunPonderParameters): Promise<Ponder
   // The embedded API's feed then stays in-process: nothing written to a Redis others may share.
   delete env.REDIS_URL;
   if (parameters.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} ${parameters.nodeOptions}`.trim();
-  const root = parameters.project === "empty" ? await emptyProjectRoot() : undefined;
+  const root =
+    parameters.project === "empty"
+      ? await ponderRoot({
+          config: join(EMPTY, "ponder.config.ts"),
+          schema: join(EMPTY, "ponder.schema.ts"),
+          indexing: join(EMPTY, "src/index.ts"),
+          api: join(EMPTY, "src/api/index.ts"),
+        })
+      : undefined;
   const rootArgs = root ? ["--root", root] : [];
 
   let log = "";

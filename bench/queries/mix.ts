@@ -148,7 +148,7 @@ function nodeLeaderboard(order: (typeof NODE_ORDERS)[number]): Omit<Question, "n
       variables: {},
       canonical: (data) => plain(data.nodes),
     },
-    ponderGap: "none for this question (Ponder needs the node → tasks relation that api/ponder-graphql.ts declares)",
+    ponderGap: "none for this question (Ponder needs the node → tasks relation that bench/queries/ponder-api.ts declares)",
   };
 }
 
@@ -225,7 +225,7 @@ function accountPage(address: string): Omit<Question, "name"> {
         nodesOwned: plain(data.nodes),
       }),
     },
-    ponderGap: "none for these fields (the task → node relation is declared for Ponder in api/ponder-graphql.ts); payouts re-sorted by (block, log index) as above",
+    ponderGap: "none for these fields (the task → node relation is declared for Ponder in bench/queries/ponder-api.ts); payouts re-sorted by (block, log index) as above",
   };
 }
 

@@ -3,14 +3,15 @@
  * over real HTTP. Also the limits, the SQL statement bound and Ponder's operational routes.
  */
 import { data, graphql } from "../../harness/graphql";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { openIndexedTables, startPonder, type PonderProcess } from "../../harness/ponder";
 import { runScenario } from "../../harness/scenario";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 describe("GraphQL API embedded in Ponder (PGlite)", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = cleanupAfterAll();
   let target: ApiTarget;
   let ponder: PonderProcess;
   let url: string;
@@ -39,9 +40,6 @@ describe("GraphQL API embedded in Ponder (PGlite)", () => {
         return tables.query;
       },
     };
-  });
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
   });
 
   it("runs a bounded number of SQL statements for nested lists, whatever the page size", async () => {

@@ -6,18 +6,19 @@ import { data, graphql } from "../../harness/graphql";
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const databaseUrl = process.env.DATABASE_URL;
 
 describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = cleanupAfterAll();
   let target: ApiTarget;
   let replicaUrl: string;
   let analystSql: { databaseUrl: string; schema: string };
@@ -49,9 +50,6 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
     cleanup.push(() => tables.close());
     target = { graphqlUrl: `${replicaUrl}/graphql`, publicClient: chain.publicClient, manifest: chain.manifest, scenario, head, rows: async () => tables.query };
-  });
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
   });
 
   it("serves its own /health, /ready and /metrics, and refuses bad input the same way", async () => {

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getAddress, keccak256, toHex } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { startAnvil, type AnvilInstance } from "../../common/anvil";
@@ -19,6 +19,7 @@ import { waitUntil, patience } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
 import { oracleEnv } from "../../harness/oracle";
 import { settlementCounts } from "../oracle/helpers";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const DOCUMENTS = ["README.md", "oracle/README.md", "api/README.md", "bench/README.md"];
 
@@ -32,10 +33,7 @@ function npm(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 describe("the READMEs' commands", () => {
-  const cleanup: (() => Promise<unknown> | void)[] = [];
-  afterAll(async () => {
-    for (const undo of cleanup.reverse()) await undo();
-  });
+  const cleanup = cleanupAfterAll();
 
   it("are package scripts, each run by a test, npm test, .ci/run or the benchmark runner", async () => {
     const { scripts } = JSON.parse(await readFile("package.json", "utf8")) as { scripts: Record<string, string> };

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import postgres from "postgres";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
+import type { GraphQLReply } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
@@ -101,21 +102,7 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
   };
 }
 
-export type Reply = { status: number; headers: Headers; body: { data?: Record<string, unknown>; errors?: { message: string; extensions?: { code?: string } }[] } };
-
-/** POSTs a GraphQL request; the body parsed whatever the status. */
-export async function post(url: string, query: string, options: { signal?: AbortSignal; variables?: Record<string, unknown> } = {}): Promise<Reply> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify({ query, variables: options.variables ?? {} }),
-    signal: options.signal,
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: JSON.parse(text) as Reply["body"] };
-}
-
-export const codesOf = (reply: Reply) => (reply.body.errors ?? []).map((error) => error.extensions?.code);
+export const codesOf = (reply: GraphQLReply) => (reply.body.errors ?? []).map((error) => error.extensions?.code);
 
 /**
  * Stops the chain (SIGSTOP anvil) until the returned function resumes it: a `transaction(hash)`

@@ -8,9 +8,9 @@
  * rate limit answers RATE_LIMITED (429, Retry-After).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subscribeSse } from "../../harness/graphql";
+import { post, subscribeSse, type GraphQLReply } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
-import { CHEAP_QUERY, codesOf, PAYOUTS_QUERY, post, stallChain, STALLING_QUERY, startEdge, type Edge, type Reply } from "./helpers";
+import { CHEAP_QUERY, codesOf, PAYOUTS_QUERY, stallChain, STALLING_QUERY, startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 /** One slot, one queued; a queued operation waits long enough that only the test decides its fate. */
@@ -54,17 +54,25 @@ describe.skipIf(!databaseUrl)("load shedding", () => {
     return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
   }
 
-  const overloaded = (reply: Reply) => reply.status === 503 && codesOf(reply).join() === "OVERLOADED" && Number(reply.headers.get("retry-after")) > 0;
+  /** Runs `test` against `name`'s server while `query` there holds its slot (see hold), releasing it however `test` ends. */
+  async function whileHeld(name: string, test: (target: Target, query: string, release: () => Promise<void>) => Promise<void>) {
+    const { query, release } = await hold(name);
+    try {
+      await test(targets[name]!, query, release);
+    } finally {
+      await release();
+    }
+  }
+
+  const overloaded = (reply: GraphQLReply) => reply.status === 503 && codesOf(reply).join() === "OVERLOADED" && Number(reply.headers.get("retry-after")) > 0;
 
   for (const name of ["embedded", "replica"]) {
     describe(name, () => {
-      it("answers a burst beyond its slot and queue with OVERLOADED at once, then serves what it admitted and a cheap query", async () => {
-        const target = targets[name]!;
-        const { query, release } = await hold(name);
-        try {
+      it("answers a burst beyond its slot and queue with OVERLOADED at once, then serves what it admitted and a cheap query", () =>
+        whileHeld(name, async (target, query, release) => {
           const { reply: first } = await occupySlot(target, query);
           const burst = Array.from({ length: 10 }, () => post(target.graphqlUrl, query));
-          const answered: Reply[] = [];
+          const answered: GraphQLReply[] = [];
           for (const reply of burst) void reply.then((value) => answered.push(value));
           // One of the ten takes the queue's place; the other nine are refused while the lock still holds the slot.
           await waitUntil(() => answered.length >= 9, "nine refusals while the slot is held");
@@ -77,15 +85,11 @@ describe.skipIf(!databaseUrl)("load shedding", () => {
           const held = await first;
           expect(held instanceof Error ? held.message : held.status).toBe(200);
           expect((await post(target.graphqlUrl, CHEAP_QUERY)).body.data?.indexingStatus).toBeDefined();
-        } finally {
-          await release();
-        }
-      });
+        }),
+      );
 
-      it("frees the slot of a client that went away mid-request, while its statement would still be waiting", async () => {
-        const target = targets[name]!;
-        const { query, release } = await hold(name);
-        try {
+      it("frees the slot of a client that went away mid-request, while its statement would still be waiting", () =>
+        whileHeld(name, async (target, query) => {
           const abort = new AbortController();
           await occupySlot(target, query, abort.signal);
           // On the replica the statement itself waits in Postgres.
@@ -97,15 +101,11 @@ describe.skipIf(!databaseUrl)("load shedding", () => {
           expect(cheap.body.data?.indexingStatus).toBeDefined();
           // The replica cancels the statement too (postgres.js), while the lock is still held.
           if (name === "replica") await waitUntil(async () => (await edge.waitingOnLock()) === 0, "the abandoned statement to be cancelled");
-        } finally {
-          await release();
-        }
-      });
+        }),
+      );
 
-      it("drops a queued request whose client went away, so the queue takes the next one", async () => {
-        const target = targets[name]!;
-        const { query, release } = await hold(name);
-        try {
+      it("drops a queued request whose client went away, so the queue takes the next one", () =>
+        whileHeld(name, async (target, query, release) => {
           const { reply: first } = await occupySlot(target, query);
           const abort = new AbortController();
           const leaving = post(target.graphqlUrl, query, { signal: abort.signal }).catch((error: unknown) => error);
@@ -121,34 +121,31 @@ describe.skipIf(!databaseUrl)("load shedding", () => {
           expect(answered.status).toBe(200);
           expect(answered.body.errors).toBeUndefined();
           await first;
-        } finally {
-          await release();
-        }
-      });
+        }),
+      );
 
-      it("keeps subscriptions out of the slots: one starts while the slot and the queue are full", async () => {
-        const target = targets[name]!;
-        const { query, release } = await hold(name);
-        const subscription = subscribeSse<{ latestBlock: { number: number } }>(target.graphqlUrl, `subscription { indexingStatus { latestBlock { number } } }`);
-        try {
-          const { reply: first } = await occupySlot(target, query);
-          const queued = post(target.graphqlUrl, query);
-          await waitUntil(async () => (await gauge(target, "graphql_operations_queued")) === 1, "the queue to fill");
-          expect(overloaded(await post(target.graphqlUrl, CHEAP_QUERY))).toBe(true);
-          await waitUntil(() => subscription.received.length > 0 || subscription.errors.length > 0, "the subscription's first event");
-          expect(subscription.errors).toEqual([]);
-          await release();
-          await Promise.all([first, queued]);
-        } finally {
-          subscription.close();
-          await release();
-        }
-      });
+      it("keeps subscriptions out of the slots: one starts while the slot and the queue are full", () =>
+        whileHeld(name, async (target, query, release) => {
+          const subscription = subscribeSse<{ latestBlock: { number: number } }>(target.graphqlUrl, `subscription { indexingStatus { latestBlock { number } } }`);
+          try {
+            const { reply: first } = await occupySlot(target, query);
+            const queued = post(target.graphqlUrl, query);
+            await waitUntil(async () => (await gauge(target, "graphql_operations_queued")) === 1, "the queue to fill");
+            expect(overloaded(await post(target.graphqlUrl, CHEAP_QUERY))).toBe(true);
+            await waitUntil(() => subscription.received.length > 0 || subscription.errors.length > 0, "the subscription's first event");
+            expect(subscription.errors).toEqual([]);
+            await release();
+            await Promise.all([first, queued]);
+          } finally {
+            subscription.close();
+          }
+        }),
+      );
     });
   }
 
   it("limits requests per client when API_RATE_LIMIT is set: RATE_LIMITED, 429, Retry-After", async () => {
-    const replies: Reply[] = [];
+    const replies: GraphQLReply[] = [];
     for (let i = 0; i < 5; i++) replies.push(await post(rateLimitedUrl, CHEAP_QUERY));
     expect(replies.slice(0, 3).map((reply) => reply.status)).toEqual([200, 200, 200]);
     for (const reply of replies.slice(3)) {

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import postgres from "postgres";
 import superjson from "superjson";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadApiConfig } from "../../api/config";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
@@ -16,6 +16,7 @@ import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TOKEN = "test-sql-token-0123456789abcdef";
@@ -73,10 +74,7 @@ const WRITES = [
 ];
 
 describe("SQL over HTTP is off by default and refused on PGlite", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfterAll();
 
   it("answers SQL_DISABLED (404) on a default `ponder start` (PGlite)", async () => {
     const chain = await startDeployedChain();
@@ -112,14 +110,11 @@ describe("SQL over HTTP is off by default and refused on PGlite", () => {
 });
 
 describe.skipIf(!databaseUrl)("SQL over HTTP enabled on Postgres", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = cleanupAfterAll();
   let ponder: PonderProcess;
   let direct: postgres.Sql;
   let before: Record<string, string>;
 
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
 
   /** Each table's row count and a digest of its whole content, read directly from Postgres. */
   const fingerprint = async () => {

@@ -5,8 +5,9 @@
  * reason; once it catches up, synced again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { post } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
-import { post, startEdge, type Edge } from "./helpers";
+import { startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 const STATUS = `{ indexingStatus { latestBlock { number } headBlock lagBlocks synced } }`;

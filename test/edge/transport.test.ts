@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { post } from "../../harness/graphql";
 import { listeningAddresses } from "../../harness/ports";
-import { CHEAP_QUERY, codesOf, post, startEdge, type Edge } from "./helpers";
+import { CHEAP_QUERY, codesOf, startEdge, type Edge } from "./helpers";
 import { patience } from "../../harness/wait";
 
 const databaseUrl = process.env.DATABASE_URL;

@@ -6,19 +6,20 @@
  */
 import { spawnSync } from "node:child_process";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver } from "../helpers/reorg";
 import { runScenario } from "../../harness/scenario";
 import { patience } from "../../harness/wait";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TABLES = ["token_stats", "account", "staker", "escrow_account", "node", "task", "payout"];
 
 describe.skipIf(!databaseUrl)("far verify", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
+  const cleanup = cleanupAfterAll();
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
   let ponder: PonderProcess;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -77,9 +78,6 @@ describe.skipIf(!databaseUrl)("far verify", () => {
     await testClient.increaseTime({ seconds: 3 * 24 * 3600 });
     await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient, manifest, seed: 23, steps: 12, label: "after-revert" });
     await indexHead();
-  });
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
   });
 
   for (const through of ["graphql", "postgres"] as const) {

@@ -3,13 +3,14 @@
  * settlement already indexed — are replaced by blocks with different transactions. Afterwards
  * the index must equal the canonical chain again: no payout from a removed block survives.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { verifyIndexedState } from "../../ops/verify";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
 import { openIndexedTables, startPonder, waitForCommittedBlock, type PonderProcess } from "../../harness/ponder";
 import { runScenario, type ScenarioResult } from "../../harness/scenario";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const DEPTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const databaseUrl = process.env.DATABASE_URL;
@@ -21,7 +22,7 @@ for (const backend of [{ name: "PGlite" }, { name: "Postgres" }] as const) {
     let ponder: PonderProcess;
     let scenario: ScenarioResult;
     let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-    const cleanup: (() => Promise<unknown>)[] = [];
+    const cleanup = cleanupAfterAll();
 
     beforeAll(async () => {
       chain = await startDeployedChain();
@@ -32,9 +33,6 @@ for (const backend of [{ name: "PGlite" }, { name: "Postgres" }] as const) {
       ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database?.url });
       cleanup.push(() => ponder.kill());
       await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
-    });
-    afterAll(async () => {
-      for (const step of cleanup.reverse()) await step();
     });
 
     it("stays equal to the canonical chain through reorgs of depth 1 to 10", async () => {

@@ -2,12 +2,13 @@
  * Crash safety: the indexer is SIGKILLed in the middle of a backfill of more than 20k events and
  * started again on the same database; the result must equal an uninterrupted run, table by table.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { generateHistory } from "../../harness/history";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { waitUntil, patience } from "../../harness/wait";
 import type { QueryRows } from "../../domain/progress";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 async function snapshot(query: QueryRows, schema: string) {
   const tables = await query(
@@ -22,10 +23,7 @@ async function snapshot(query: QueryRows, schema: string) {
 }
 
 describe("indexer restart after SIGKILL mid-backfill", () => {
-  const cleanup: (() => Promise<unknown>)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfterAll();
 
   it("resumes and ends equal to an uninterrupted run", { timeout: patience(400_000) }, async () => {
     const chain = await startDeployedChain();

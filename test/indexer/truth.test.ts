@@ -2,12 +2,13 @@
  * The core test of the product: after a random scenario, every value the indexer stored equals
  * what the contracts' view functions say at the same block. Once on PGlite, once on Postgres.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { verifyIndexedState } from "../../ops/verify";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { runScenario } from "../../harness/scenario";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const backends = [
   { name: "PGlite", databaseUrl: undefined },
@@ -16,10 +17,7 @@ const backends = [
 
 for (const backend of backends) {
   describe.skipIf(backend.name === "Postgres" && !backend.databaseUrl)(`truth test on ${backend.name}`, () => {
-    const cleanup: (() => Promise<unknown>)[] = [];
-    afterAll(async () => {
-      for (const step of cleanup.reverse()) await step();
-    });
+    const cleanup = cleanupAfterAll();
 
     it("indexes a random scenario exactly as the chain's view functions report it", async () => {
       const chain = await startDeployedChain();

@@ -56,6 +56,14 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     );
     return rows;
   };
+  /** Once the task is settled exactly once on chain: its transaction's attempts, after the oracle recorded the mined one. */
+  const confirmedAttempts = async (taskId: Hex) => {
+    await settledOnce([taskId]);
+    return waitUntil(async () => {
+      const rows = await jobTx(taskId);
+      return rows[0]?.mined_hash ? rows : undefined;
+    }, "the confirmation", 20_000);
+  };
 
   beforeAll(async () => {
     chain = await startDeployedChain();
@@ -162,11 +170,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     } finally {
       await chain.testClient.setAutomine(true);
     }
-    await settledOnce([task!.taskId]);
-    const attempts = await waitUntil(async () => {
-      const rows = await jobTx(task!.taskId);
-      return rows[0]?.mined_hash ? rows : undefined;
-    }, "the confirmation", 20_000);
+    const attempts = await confirmedAttempts(task!.taskId);
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     expect(attempts[0]!.mined_hash).not.toBe(attempts[0]!.hash);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: attempts.at(-1)!.mined_hash as Hex });
@@ -186,11 +190,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     } finally {
       await chain.testClient.setAutomine(true);
     }
-    await settledOnce([task!.taskId]);
-    const attempts = await waitUntil(async () => {
-      const rows = await jobTx(task!.taskId);
-      return rows[0]?.mined_hash ? rows : undefined;
-    }, "the confirmation", 20_000);
+    const attempts = await confirmedAttempts(task!.taskId);
     expect(attempts[0]!.mined_hash).toBe(first!);
   });
 
@@ -198,11 +198,7 @@ describe.skipIf(!enabled)("oracle faults (Redis + Postgres)", () => {
     const [task] = await simulator.createTasks(1);
     await chain.testClient.mine({ blocks: 3 });
     await stream.publish(fieldsFor(task!.taskId));
-    await settledOnce([task!.taskId]);
-    const [row] = await waitUntil(async () => {
-      const rows = await jobTx(task!.taskId);
-      return rows[0]?.mined_hash ? rows : undefined;
-    }, "the confirmation", 20_000);
+    const [row] = await confirmedAttempts(task!.taskId);
     const receipt = await chain.publicClient.getTransactionReceipt({ hash: row!.mined_hash as Hex });
     const head = await chain.publicClient.getBlockNumber();
     await reorg(chain.publicClient, Number(head - receipt.blockNumber + 1n));

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { anvilAccount, createClients, userAccounts } from "../../common/chain";
@@ -21,11 +21,12 @@ import { data, subscribeSse } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
 import { freePort, listeningAddresses } from "../../harness/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const SIMULATED_SECONDS_BEFORE_VERIFY = 60;
 
 describe("npm start", () => {
-  const cleanup: (() => Promise<unknown> | void)[] = [];
+  const cleanup = cleanupAfterAll();
   let dataDir: string;
   let port: number;
   let anvilPort: number;
@@ -82,9 +83,6 @@ describe("npm start", () => {
     step("ready");
   }, patience(200_000));
 
-  afterAll(async () => {
-    for (const undo of cleanup.reverse()) await undo();
-  });
 
   it("reaches ready within the documented time and prints where everything is", async () => {
     expect(output, output.slice(-3000)).toContain("[far] ready");

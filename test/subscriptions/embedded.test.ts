@@ -3,7 +3,7 @@
  * exactly the payouts table, in chain order; one that disconnects at random and resumes with its
  * cursor ends with the same, without duplicates; reorgs retract exactly what they removed.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createWalletClient, getAddress, http, type Hex } from "viem";
 import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
@@ -16,13 +16,14 @@ import { seededRandom } from "../../common/random";
 import { runScenario, type ScenarioResult } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 describe("payout subscriptions, embedded (SSE)", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
   let ponder: PonderProcess;
   let url: string;
   let scenario: ScenarioResult;
-  const cleanup: (() => Promise<unknown> | void)[] = [];
+  const cleanup = cleanupAfterAll();
 
   beforeAll(async () => {
     chain = await startDeployedChain();
@@ -31,9 +32,6 @@ describe("payout subscriptions, embedded (SSE)", () => {
     cleanup.push(() => ponder.kill());
     await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
     url = `${ponder.baseUrl}/graphql`;
-  });
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
   });
 
   it("delivers every payout exactly once, in order, to a steady and to a resuming subscriber", async () => {

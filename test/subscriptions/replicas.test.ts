@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { subscribeSse, subscribeWs } from "../../harness/graphql";
@@ -14,14 +14,12 @@ import { startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
 import { runScenario } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, type PayoutEvent } from "./helpers";
+import { cleanupAfterAll } from "../helpers/cleanup";
 
 const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl } = process.env;
 
 describe.skipIf(!databaseUrl || !redisUrl)("subscriptions across two API replicas sharing Redis", () => {
-  const cleanup: (() => Promise<unknown> | void)[] = [];
-  afterAll(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+  const cleanup = cleanupAfterAll();
 
   it("gives subscribers on both replicas the same sequence, over SSE and over WebSocket", async () => {
     const chain = await startDeployedChain();

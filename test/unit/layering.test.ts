@@ -70,6 +70,13 @@ export const RULES: Rule[] = [
     applies: under("api", "indexer", "oracle"),
     forbids: (edge) => edge.local && ["api", "indexer", "oracle"].some((dir) => under(dir)(edge.to) && !under(dir)(edge.from)),
   },
+  {
+    // The GraphQL schema (api/types/) resolves through the services beside it, never the reverse;
+    // api/schema.ts assembles it. (The feed is an earlier stage: the stage rule holds it.)
+    name: "within api/, only api/types/ and api/schema.ts import api/types/",
+    applies: (from) => under("api")(from) && !under("api/types", "api/schema.ts", "api/feed")(from),
+    forbids: (edge) => edge.local && under("api/types")(edge.to),
+  },
   { name: "scripts/, bench/ and harness/ do not import test/", applies: under("scripts", "bench", "harness"), forbids: (edge) => edge.local && under("test")(edge.to) },
   { name: "nothing outside bench/ imports bench/", applies: (from) => !under("bench")(from), forbids: (edge) => edge.local && under("bench")(edge.to) },
   {
@@ -159,6 +166,10 @@ describe("the rules", () => {
     ["api/feed/fanout.ts", "api/types/refs.ts", false],
     ["api/types/refs.ts", "api/feed/fanout.ts", true],
     ["api/types/refs.ts", "schema/index.ts", true],
+    ["api/revenue.ts", "api/types/refs.ts", false],
+    ["api/status.ts", "api/types/status.ts", false],
+    ["api/types/refs.ts", "api/revenue.ts", true],
+    ["api/schema.ts", "api/types/nodes.ts", true],
   ])("%s → %s allowed: %s", (from, to, allowed) => {
     expect(Object.values(violations([edge(from, to)])).flat()).toEqual(allowed ? [] : [`${from} → ${to}`]);
   });
