@@ -82,8 +82,6 @@ function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
   };
 }
 
-export type ResponseCache = ReturnType<typeof createResponseCache>;
-
 export function createResponseCache({ db, config, logger, registry }: { db: ApiDb; config: ApiConfig; logger: Logger; registry: Registry }) {
   /** The state each request's key was built from: absent where it carries no key (graphql-ws, no checkpoint yet, a failed read). */
   const statusOf = new WeakMap<Request, IndexingStatus>();
@@ -152,6 +150,8 @@ export function createResponseCache({ db, config, logger, registry }: { db: ApiD
     },
     onResponse({ response }) {
       if (response.status === 304) requests.inc({ outcome: "not_modified" });
+      // A browser or proxy may keep an answer with an ETag, but must ask again (If-None-Match) before each use.
+      if (response.headers.has("etag")) response.headers.set("cache-control", "no-cache");
     },
     onDispose: async () => {
       await redis?.quit();

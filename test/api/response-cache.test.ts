@@ -78,6 +78,7 @@ async function commit({ rows = 1, replace = false, finalized = 0 }: { rows?: num
 type Reply = {
   status: number;
   etag: string | null;
+  cacheControl: string | null;
   body: {
     data?: Record<string, any>;
     errors?: { message: string; extensions?: { code?: string } }[];
@@ -89,7 +90,7 @@ type Operation = { query?: string; variables?: Record<string, unknown>; operatio
 
 async function replyOf(response: Response): Promise<Reply> {
   const text = await response.text();
-  return { status: response.status, etag: response.headers.get("etag"), body: text ? (JSON.parse(text) as Reply["body"]) : {} };
+  return { status: response.status, etag: response.headers.get("etag"), cacheControl: response.headers.get("cache-control"), body: text ? (JSON.parse(text) as Reply["body"]) : {} };
 }
 
 const started: { stop: () => Promise<void> }[] = [];
@@ -321,6 +322,8 @@ describe("ETag and If-None-Match over HTTP", () => {
     const first = await post();
     expect(first.status).toBe(200);
     expect(blockOf(first.etag)).toBe(block);
+    // Kept by browsers and proxies, but asked again (with If-None-Match) before each use.
+    expect(first.cacheControl).toBe("no-cache");
     const notModified = await waitUntil(async () => {
       const reply = await post(first.etag!);
       return reply.status === 304 ? reply : undefined;
