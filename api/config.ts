@@ -29,9 +29,21 @@ const apiSchema = z.object({
   /** Distinct operation names /metrics labels; later names are counted as "other". */
   API_METRICS_MAX_OPERATIONS: positive.default(100),
   API_LOG_LEVEL: logLevel.default("info"),
-  /** With Redis, every replica shares one change feed; without it, each process keeps its own. */
+  /** With Redis, every replica shares one change feed, response cache and persisted queries; without it, each process keeps its own. */
   REDIS_URL: z.string().url().optional(),
+  /** Starts every Redis key of this deployment (feed, response cache, persisted queries): distinct per deployment sharing a Redis. */
   API_FEED_PREFIX: z.string().min(1).default("far"),
+  /** Caches each query's answer for the indexed block it was computed at (api/plugins/use-response-cache.ts). */
+  API_RESPONSE_CACHE: flag.default(true),
+  /** The longest a cached answer is kept; it is only ever served while its block is still the latest. */
+  API_RESPONSE_CACHE_TTL_MS: positive.default(10_000),
+  /** Answers the in-process cache (without Redis) holds at most; the least recently used go first. */
+  API_RESPONSE_CACHE_MAX_ENTRIES: positive.default(1_000),
+  /** Automatic persisted queries: once registered, a client sends a query's SHA-256 hash instead of its text. */
+  API_PERSISTED_QUERIES: flag.default(true),
+  API_PERSISTED_QUERIES_TTL_MS: positive.default(86_400_000),
+  /** Queries the in-process store (without Redis) holds at most; the least recently used go first. */
+  API_PERSISTED_QUERIES_MAX_ENTRIES: positive.default(1_000),
   /**
    * Runs the feed writer here (one holds the lease per log). Unset: on when embedded, and on a
    * replica only without Redis (its own log has no other writer); with Redis replicas only tail.

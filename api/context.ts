@@ -73,12 +73,17 @@ async function readStatus(db: ApiDb): Promise<IndexingStatus> {
   return status;
 }
 
-export function createContext(dependencies: ApiDependencies, connection: Connection = {}): ApiContext {
+/**
+ * `indexingStatus`: the progress already read for this request before its context existed (the
+ * response cache's key, api/plugins/use-response-cache.ts), so that its resolvers answer from the
+ * block the answer is cached under.
+ */
+export function createContext(dependencies: ApiDependencies, connection: Connection = {}, indexingStatus?: IndexingStatus): ApiContext {
   let statements = 0;
   const db = countingDb(dependencies.db, () => (statements += 1), connection.request?.signal);
   const loaders = new Map<string, DataLoader<string, unknown>>();
-  let status: Promise<IndexingStatus> | undefined;
-  let statusReadAt = 0;
+  let status = indexingStatus && Promise.resolve(indexingStatus);
+  let statusReadAt = Date.now();
   let seriesPoints = 0;
   const context: ApiContext = {
     db,

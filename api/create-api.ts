@@ -15,6 +15,8 @@ import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";
 import { useLogging } from "./plugins/use-logging";
 import { observeSubscribers, useMetrics } from "./plugins/use-metrics";
+import { usePersistedQueries } from "./plugins/use-persisted-queries";
+import { createResponseCache } from "./plugins/use-response-cache";
 import { useSqlCount } from "./plugins/use-sql-count";
 import { useSubscriptionGroups } from "./plugins/use-subscription-groups";
 import { buildSchema } from "./schema";
@@ -52,11 +54,13 @@ export function createApi(parameters: CreateApiParameters) {
     else logger.error({ msg: "GraphQL resolver failed", err: error });
     return maskError(error, message, isDev);
   };
+  const responseCache = config.API_RESPONSE_CACHE ? createResponseCache({ db: parameters.db, config, logger, registry }) : undefined;
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    // The request's signal (in the connection) ends its work when the client goes away.
-    context: (initial: Connection) => createContext(parameters, initial),
+    // The request's signal (in the connection) ends its work when the client goes away; its
+    // resolvers answer from the indexed block its cached answer is keyed to.
+    context: (initial: Connection) => createContext(parameters, initial, responseCache?.indexingStatusFor(initial.request)),
     graphiql: config.API_GRAPHIQL ? { title: "FAR data service" } : false,
     renderGraphiQL,
     landingPage: false,
@@ -67,6 +71,9 @@ export function createApi(parameters: CreateApiParameters) {
       useExecutionCancellation(),
       useClientErrors(),
       ...useLimits(config),
+      // Before the response cache: its key is the query's text, which a persisted query's hash stands for.
+      ...(config.API_PERSISTED_QUERIES ? [usePersistedQueries(config, logger)] : []),
+      ...(responseCache ? [responseCache.plugin] : []),
       useMetrics(registry, config.API_METRICS_MAX_OPERATIONS),
       useLogging(logger),
       ...(config.API_EXPOSE_SQL_COUNT ? [useSqlCount()] : []),

@@ -2,6 +2,7 @@
  * What the API reads: the indexer's tables through any drizzle Postgres database (Ponder's
  * read-only one when embedded, postgres.js on a replica), plus Ponder's own bookkeeping tables.
  */
+import { getTableColumns, sql } from "drizzle-orm";
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { progressOf, type ChainProgress } from "../domain/progress";
 import { payout } from "../schema";
@@ -36,13 +37,23 @@ const ponder = ponderTables();
 export type IndexingStatus = ChainProgress & {
   /** Ponder's `is_ready`: the historical backfill is over (not whether the indexer keeps up: api/status.ts). */
   backfilled: boolean;
+  /**
+   * The checkpoint row's version (its `xmin`: the transaction that last wrote it). Ponder writes
+   * that row in every commit, so this changes with each one: also when only the finalized block
+   * moves, and when a block replaces one of the same number after a reorg, which can leave every
+   * number and timestamp as it was.
+   */
+  version: string;
 };
 
 /** The indexer's progress, or undefined before Ponder wrote its first checkpoint. */
 export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | undefined> {
-  const [[row], [app]] = await Promise.all([db.select().from(ponder.checkpoint).limit(1), db.select().from(ponder.meta).limit(1)]);
+  const [[row], [app]] = await Promise.all([
+    db.select({ ...getTableColumns(ponder.checkpoint), version: sql<string>`xmin::text` }).from(ponder.checkpoint).limit(1),
+    db.select().from(ponder.meta).limit(1),
+  ]);
   if (!row) return undefined;
-  return { ...progressOf(row), backfilled: app?.value.is_ready === 1 };
+  return { ...progressOf(row), backfilled: app?.value.is_ready === 1, version: row.version };
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };

@@ -104,7 +104,8 @@ async function main() {
           rpcUrl: dataset.chain.anvil.rpcUrl,
           deploymentsDir: dataset.chain.deploymentsDir,
           databaseUrl: database?.url,
-          env: { ...MODES[mode], API_LOG_LEVEL: "error", NODE_ENV: "production", RPC_POLLING_INTERVAL_MS: "1000" },
+          // The response cache off: a burst of one heavy query at one block would be answered from it.
+          env: { ...MODES[mode], API_LOG_LEVEL: "error", NODE_ENV: "production", RPC_POLLING_INTERVAL_MS: "1000", API_RESPONSE_CACHE: "false" },
         });
         let tables: Awaited<ReturnType<typeof openIndexedTables>> | undefined;
         try {

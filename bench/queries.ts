@@ -202,7 +202,9 @@ async function main() {
       root,
       // NODE_ENV as the Dockerfile sets it: graphql-js then skips its development-only
       // cross-realm checks in every type test (5 % of the API's CPU in a profile without it).
-      env: { API_LOG_LEVEL: "warn", NODE_ENV: "production" },
+      // The response cache off: these runs repeat each question at one block, which the cache
+      // would answer without executing; they compare execution with Ponder's.
+      env: { API_LOG_LEVEL: "warn", NODE_ENV: "production", API_RESPONSE_CACHE: "false" },
     });
     cleanup.push(() => ponder.stop());
     await ponder.waitForBlock(dataset.head, 900_000);

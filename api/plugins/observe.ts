@@ -51,6 +51,11 @@ export function useObserver(record: (observation: Observation) => void): Plugin 
     onRequest({ request }) {
       started.set(request, performance.now());
     },
+    onParams({ request, params }) {
+      // An answer from the response cache is never parsed: the name the client gave is all there is.
+      const name = params.operationName ?? "";
+      names.set(request, OPERATION_NAME.test(name) ? name : "anonymous");
+    },
     onParse({ context }) {
       return ({ result }) => {
         const { request, params } = context as { request?: Request; params?: { operationName?: string } };

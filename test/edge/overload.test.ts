@@ -13,8 +13,11 @@ import { waitUntil, patience } from "../../harness/wait";
 import { CHEAP_QUERY, codesOf, PAYOUTS_QUERY, stallChain, STALLING_QUERY, startEdge, type Edge } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
-/** One slot, one queued; a queued operation waits long enough that only the test decides its fate. */
-const LIMITS = { API_MAX_CONCURRENT: "1", API_MAX_QUEUED: "1", API_QUEUE_TIMEOUT_MS: "100000" };
+/**
+ * One slot, one queued; a queued operation waits long enough that only the test decides its fate.
+ * No response cache: an answer cached by an earlier test would take no slot.
+ */
+const LIMITS = { API_MAX_CONCURRENT: "1", API_MAX_QUEUED: "1", API_QUEUE_TIMEOUT_MS: "100000", API_RESPONSE_CACHE: "false" };
 
 type Target = { graphqlUrl: string; metricsUrl: string };
 
