@@ -52,6 +52,8 @@ const apiSchema = z.object({
   /** The feed writer and status steps wake when the indexer commits; this is the fallback poll. */
   API_FEED_POLL_MS: positive.default(250),
   API_FEED_MAX_QUEUE: positive.default(10_000),
+  /** How long a subscriber cut off as too slow has to read its SLOW_CONSUMER error before its connection is dropped. */
+  API_FEED_STALL_GRACE_MS: positive.default(5_000),
   /** Subscribers asking the same operation and variables share one execution per event, written straight to their sockets; false: Yoga executes each. */
   API_FEED_GROUPING: flag.default(true),
   API_FEED_RETAIN: positive.default(200_000),

@@ -27,7 +27,7 @@ export type CreateFeedFanoutParameters = {
   /** Entries a subscriber may have waiting before it is cut off as too slow. */
   maxQueue: number;
   /** How long a subscriber cut off as too slow has to take its SLOW_CONSUMER error before its connection is dropped. */
-  stallGraceMs?: number;
+  stallGraceMs: number;
 };
 
 /** What a subscription asks of the feed. */
@@ -49,7 +49,7 @@ const SSE_PING_MS = 12_000;
 
 export type FeedFanout = ReturnType<typeof createFeedFanout>;
 
-export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs = 5_000 }: CreateFeedFanoutParameters) {
+export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs }: CreateFeedFanoutParameters) {
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
   let subscribers = 0;

@@ -30,7 +30,15 @@ export function startFeed({ db, config, logger, indexer }: { db: ApiDb; config: 
     : createMemoryFeed({ retain: config.API_FEED_RETAIN });
   const commits = commitSignal(indexer, config.API_FEED_WRITER, logger);
   const writer = store && config.API_FEED_WRITER ? createFeedWriter({ db, store, logger, pollMs: config.API_FEED_POLL_MS, commits }) : undefined;
-  const fanout = createFeedFanout({ db, log, logger, pollMs: config.API_FEED_POLL_MS, commits, maxQueue: config.API_FEED_MAX_QUEUE });
+  const fanout = createFeedFanout({
+    db,
+    log,
+    logger,
+    pollMs: config.API_FEED_POLL_MS,
+    commits,
+    maxQueue: config.API_FEED_MAX_QUEUE,
+    stallGraceMs: config.API_FEED_STALL_GRACE_MS,
+  });
   return {
     ...fanout,
     async stop() {

@@ -71,7 +71,8 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     edge = await startEdge({
       databaseUrl: databaseUrl!,
       steps: 20,
-      env: { API_FEED_MAX_QUEUE: "3", API_MAX_COST: "100000000", API_WS_KEEPALIVE_MS: "600000" },
+      // A grace long enough for the test to see both cut off and resume the reader on a busy machine.
+      env: { API_FEED_MAX_QUEUE: "3", API_FEED_STALL_GRACE_MS: String(patience(20_000)), API_MAX_COST: "100000000", API_WS_KEEPALIVE_MS: "600000" },
     });
     // A cursor from before the history below, on each feed: resuming from it replays all of it.
     early = { embedded: await stakingCursor(edge, edge.embeddedUrl), replica: await stakingCursor(edge, edge.replicaGraphql) };
