@@ -72,7 +72,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
       databaseUrl: databaseUrl!,
       steps: 20,
       // A grace long enough for the test to see both cut off and resume the reader on a busy machine.
-      env: { API_FEED_MAX_QUEUE: "3", API_FEED_STALL_GRACE_MS: String(patience(20_000)), API_MAX_COST: "100000000", API_WS_KEEPALIVE_MS: "600000" },
+      env: { API_FEED_MAX_QUEUE: "3", API_FEED_STALL_GRACE_MS: String(patience(10_000)), API_MAX_COST: "100000000", API_WS_KEEPALIVE_MS: "600000" },
     });
     // A cursor from before the history below, on each feed: resuming from it replays all of it.
     early = { embedded: await stakingCursor(edge, edge.embeddedUrl), replica: await stakingCursor(edge, edge.replicaGraphql) };
@@ -82,7 +82,8 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     await edge?.stop();
   });
 
-  it("over SSE: frees the subscriber at once, tells a client that reads again, drops one that does not", async () => {
+  // Each settles 60 more steps and waits out the grace: minutes on a busy machine.
+  it("over SSE: frees the subscriber at once, tells a client that reads again, drops one that does not", { timeout: patience(240_000) }, async () => {
     const base = edge.ponder.baseUrl;
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
     const reader = stalledSse(edge.embeddedUrl, HEAVY, { after: early.embedded });
@@ -107,7 +108,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     reader.socket.destroy();
   });
 
-  it("over graphql-ws: the same, with the connection's socket paused", async () => {
+  it("over graphql-ws: the same, with the connection's socket paused", { timeout: patience(240_000) }, async () => {
     const base = edge.replicaUrl;
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
     const clients = [0, 1].map(() => {
