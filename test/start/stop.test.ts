@@ -44,6 +44,15 @@ function processTable(): Map<number, Proc> {
   return table;
 }
 
+/** Whether a process's environment holds `entry` (`NAME=value`); false once it is gone. */
+function inherited(pid: number, entry: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(entry);
+  } catch {
+    return false;
+  }
+}
+
 /** One `npm start`, its output, and every process of its tree seen so far. */
 function startRun(env: NodeJS.ProcessEnv) {
   const child: ChildProcess = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -55,14 +64,18 @@ function startRun(env: NodeJS.ProcessEnv) {
   const key = (proc: Proc) => `${proc.pid}:${proc.started}`;
   const ports = [env.PORT, env.ANVIL_PORT, env.ORACLE_HTTP_PORT].map(Number);
 
-  /** Adds whatever joined the tree since the last look; returns the ones still alive. */
+  /**
+   * Adds whatever joined the tree since the last look; returns the ones still alive. A process
+   * whose parent is already gone is known by the DATA_DIR it inherited, never by a port in its
+   * arguments: another test run on the machine may be using the same port number by then.
+   */
   const look = (): Proc[] => {
     const table = processTable();
     const mine = (proc: Proc) =>
       proc.pid === child.pid ||
       [...seen.values()].some((known) => proc.ppid === known.pid || proc.pgid === known.pid) ||
       proc.args.includes(env.DATA_DIR!) ||
-      ports.some((port) => proc.args.includes(`--port ${port}`));
+      inherited(proc.pid, `DATA_DIR=${env.DATA_DIR}`);
     for (let grown = true; grown; ) {
       grown = false;
       for (const proc of table.values()) {
