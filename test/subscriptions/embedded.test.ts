@@ -91,7 +91,10 @@ describe("payout subscriptions, embedded (SSE)", () => {
     expect(netPayouts(watcher.received)).toEqual(table.slice(joined));
 
     // Once blocks pass the finality depth, what was added and never retracted is announced final.
-    await chain.testClient.mine({ blocks: 40 });
+    // Ponder moves its finalized block (to the head − 30) only once the head is 2 × 30 blocks
+    // past it, in steps of 30: 60 more blocks take it past every block mined so far, where 40
+    // did only when the last step happened to fall late enough.
+    await chain.testClient.mine({ blocks: 60 });
     await ponder.waitForBlock(await publicClient.getBlockNumber());
     const retractedIds = new Set(watcher.received.filter((event) => event.action === "RETRACTED").map((event) => event.payout.id));
     const survivors = watcher.received.filter((event) => event.action === "ADDED" && !retractedIds.has(event.payout.id)).map((event) => event.payout.id);
