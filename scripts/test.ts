@@ -80,29 +80,41 @@ const skippedSuites = [
   ...(hasChromium ? [] : [`the GraphiQL browser test (no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH)`]),
 ];
 for (const suite of skippedSuites) console.log(`skipping: ${suite}`);
-const reportPath = join(await mkdtemp(join(tmpdir(), "far-vitest-")), "report.json");
-const vitest = await run("vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile=${reportPath}`]);
-const report = await readFile(reportPath, "utf8").then(
-  (text) => JSON.parse(text) as VitestReport,
-  () => undefined,
-);
-if (report) {
-  total.passed += report.numPassedTests;
-  total.failed += report.numFailedTests;
-  total.skipped += report.numPendingTests + report.numTodoTests;
-  for (const file of report.testResults) {
-    const where = relative(process.cwd(), file.name);
-    const failed = file.assertionResults.filter((test) => test.status === "failed");
-    for (const test of failed) failures.push(`${where} > ${test.fullName}: ${firstLine(test.failureMessages[0])}`);
-    // A file that failed outside any test (a hook, an import) has no failed assertion to name.
-    if (failed.length === 0 && file.message) failures.push(`${where}: ${firstLine(file.message)}`);
-  }
-}
-if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step("vitest ran", false);
+// The unit tests first and on their own, through `npm run test:unit`, so their time is seen.
+const unitStarted = performance.now();
+await vitestRun("unit", ["npm", "run", "-s", "test:unit", "--"]);
+console.log(`unit tests took ${((performance.now() - unitStarted) / 1000).toFixed(1)} s`);
+await vitestRun("end to end", ["vitest", "run", "--exclude", "test/unit/**"]);
 
 if (skippedSuites.length > 0) console.log(`\nskipped: ${skippedSuites.join("; ")}`);
 
 finish();
+
+/**
+ * Runs a vitest command line (`command` ends where vitest's own options may follow), adding its
+ * tests to the tally and its failures to the list.
+ */
+async function vitestRun(name: string, [command, ...args]: [string, ...string[]]): Promise<void> {
+  const reportPath = join(await mkdtemp(join(tmpdir(), "far-vitest-")), "report.json");
+  const vitest = await run(command, [...args, "--reporter=default", "--reporter=json", `--outputFile=${reportPath}`]);
+  const report = await readFile(reportPath, "utf8").then(
+    (text) => JSON.parse(text) as VitestReport,
+    () => undefined,
+  );
+  if (report) {
+    total.passed += report.numPassedTests;
+    total.failed += report.numFailedTests;
+    total.skipped += report.numPendingTests + report.numTodoTests;
+    for (const file of report.testResults) {
+      const where = relative(process.cwd(), file.name);
+      const failed = file.assertionResults.filter((test) => test.status === "failed");
+      for (const test of failed) failures.push(`${where} > ${test.fullName}: ${firstLine(test.failureMessages[0])}`);
+      // A file that failed outside any test (a hook, an import) has no failed assertion to name.
+      if (failed.length === 0 && file.message) failures.push(`${where}: ${firstLine(file.message)}`);
+    }
+  }
+  if (vitest.code !== 0 && (!report || report.numFailedTests === 0)) step(`vitest (${name}) ran`, false);
+}
 
 function firstLine(text = ""): string {
   return (text.split("\n", 1)[0] ?? "").slice(0, 300);

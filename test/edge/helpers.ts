@@ -5,9 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import postgres from "postgres";
-import { startDeployedChain } from "../../harness/chain";
+import { getAddress } from "viem";
+import { farTokenAbi } from "../../abis";
+import { FAR, startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import type { GraphQLReply } from "../../harness/graphql";
+import { subscribeSse, type GraphQLReply } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
@@ -19,7 +21,7 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
   const cleanup: (() => Promise<unknown>)[] = [];
   const chain = await startDeployedChain();
   cleanup.push(() => chain.anvil.stop());
-  await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 11, steps });
+  const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 11, steps });
   const database = await createTestDatabase(databaseUrl);
   cleanup.push(() => database.drop());
   const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, env: { API_LOG_LEVEL: "warn", ...ponderEnv } });
@@ -31,24 +33,26 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
   const admin = postgres(database.url, { max: 2, onnotice: () => {} });
   cleanup.push(() => admin.end());
 
-  /** A replica over the same tables; `env` adds or overrides its settings. */
-  async function startReplica(env: Record<string, string> = {}) {
+  /**
+   * A replica over the same tables; `env` adds or overrides its settings. `redis: false` starts
+   * it without `REDIS_URL`, so its feed log is in process.
+   */
+  async function startReplica(env: Record<string, string> = {}, { redis = true }: { redis?: boolean } = {}) {
     const port = await freePort();
-    const child = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        DATABASE_SCHEMA: ponder.schema,
-        API_PORT: String(port),
-        RPC_URL: chain.anvil.rpcUrl,
-        API_LOG_LEVEL: "warn",
-        // A feed of its own: with Redis a replica only tails unless told to write it too.
-        API_FEED_PREFIX: `far-test-${ponder.schema}-${port}`,
-        API_FEED_WRITER: "true",
-        ...env,
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    const replicaEnv: Record<string, string | undefined> = {
+      ...process.env,
+      DATABASE_URL: database.url,
+      DATABASE_SCHEMA: ponder.schema,
+      API_PORT: String(port),
+      RPC_URL: chain.anvil.rpcUrl,
+      API_LOG_LEVEL: "warn",
+      // A feed of its own: with Redis a replica only tails unless told to write it too.
+      API_FEED_PREFIX: `far-test-${ponder.schema}-${port}`,
+      API_FEED_WRITER: "true",
+      ...env,
+    };
+    if (!redis) delete replicaEnv.REDIS_URL;
+    const child = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env: replicaEnv, stdio: ["ignore", "ignore", "inherit"] });
     const exited = new Promise((resolve) => child.once("exit", resolve));
     cleanup.push(async () => {
       child.kill("SIGTERM");
@@ -89,6 +93,7 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
 
   return {
     chain,
+    scenario,
     ponder,
     database,
     admin,
@@ -100,6 +105,45 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
       for (const step of cleanup.reverse()) await step().catch(() => {});
     },
   };
+}
+
+/**
+ * The edge with one replica beside the embedded API, both with the suite's `env` and a fast feed
+ * poll. The replica has no Redis, so one suite covers both feed logs when the indexer's uses it.
+ */
+export async function startEdgeWithReplica({ databaseUrl, env, steps }: { databaseUrl: string; env: Record<string, string>; steps: number }) {
+  const settings = { API_FEED_POLL_MS: "100", ...env };
+  const edge = await startEdge({ databaseUrl, ponderEnv: settings, steps });
+  try {
+    const replica = await edge.startReplica({ API_HOST: "127.0.0.1", ...settings }, { redis: false });
+    return { ...edge, replicaUrl: replica.baseUrl, replicaGraphql: replica.graphqlUrl };
+  } catch (error) {
+    await edge.stop();
+    throw error;
+  }
+}
+export type EdgeWithReplica = Awaited<ReturnType<typeof startEdgeWithReplica>>;
+
+/** A metric's value in a Prometheus text exposition (the first series of that name). */
+export async function metricValue(baseUrl: string, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+/** A real subscription cursor of `url`'s feed: a staking change's, staking until one arrives (the subscription may take a moment to start). */
+export async function stakingCursor(edge: Edge, url: string): Promise<string> {
+  const watcher = subscribeSse<{ cursor: string }>(url, `subscription { stakingChanged { cursor } }`);
+  const wallet = edge.chain.walletFor(0);
+  const token = getAddress(edge.chain.manifest.contracts.FARToken.address);
+  await waitUntil(async () => {
+    if (watcher.received.length > 0) return true;
+    await wallet.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [FAR], account: wallet.account!, chain: wallet.chain });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    return watcher.received.length > 0;
+  }, "a staking event");
+  watcher.close();
+  return watcher.received[0]!.cursor;
 }
 
 export const codesOf = (reply: GraphQLReply) => (reply.body.errors ?? []).map((error) => error.extensions?.code);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql, subscribeSse, subscribeWs, type SubscriptionHandle } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
-import { stakingCursor, startEdge, type Edge } from "./setup";
+import { stakingCursor, startEdgeWithReplica, type EdgeWithReplica } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 const TX_WAIT_MS = 1_500;
@@ -29,11 +29,11 @@ const series = (alias: string, days: number) =>
   `${alias}: revenueSeries(interval: DAY, from: "2020-01-01T00:00:00Z", to: "${new Date(Date.UTC(2020, 0, 1) + days * 86_400_000).toISOString()}") { amount }`;
 
 describe.skipIf(!databaseUrl)("limits and error codes at the edge (embedded and replica)", () => {
-  let edge: Edge;
+  let edge: EdgeWithReplica;
   let cursor: string;
 
   beforeAll(async () => {
-    edge = await startEdge({ databaseUrl: databaseUrl!, steps: 60, env: { API_TX_WAIT_TIMEOUT_MS: String(TX_WAIT_MS), API_METRICS_MAX_OPERATIONS: String(MAX_OPERATIONS) } });
+    edge = await startEdgeWithReplica({ databaseUrl: databaseUrl!, steps: 60, env: { API_TX_WAIT_TIMEOUT_MS: String(TX_WAIT_MS), API_METRICS_MAX_OPERATIONS: String(MAX_OPERATIONS) } });
     cursor = await stakingCursor(edge, edge.embeddedUrl);
   }, patience(1_200_000));
   afterAll(async () => {

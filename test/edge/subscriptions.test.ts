@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribeSse } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
-import { metricValue, stakingCursor, startEdge, type Edge } from "./setup";
+import { metricValue, stakingCursor, startEdgeWithReplica, type EdgeWithReplica } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 
@@ -59,7 +59,7 @@ function resumeCursor(text: string): string | undefined {
 }
 
 describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading again (SSE and graphql-ws)", () => {
-  let edge: Edge;
+  let edge: EdgeWithReplica;
   let early: { embedded: string; replica: string };
 
   async function settle(steps: number, seed: number) {
@@ -68,7 +68,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
   }
 
   beforeAll(async () => {
-    edge = await startEdge({
+    edge = await startEdgeWithReplica({
       databaseUrl: databaseUrl!,
       steps: 20,
       // A grace long enough for the test to see both cut off and resume the reader on a busy machine.
