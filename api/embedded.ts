@@ -18,7 +18,7 @@ import { createApi } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed, type IndexerDatabase } from "./feed";
 import { pgliteOf } from "./feed/commits";
-import { mountGraphql } from "./http";
+import { mountApi } from "./http";
 import { createSqlApp, sqlDisabledApp } from "./sql";
 import { readiness } from "./status";
 
@@ -50,7 +50,7 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
     chain,
   });
   const app = new Hono();
-  mountGraphql(app, yoga, config);
+  mountApi(app, { yoga, config, logger, db: ponder.db });
   app.get(SYNCED_PATH, async (c) => {
     const { ok, body } = await readiness(ponder.db, chain, config);
     return c.text(body, ok ? 200 : 503);

@@ -10,7 +10,9 @@ import { bodyLimit } from "hono/body-limit";
 import { rateLimiter } from "hono-rate-limiter";
 import type { YogaServerInstance } from "graphql-yoga";
 import type { ApiConfig } from "./config";
+import type { Logger } from "../common/logger";
 import type { ApiContext, Connection } from "./context";
+import type { ApiDb } from "./db";
 import { GRAPHQL_PATH } from "./create-api";
 
 type Yoga = YogaServerInstance<{}, ApiContext>;
@@ -26,7 +28,14 @@ function clientAddress(c: Context, trustProxy: boolean): string {
   return forwarded || ((c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress ?? "unknown");
 }
 
-export function mountGraphql(app: Hono, yoga: Yoga, config: ApiConfig) {
+/** What every route the API mounts may need. */
+export type ApiRoutes = { yoga: Yoga; config: ApiConfig; logger: Logger; db: ApiDb };
+
+/**
+ * Mounts every route both servers serve (each server adds its own health and metrics routes).
+ * One place, so the embedded API and a replica never drift apart.
+ */
+export function mountApi(app: Hono, { yoga, config }: ApiRoutes) {
   if (config.API_RATE_LIMIT > 0) {
     app.use(
       GRAPHQL_PATH,

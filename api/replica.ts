@@ -16,7 +16,7 @@ import { createLogger } from "../common/logger";
 import type { ReplicaConfig } from "./config";
 import { createApi } from "./create-api";
 import { startFeed } from "./feed";
-import { mountGraphql } from "./http";
+import { mountApi } from "./http";
 import { readiness } from "./status";
 import { serveGraphqlWs } from "./websocket";
 
@@ -44,7 +44,7 @@ export async function startReplica(config: ReplicaConfig) {
     return c.text(body, ok ? 200 : 503);
   });
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
-  mountGraphql(app, yoga, config);
+  mountApi(app, { yoga, config, logger, db });
   app.onError((error, c) => {
     logger.error({ msg: "Route failed", path: c.req.path, err: error });
     return c.body(null, 500);

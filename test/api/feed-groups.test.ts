@@ -22,7 +22,7 @@ import type { ApiDb } from "../../api/db";
 import { createFeedFanout, type FeedFanout } from "../../api/feed/fanout";
 import { createMemoryFeed, type FeedLog, type FeedWriterStore } from "../../api/feed/log";
 import type { FeedChange } from "../../api/feed/messages";
-import { mountGraphql } from "../../api/http";
+import { mountApi } from "../../api/http";
 import { serveGraphqlWs } from "../../api/websocket";
 import { subscribeSse, subscribeWs } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
@@ -94,7 +94,7 @@ describe("subscription groups", () => {
     const api = createApi({ db: emptyDb, feed, config, logger, registry: new Registry() });
     yoga = api.yoga;
     const app = new Hono();
-    mountGraphql(app, yoga, config);
+    mountApi(app, { yoga, config, logger, db: emptyDb });
     server = await new Promise<Server>((resolve) => {
       const listening = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(listening as Server));
     });

@@ -22,7 +22,7 @@ import { loadApiConfig } from "../../api/config";
 import { createApi } from "../../api/create-api";
 import { countingDb, readIndexingStatus } from "../../api/db";
 import { startFeed } from "../../api/feed";
-import { mountGraphql } from "../../api/http";
+import { mountApi } from "../../api/http";
 import * as schema from "../../schema";
 import { subscribeSse } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
@@ -133,7 +133,7 @@ async function startApi(env: Record<string, string> = {}, { withFeed = false } =
     /** Serves it over HTTP as both servers do (api/http.ts); returns its GraphQL URL. */
     async listen(): Promise<string> {
       const app = new Hono();
-      mountGraphql(app, yoga, config);
+      mountApi(app, { yoga, config, logger, db: counted });
       const listening = await new Promise<Server>((resolve) => {
         const created = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(created as Server));
       });
