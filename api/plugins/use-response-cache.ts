@@ -61,8 +61,13 @@ function keyOf(status: IndexingStatus, operation: { documentString: string; oper
   return `${stateTag(status)}${createHash("sha256").update(text).digest("hex")}"`;
 }
 
-/** `Cache-Control: no-cache` or `no-store` on a request: the client wants it computed, not looked up. */
-const wantsFresh = (request: Request) => /\bno-(?:cache|store)\b/i.test(request.headers.get("cache-control") ?? "");
+/**
+ * `Cache-Control: no-cache` or `no-store` on a request: the client wants it computed, not looked
+ * up. Not on a conditional request: the Fetch standard adds `Cache-Control: no-cache` to every
+ * request that carries If-None-Match, which asks to revalidate, and the check against the
+ * current state is that revalidation.
+ */
+const wantsFresh = (request: Request) => !request.headers.has("if-none-match") && /\bno-(?:cache|store)\b/i.test(request.headers.get("cache-control") ?? "");
 
 /**
  * One read of the indexed state for every request that arrives while another read is under
