@@ -32,7 +32,12 @@ const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true 
 const services = compose.services;
 const projectSettings = new Set([...COMMON_SETTINGS, ...API_SETTINGS, ...ORACLE_SETTINGS]);
 /** Variables the official images read themselves. */
-const imageSettings: Record<string, string[]> = { postgres: ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"] };
+const imageSettings: Record<string, string[]> = {
+  postgres: ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"],
+  grafana: ["GF_SECURITY_ADMIN_PASSWORD", "GF_USERS_ALLOW_SIGN_UP", "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"],
+};
+/** Variables compose itself reads from the shell or .env (`${NAME:-default}`) that no process of the project reads. */
+const composeOnly = [...readFileSync("docker-compose.yml", "utf8").matchAll(/\$\{(\w+)/g)].map((match) => match[1]!).filter((name) => !projectSettings.has(name));
 
 /** `${NAME:-default}` as compose resolves it with nothing set in the shell or .env. */
 function resolveDefaults(environment: Record<string, string> = {}): Record<string, string> {
@@ -45,7 +50,7 @@ const urlPort = (command: string[] = []) => Number(command.join(" ").match(/http
 
 describe("docker-compose.yml", () => {
   it("has the roles the design names: postgres, redis, anvil (profile), one indexer, API replicas behind one port, the oracle", () => {
-    expect(Object.keys(services).sort()).toEqual(["anvil", "api", "api-proxy", "deploy", "indexer", "oracle", "postgres", "redis"]);
+    expect(Object.keys(services).sort()).toEqual(["anvil", "api", "api-proxy", "deploy", "grafana", "indexer", "oracle", "postgres", "prometheus", "redis"]);
     expect(services.anvil!.profiles).toEqual(["anvil"]);
     expect(services.indexer!).not.toHaveProperty("deploy");
     expect((services.api as { deploy?: { replicas: number } }).deploy?.replicas).toBeGreaterThanOrEqual(2);
@@ -146,8 +151,9 @@ describe("docker-compose.yml", () => {
 });
 
 describe(".env.example", () => {
-  it("lists every setting the project reads, and nothing else", () => {
+  it("lists every setting the project reads and every variable docker-compose.yml reads, and nothing else", () => {
     const listed = [...readFileSync(".env.example", "utf8").matchAll(/^# ([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]!);
-    expect([...new Set(listed)].sort()).toEqual([...projectSettings].sort());
+    expect(composeOnly).toEqual(["GRAFANA_ADMIN_PASSWORD"]);
+    expect([...new Set(listed)].sort()).toEqual([...new Set([...projectSettings, ...composeOnly])].sort());
   });
 });
