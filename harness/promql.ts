@@ -3,8 +3,13 @@
  * the operators' rules and dashboard read, held against what the services serve. Not a PromQL
  * parser: it removes what holds no metric name (strings, label matchers, ranges, grouping label
  * lists, Grafana's `$variables`, numbers and durations) and keeps the identifiers that are neither
- * a function call nor a keyword.
+ * a function call nor a keyword. And where promtool, which checks them, is.
  */
+import { existsSync } from "node:fs";
+
+/** Prometheus's rule checker, from Debian's `prometheus` package (.ci/run installs it). */
+export const PROMTOOL_PATH = "/usr/bin/promtool";
+export const hasPromtool = existsSync(PROMTOOL_PATH);
 
 const KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset", "inf", "nan", "atan2"]);
 
