@@ -122,9 +122,9 @@ export function observeIndexing(registry: Registry, source: IndexingSource) {
         registers: [registry],
         async collect() {
           const read = await sample(registry);
+          const known = read ? value(read) : null;
           this.reset();
-          const known = read && value(read);
-          if (read && known !== null && known !== undefined) this.set({ chain: read.status.chainName }, known);
+          if (read && known !== null) this.set({ chain: read.status.chainName }, known);
         },
       }),
     );
