@@ -36,7 +36,7 @@ const WEBHOOK_METRICS = ["far_webhook_dead_letters_total", "far_webhook_deliveri
 /** Series Prometheus records itself for every target: no service serves them. */
 const PROMETHEUS_SERIES = ["up"];
 
-const rules = (parse(readFileSync(RULES, "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((group) => group.rules);
+const rules = (parse(readFileSync(RULES, "utf8")) as { groups: { rules: { alert: string; expr: string; labels: { severity: string } }[] }[] }).groups.flatMap((group) => group.rules);
 const dashboard = JSON.parse(readFileSync("ops/grafana/dashboards/far-data-service.json", "utf8")) as { panels: { targets?: { expr: string }[] }[] };
 const expressions = [...rules.map((rule) => rule.expr), ...dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr)];
 const readMetrics = [...new Set(expressions.flatMap(selectedMetrics))].sort();
@@ -58,6 +58,13 @@ describe("the operators' alert rules", () => {
     const quiet = new Set(cases.filter((test) => !test.exp_alerts?.length).map((test) => test.alertname));
     expect([...firing].sort()).toEqual(alerts);
     expect([...quiet].sort()).toEqual(alerts);
+  });
+
+  it("each have a row in README's runbook, which names no other", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const runbook = readme.slice(readme.indexOf("### Alerts"), readme.indexOf("## For contributors"));
+    const rows = [...runbook.matchAll(/^\| `(\w+)` \((critical|warning)\) \|/gm)].map(([, alert, severity]) => `${alert} ${severity}`);
+    expect(rows.sort()).toEqual(rules.map((rule) => `${rule.alert} ${rule.labels.severity}`).sort());
   });
 
   it("name the services' jobs, and read the webhook metrics listed as pending", () => {
