@@ -1,16 +1,20 @@
 /**
  * The operators' alert rules and dashboard (ops/prometheus, ops/grafana; how compose runs them:
- * compose.test.ts). promtool accepts the rules and Prometheus's configuration and passes the
- * rules' unit tests, in which every alert fires once and stays quiet once; and every metric the
+ * compose.test.ts). promtool accepts the rules, the dashboard's queries and Prometheus's
+ * configuration and passes the rules' unit tests, in which every alert fires once and stays
+ * quiet once; each alert has its row in README's runbook; and every metric the
  * rules and the dashboard read is one the running services serve on /metrics — Ponder with the
  * embedded API on Postgres, an API replica and the oracle, on an indexed chain — with the values
  * the API and the chain give.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { nodeAddresses } from "../../common/chain";
 import { data } from "../../harness/graphql";
 import { oracleEnv } from "../../harness/oracle";
@@ -47,6 +51,14 @@ describe("the operators' alert rules", () => {
   it.skipIf(!hasPromtool)(`pass promtool's checks, of the rules and of Prometheus's configuration (${PROMTOOL_PATH}, Debian's prometheus package)`, async () => {
     expect(await promtool("check", "rules", RULES)).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(await promtool("check", "config", "ops/prometheus/prometheus.yml")).toContain("is valid prometheus config file syntax");
+  });
+
+  it.skipIf(!hasPromtool)("hold the dashboard to the same parser: promtool parses each of its queries", async () => {
+    // As recording rules in a file of their own, Grafana's interval variable standing for a duration.
+    const queries = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr.replaceAll("$__rate_interval", "5m"));
+    const file = join(await mkdtemp(join(tmpdir(), "far-dashboard-")), "queries.yml");
+    await writeFile(file, stringify({ groups: [{ name: "dashboard", rules: queries.map((expr, index) => ({ record: `dashboard:query_${index}`, expr })) }] }));
+    expect(await promtool("check", "rules", file)).toContain(`SUCCESS: ${queries.length} rules found`);
   });
 
   it.skipIf(!hasPromtool)("pass their unit tests, in which every alert fires once and stays quiet once (promtool test rules)", async () => {
