@@ -220,9 +220,12 @@ async function startExport(db: ApiDb, config: ApiConfig, request: ExportRequest)
   return { block, finalized: start.finalized, rows, header, nextPage };
 }
 
+/** csv-stringify writes false as an empty field by default; a column of booleans says true or false. */
+const CSV_OPTIONS = { cast: { boolean: (value: boolean) => String(value) } };
+
 function encoder(format: ExportRequest["format"], header: string[]) {
   const text = new TextEncoder();
-  if (format === "csv") return { start: text.encode(stringify([header])), page: (rows: unknown[][]) => text.encode(stringify(rows)) };
+  if (format === "csv") return { start: text.encode(stringify([header])), page: (rows: unknown[][]) => text.encode(stringify(rows, CSV_OPTIONS)) };
   return {
     start: new Uint8Array(),
     page: (rows: unknown[][]) => text.encode(rows.map((row) => `${JSON.stringify(Object.fromEntries(header.map((name, index) => [name, row[index]])))}\n`).join("")),
