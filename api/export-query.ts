@@ -9,8 +9,8 @@ import { ApiError } from "./errors";
 import { assertRange } from "./time";
 import { parseAddress, parseDateTime } from "./wire";
 
-export const EXPORT_FORMATS = ["csv", "ndjson"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+const EXPORT_FORMATS = ["csv", "ndjson"] as const;
+type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** How a filter narrows the rows: its table property equals the value, or is at least / below it. */
 type Condition = { property: string; op: "eq" | "gte" | "lt" };
@@ -39,7 +39,7 @@ const since = (property: string): FilterSpec => ({ value: dateTime, condition: {
 const before = (property: string): FilterSpec => ({ value: dateTime, condition: { property, op: "lt" } });
 
 /** Each table's filters, named as its GraphQL list's filter fields (`nodes(filter:)`, `payouts(filter:)`, …). */
-export const EXPORT_FILTERS = {
+const EXPORT_FILTERS = {
   payouts: {
     recipient: eq("recipient", address),
     node: eq("node", address),

@@ -8,7 +8,12 @@
 import { spawn } from "node:child_process";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startDeployedChain } from "../../harness/chain";
+import { createWalletClient, getAddress, http, type Address } from "viem";
+import { anvil } from "viem/chains";
+import { inferencePaymentAbi } from "../../abis";
+import { anvilAccount, nodeAddresses, userAccounts } from "../../common/chain";
+import { taskIdOf, taskSalt } from "../../domain/tasks";
+import { FAR, startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { allPages, data } from "../../harness/graphql";
 import { startPonder } from "../../harness/ponder";
@@ -219,16 +224,32 @@ function exportChecks(target: () => Target) {
   });
 }
 
-/** New blocks: a short scenario (a few settlements and stakes) and empty blocks, fewer than the finality depth in all. */
+/**
+ * New blocks, fewer than the finality depth in all: a short scenario (stakes, transfers, maybe
+ * settlements), then a node registered and a task created and settled on it for certain.
+ */
 async function mineAfter(chain: Awaited<ReturnType<typeof startDeployedChain>>, scenario: Omit<RunScenarioParameters, "rpcUrl" | "publicClient" | "manifest">, waitForBlock: (block: bigint) => Promise<unknown>) {
   const before = await chain.publicClient.getBlockNumber();
   await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, ...scenario });
+  const wallet = createWalletClient({ chain: anvil, transport: http(chain.anvil.rpcUrl) });
+  const payment = getAddress(chain.manifest.contracts.InferencePayment.address);
+  const [user] = userAccounts(1).map((account) => account.address);
+  const [oracle, node] = [anvilAccount(1).address, nodeAddresses(8)[7]!];
+  const salt = taskSalt(`export-${scenario.label}`);
+  const send = async (account: Address, functionName: string, args: readonly unknown[]) => {
+    const hash = await wallet.writeContract({ account, address: payment, abi: inferencePaymentAbi, functionName: functionName as never, args: args as never, chain: anvil });
+    expect((await chain.publicClient.waitForTransactionReceipt({ hash })).status).toBe("success");
+  };
+  await send(oracle, "registerNode", [node, node]);
+  await send(user!, "deposit", [2n * FAR]);
+  await send(user!, "createTask", [salt, FAR]);
+  await send(oracle, "completeTask", [taskIdOf(user!, salt), node, FAR / 2n, 90n]);
   const head = await chain.publicClient.getBlockNumber();
   expect(Number(head - before)).toBeLessThan(30);
   await waitForBlock(head);
 }
 
-const QUICK_SCENARIO = { steps: 12, userCount: 2, nodeCount: 2 };
+const QUICK_SCENARIO = { steps: 8, userCount: 2, nodeCount: 2 };
 
 describe("exports pinned to a block, embedded in Ponder (PGlite)", () => {
   const cleanup = cleanupAfterAll();
