@@ -259,7 +259,7 @@ describe("exports pinned to a block, embedded in Ponder (PGlite)", () => {
     const chain = await startDeployedChain();
     cleanup.push(() => chain.anvil.stop());
     await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 8, steps: 250 });
-    const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_LOG_LEVEL: "warn", API_EXPORT_MAX_CONCURRENT: "1" } });
+    const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_LOG_LEVEL: "warn" } });
     cleanup.push(() => ponder.kill());
     await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
     target = {
@@ -270,16 +270,6 @@ describe("exports pinned to a block, embedded in Ponder (PGlite)", () => {
   });
 
   exportChecks(() => target);
-
-  it("answers TOO_MANY_EXPORTS (429) beyond API_EXPORT_MAX_CONCURRENT, and serves again once they end", async () => {
-    const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`${target.baseUrl}/export/payouts.csv`)));
-    const refused = answers.filter((answer) => answer.status === 429);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused[0]!.headers.get("retry-after")).toBe("1");
-    expect(((await refused[0]!.json()) as any).errors[0].extensions.code).toBe("TOO_MANY_EXPORTS");
-    await Promise.all(answers.filter((answer) => !answer.bodyUsed).map((answer) => answer.text()));
-    expect((await fetch(`${target.baseUrl}/export/nodes.csv`)).status).toBe(200);
-  });
 });
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -302,7 +292,7 @@ async function startReplica(settings: Record<string, string>, cleanup: (() => un
 describe.skipIf(!databaseUrl)("exports pinned to a block, on a Postgres replica", () => {
   const cleanup = cleanupAfterAll();
   let target: Target;
-  /** A replica that allows 5 rows per export. */
+  /** A replica that allows 5 rows per export, and one export at a time. */
   let small: string;
 
   beforeAll(async () => {
@@ -316,7 +306,7 @@ describe.skipIf(!databaseUrl)("exports pinned to a block, on a Postgres replica"
     await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
     const replica = (extra: Record<string, string>) => startReplica({ DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_FEED_PREFIX: `far-test-${ponder.schema}`, ...extra }, cleanup);
     const baseUrl = await replica({});
-    small = await replica({ API_EXPORT_MAX_ROWS: "5" });
+    small = await replica({ API_EXPORT_MAX_ROWS: "5", API_EXPORT_MAX_CONCURRENT: "1" });
     target = {
       baseUrl,
       graphqlUrl: `${baseUrl}/graphql`,
@@ -336,5 +326,17 @@ describe.skipIf(!databaseUrl)("exports pinned to a block, on a Postgres replica"
     const nodes = await csv(target.baseUrl, "/export/nodes.csv");
     expect(nodes.rows.length).toBeLessThanOrEqual(5);
     expect((await csv(small, "/export/nodes.csv")).text).toBe(nodes.text);
+  });
+
+  it("answers TOO_MANY_EXPORTS (429) beyond API_EXPORT_MAX_CONCURRENT, and serves again once they end", async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => fetch(`${small}/export/nodes.csv`)));
+    const refused = answers.filter((answer) => answer.status === 429);
+    // The first holds its slot across several round trips to Postgres, while the others arrive.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(answers.some((answer) => answer.status === 200)).toBe(true);
+    expect(refused[0]!.headers.get("retry-after")).toBe("1");
+    expect(((await refused[0]!.json()) as any).errors[0].extensions.code).toBe("TOO_MANY_EXPORTS");
+    await Promise.all(answers.filter((answer) => !answer.bodyUsed).map((answer) => answer.text()));
+    expect((await fetch(`${small}/export/nodes.csv`)).status).toBe(200);
   });
 });
