@@ -160,17 +160,15 @@ function assertUnchanged(start: Guard, now: Guard, block: number) {
   }
 }
 
-/** The wire form of a value: money and other bigints as decimal strings, times as ISO-8601. */
 type Cell = string | number | boolean | null;
 
+/** The wire form of a value: money and other bigints as decimal strings, times as ISO-8601. */
 function cell(value: unknown, time: boolean): Cell {
   if (value === null || value === undefined) return null;
   if (typeof value === "bigint") return value.toString();
   if (time) return formatDateTime(value as number);
   return value as string | number | boolean;
 }
-
-type Slots = { running: number };
 
 async function startExport(db: ApiDb, config: ApiConfig, request: ExportRequest) {
   const source = SOURCES[request.table](request.filters);
@@ -234,19 +232,20 @@ function encoder(format: ExportRequest["format"], header: string[]) {
 
 /** Mounts `/export/<table>.<format>` (api/README.md, "Exports"). */
 export function mountExports(app: Hono, { db, config, logger }: { db: ApiDb; config: ApiConfig; logger: Logger }) {
-  const slots: Slots = { running: 0 };
+  /** Exports streaming now in this process. */
+  let running = 0;
   app.get("/export/:file", async (c) => {
     const parsed = parseExportQuery(c.req.param("file"), new URL(c.req.url).searchParams);
     if ("error" in parsed) return c.json(errorBody(parsed.error.code, parsed.error.message), parsed.error.status);
     const { request } = parsed;
-    if (slots.running >= config.API_EXPORT_MAX_CONCURRENT) {
+    if (running >= config.API_EXPORT_MAX_CONCURRENT) {
       c.header("retry-after", "1");
       return c.json(errorBody("TOO_MANY_EXPORTS", `At most ${config.API_EXPORT_MAX_CONCURRENT} exports run at once; retry shortly`), 429);
     }
-    slots.running += 1;
+    running += 1;
     let released = false;
     const release = () => {
-      if (!released) slots.running -= 1;
+      if (!released) running -= 1;
       released = true;
     };
     const deadline = Date.now() + config.API_EXPORT_TIMEOUT_MS;
