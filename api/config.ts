@@ -69,6 +69,12 @@ const apiSchema = z.object({
   API_SQL_TIMEOUT_MS: positive.default(5_000),
   API_SQL_MAX_ROWS: positive.default(10_000),
   API_SQL_MAX_BYTES: positive.default(10_000_000),
+  /** /export/<table>.csv|ndjson (api/export.ts): more matching rows is refused up front with EXPORT_TOO_LARGE (413). */
+  API_EXPORT_MAX_ROWS: positive.default(1_000_000),
+  /** An export still streaming after this long is cut off (its response ends unfinished). */
+  API_EXPORT_TIMEOUT_MS: positive.default(300_000),
+  /** Exports streaming at once per process; more are answered TOO_MANY_EXPORTS (429). */
+  API_EXPORT_MAX_CONCURRENT: positive.default(2),
   /** The largest request body (HTTP) or WebSocket message accepted: 413 BODY_TOO_LARGE, or close 1009. */
   API_MAX_BODY_BYTES: positive.default(100 * 1024),
   /** Operations (not subscriptions) executing at once per process; more wait in a queue of API_MAX_QUEUED. */

@@ -14,11 +14,12 @@ import type { Logger } from "../common/logger";
 import type { ApiContext, Connection } from "./context";
 import type { ApiDb } from "./db";
 import { GRAPHQL_PATH } from "./create-api";
+import { mountExports } from "./export";
 
 type Yoga = YogaServerInstance<{}, ApiContext>;
 
 /** A refusal before any GraphQL runs, shaped as GraphQL's own errors. */
-function errorBody(code: string, message: string) {
+export function errorBody(code: string, message: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 
@@ -35,7 +36,8 @@ export type ApiRoutes = { yoga: Yoga; config: ApiConfig; logger: Logger; db: Api
  * Mounts every route both servers serve (each server adds its own health and metrics routes).
  * One place, so the embedded API and a replica never drift apart.
  */
-export function mountApi(app: Hono, { yoga, config }: ApiRoutes) {
+export function mountApi(app: Hono, { yoga, config, logger, db }: ApiRoutes) {
+  mountExports(app, { config, logger, db });
   if (config.API_RATE_LIMIT > 0) {
     app.use(
       GRAPHQL_PATH,
