@@ -144,7 +144,7 @@ describe("the rules", () => {
     ["oracle/txm/manager.ts", "oracle/worker.ts", false],
     ["oracle/txm/manager.ts", "abis/index.ts", false],
     ["oracle/txm/manager.ts", "zod", false],
-    ["oracle/txm/manager.ts", "oracle/db/sql.ts", true],
+    ["oracle/txm/manager.ts", "common/sql.ts", true],
     ["oracle/txm/manager.ts", "common/resilience.ts", true],
     ["oracle/txm/manager.ts", "viem/accounts", true],
     ["oracle/settlement/pipeline.ts", "oracle/txm/manager.ts", true],
