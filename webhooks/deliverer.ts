@@ -25,8 +25,6 @@ const IDLE_MS = 1_000;
 
 const pause = (ms: number, signal: AbortSignal) => sleep(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 
-export type Deliverer = Awaited<ReturnType<typeof startDeliverer>>;
-
 export async function startDeliverer(config: WebhooksConfig, logger: Logger) {
   const store = await openWebhookStore({ url: config.DATABASE_URL, schema: config.WEBHOOKS_DB_SCHEMA });
   await store.syncConfigured(config.WEBHOOKS_ENDPOINTS);

@@ -7,7 +7,7 @@ import { signatureHeader } from "./signing";
 import type { AttemptResult } from "./store";
 
 /** The headers a receiver reads (README, "For backend developers: webhooks"). */
-export const HEADERS = {
+const HEADERS = {
   signature: "Far-Signature",
   deliveryId: "Far-Delivery-Id",
   eventType: "Far-Event-Type",

@@ -8,7 +8,7 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { BaseError } from "../common/errors";
 import type { EndpointDefinition } from "./config";
 
-export const PAYOUTS_SUBSCRIPTION = /* GraphQL */ `
+const PAYOUTS_SUBSCRIPTION = /* GraphQL */ `
   subscription WebhookPayouts($after: String, $recipient: Address, $node: Address, $streams: [RevenueStream!], $includeFinality: Boolean) {
     payouts(after: $after, recipient: $recipient, node: $node, streams: $streams, includeFinality: $includeFinality) {
       cursor
@@ -29,7 +29,7 @@ export type PayoutEvent = {
 };
 
 /** An error the API answered the subscription with; `code` is its extensions.code (SLOW_CONSUMER, CURSOR_EXPIRED, …). */
-export class FeedError extends BaseError {
+class FeedError extends BaseError {
   override name = "FeedError";
   constructor(
     readonly code: string,
