@@ -128,10 +128,11 @@ describe("signed payout webhooks", () => {
     await waitUntil(() => first.log().includes("following the payouts feed"), "the deliverer to subscribe");
     let held = false;
     onHeld = () => (held = true);
-    const scenario = runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 11, steps: 60 });
+    const scenario = runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 5, steps: 200 });
 
-    await waitUntil(() => held, "a delivery to be in flight", 60_000).catch((error: Error) => {
-      throw new Error(`${error.message}; received ${received.length}; deliverer:\n${first.log().slice(-3000)}`);
+    await waitUntil(() => held, "a delivery to be in flight", 60_000).catch(async (error: Error) => {
+      const payouts = await payoutTable(`${ponder.baseUrl}/graphql`);
+      throw new Error(`${error.message}; received ${received.length}; the API lists ${payouts.length} payouts; deliverer:\n${first.log().slice(-3000)}`);
     });
     first.child.kill("SIGKILL");
     await first.exited;
