@@ -5,7 +5,7 @@
  * every payout the API lists, in order, repeated only under the same Far-Delivery-Id, every
  * request signed. Then the operators' CLI: dead letters listed and redelivered, a replay.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { beforeAll, describe, expect, it } from "vitest";
 import postgres from "postgres";
@@ -77,10 +77,13 @@ describe("signed payout webhooks", () => {
     return { child, exited, log: () => log };
   };
 
-  const far = (...args: string[]) => {
-    const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/far.ts", "webhooks", ...args], { env, encoding: "utf8" });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
-  };
+  /** The operators' CLI, run beside the receiver (which answers from this process's event loop). */
+  const far = (...args: string[]) =>
+    new Promise<{ status: number; output: string }>((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", "scripts/far.ts", "webhooks", ...args], { env, encoding: "utf8" }, (error, stdout, stderr) =>
+        resolve({ status: error ? Number(error.code ?? 1) : 0, output: `${stdout}${stderr}` }),
+      );
+    });
 
   /** The /hook deliveries, first of each Far-Delivery-Id, in the order they arrived. */
   const firstDeliveries = () => {
@@ -182,28 +185,28 @@ describe("signed payout webhooks", () => {
     // The operators' CLI: an endpoint that rejects everything, started some events back,
     // dead-letters each after its attempts; once it recovers, `redeliver all` sends them.
     const start = firsts[firsts.length - 4]!.deliveryId;
-    const added = far("add", "rejecting", `${receiverUrl}/reject`, "--secret", SECRET, "--after", start, "--no-finality");
+    const added = await far("add", "rejecting", `${receiverUrl}/reject`, "--secret", SECRET, "--after", start, "--no-finality");
     expect(added.status, added.output).toBe(0);
-    await waitUntil(() => far("dead", "rejecting").output.trim().split("\n").length === 3, "three dead letters");
-    const dead = far("dead").output;
+    await waitUntil(async () => (await far("dead", "rejecting")).output.trim().split("\n").length === 3, "three dead letters");
+    const dead = (await far("dead")).output;
     expect(dead).toContain(firsts[firsts.length - 1]!.deliveryId);
     rejecting = false;
-    const redelivered = far("redeliver", "all");
+    const redelivered = await far("redeliver", "all");
     expect(redelivered.status, redelivered.output).toBe(0);
     expect(redelivered.output).toContain("3 of 3 dead letters redelivered");
-    expect(far("dead").output.trim()).toBe("no dead letters");
+    expect((await far("dead")).output.trim()).toBe("no dead letters");
     const rejected = received.filter((item) => item.path === "/reject");
     expect(new Set(rejected.filter((item) => item.answer === 200).map((item) => item.deliveryId))).toEqual(new Set(firsts.slice(-3).map((item) => item.deliveryId)));
     expect(rejected.every((item) => item.signed)).toBe(true);
-    expect(far("log", "rejecting").output).toMatch(/\tdead\t/);
+    expect((await far("log", "rejecting")).output).toMatch(/\tdead\t/);
 
     // A replay from a cursor delivers what followed it again, in order, under the same ids.
     const before = received.length;
-    const replayed = far("replay", "receiver", firsts[firsts.length - 3]!.deliveryId);
+    const replayed = await far("replay", "receiver", firsts[firsts.length - 3]!.deliveryId);
     expect(replayed.status, replayed.output).toBe(0);
     await waitUntil(() => received.slice(before).filter((item) => item.path === "/hook").length >= 2, "the replayed deliveries");
     expect(received.slice(before).filter((item) => item.path === "/hook").map((item) => item.deliveryId)).toEqual(firsts.slice(-2).map((item) => item.deliveryId));
-    expect(far("list").output).toMatch(/^receiver\t.*pending=0/m);
+    expect((await far("list")).output).toMatch(/^receiver\t.*pending=0/m);
 
     second.child.kill("SIGTERM");
     await second.exited;
