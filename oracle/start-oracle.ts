@@ -11,7 +11,7 @@ import { readManifest } from "../contracts/deploy/manifest";
 import type { OracleConfig } from "./config";
 import { createCrashPoints } from "./crash";
 import { migrateSchema } from "./db/migrate";
-import { createPgliteSql, createPostgresSql, type Sql } from "./db/sql";
+import { createPgliteSql, createPostgresSql, type Sql } from "../common/sql";
 import { serveOracleHttp } from "./http";
 import { createIntake } from "./intake";
 import { loadOracleAccount } from "./keystore";

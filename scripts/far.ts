@@ -4,6 +4,7 @@
  *   verify                       every indexed value against the contracts' views at the indexed block
  *   node register <node> [owner] register a GPU node, through the running oracle
  *   node rate <node> <rating>    set a node's rating (0..100), through the running oracle
+ *   webhooks add|list|remove|log|dead|redeliver|replay …   the webhook deliverer's endpoints and log (webhooks/cli.ts)
  * Reads the indexer through its GraphQL API at INDEXER_URL or, with DATABASE_URL, Postgres directly.
  * `--help` prints the usage line.
  */
@@ -20,6 +21,7 @@ import { readProgress, type BlockPoint, type QueryRows } from "../domain/progres
 import { resolveSources } from "../indexer/sources";
 import { readIndexedStateSql, verifyIndexedState, type IndexedState } from "../ops/verify";
 import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../ops/verify-graphql";
+import { webhooksCommand, WEBHOOKS_USAGE } from "../webhooks/cli";
 
 /**
  * How `far` reads the index: Postgres directly with DATABASE_URL, else the GraphQL API at
@@ -185,10 +187,12 @@ async function node([action, nodeAddress, value]: string[]) {
   throw new BaseError(NODE_USAGE);
 }
 
-const USAGE = `usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}`;
+const USAGE = `usage: npm run far -- status | verify | ${NODE_USAGE.slice("usage: npm run far -- ".length)}\n  ${WEBHOOKS_USAGE}`;
 
 /** The command and its arguments; `--help` prints the usage, anything else starting with `-` is refused with it. */
 function commandLine(): string[] {
+  // `webhooks` takes options of its own (webhooks/cli.ts parses them).
+  if (process.argv[2] === "webhooks") return process.argv.slice(2);
   try {
     const { values, positionals } = parseArgs({ args: process.argv.slice(2), options: { help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
     if (!values.help) return positionals;
@@ -205,6 +209,7 @@ const commands: Record<string, () => Promise<void>> = {
   status,
   verify,
   node: () => node(args),
+  webhooks: () => webhooksCommand(args),
 };
 const run = commands[command ?? ""];
 if (!run) {

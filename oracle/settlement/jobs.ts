@@ -7,7 +7,7 @@
  */
 import type { Address } from "viem";
 import { decodeJob, encodeJob, type DeadReason, type Job } from "../message";
-import type { Row, Sql } from "../db/sql";
+import type { Row, Sql } from "../../common/sql";
 import { JOB_TRANSITIONS, type JobState, type JobTransition } from "./states";
 
 export type JobRecord = {

@@ -7,7 +7,7 @@
 import type { Address } from "viem";
 import type { Logger } from "pino";
 import { backoffDelay } from "../../common/resilience";
-import type { Sql } from "../db/sql";
+import type { Sql } from "../../common/sql";
 import type { OracleMetrics } from "../metrics";
 import { classifyError, errorText } from "../txm/classify";
 import type { TxManager } from "../txm/manager";

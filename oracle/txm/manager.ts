@@ -4,7 +4,7 @@
  * every request along (nonce, signature, broadcast, fee bumps, confirmation, reorg re-checks)
  * and reports outcomes through the handler given to its store.
  */
-import type { Sql } from "../db/sql";
+import type { Sql } from "../../common/sql";
 import { broadcast } from "./broadcast";
 import { createBumper } from "./bumper";
 import { classifyError, revertReason } from "./classify";

@@ -9,7 +9,7 @@
  */
 import type { Address, Hash, Hex, TransactionReceipt } from "viem";
 import { BaseError } from "../../common/errors";
-import type { Row, Sql } from "../db/sql";
+import type { Row, Sql } from "../../common/sql";
 import { transitionSql, type TxTransition } from "./states";
 import type { Attempt, DropReason, OutcomeHandler, SignedAttempt, TxRecord, TxRequest, TxState } from "./types";
 

@@ -6,7 +6,7 @@
 import type { Address, Hash, Hex, LocalAccount, PublicClient, TransactionReceipt } from "viem";
 import type { Counter, Histogram } from "prom-client";
 import type { Logger } from "pino";
-import type { Sql } from "../db/sql";
+import type { Sql } from "../../common/sql";
 import type { TxStore } from "./store";
 
 /** What a caller asks for (op-service's TxCandidate, Chainlink's TxRequest). */

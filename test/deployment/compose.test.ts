@@ -11,6 +11,7 @@ import { parse } from "yaml";
 import { API_SETTINGS, loadReplicaConfig } from "../../api/config";
 import { COMMON_SETTINGS, loadDeployConfig, loadIndexerConfig } from "../../common/config";
 import { loadOracleConfig, ORACLE_SETTINGS } from "../../oracle/config";
+import { WEBHOOKS_SETTINGS } from "../../webhooks/config";
 
 type Service = {
   image?: string;
@@ -31,7 +32,7 @@ const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true 
   volumes: Record<string, unknown>;
 };
 const services = compose.services;
-const projectSettings = new Set([...COMMON_SETTINGS, ...API_SETTINGS, ...ORACLE_SETTINGS]);
+const projectSettings = new Set([...COMMON_SETTINGS, ...API_SETTINGS, ...ORACLE_SETTINGS, ...WEBHOOKS_SETTINGS]);
 /** Variables the official images read themselves. */
 const imageSettings: Record<string, string[]> = {
   postgres: ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"],

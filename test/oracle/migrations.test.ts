@@ -8,8 +8,9 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { migrateSchema, type MigrationTarget } from "../../oracle/db/migrate";
-import { createPgliteSql, createPostgresSql, type Sql } from "../../oracle/db/sql";
+import type { MigrationTarget } from "../../common/migrate";
+import { migrateSchema } from "../../oracle/db/migrate";
+import { createPgliteSql, createPostgresSql, type Sql } from "../../common/sql";
 import { createJobStore } from "../../oracle/settlement/jobs";
 
 const CONTRACT = `0x${"11".repeat(20)}` as const;

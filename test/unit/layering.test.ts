@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Every folder of TypeScript the project writes, and Ponder's entry files at the root. */
-const SOURCE_DIRS = ["abis", "api", "bench", "common", "contracts/deploy", "domain", "harness", "indexer", "ops", "oracle", "schema", "scripts", "src", "test"];
+const SOURCE_DIRS = ["abis", "api", "bench", "common", "contracts/deploy", "domain", "harness", "indexer", "ops", "oracle", "schema", "scripts", "src", "test", "webhooks"];
 const ROOT_FILES = ["ponder.config.ts", "ponder.schema.ts"];
 
 /** An import: `from` is a repo-relative file; `to` a repo-relative file, or a package's specifier. */
@@ -91,6 +91,13 @@ export const RULES: Rule[] = [
     forbids: (edge) => (edge.local ? !under("common", "domain")(edge.to) : !/^viem(\/|$)/.test(edge.to)),
   },
   {
+    // The deliverer is a client of the API's public subscription, not part of the API.
+    name: "webhooks/ imports only common/, domain/ and webhooks/",
+    applies: under("webhooks"),
+    forbids: (edge) => edge.local && !under("common", "domain", "webhooks")(edge.to),
+  },
+  { name: "only scripts/ and test/ import webhooks/", applies: (from) => !under("webhooks", "scripts", "test")(from), forbids: (edge) => edge.local && under("webhooks")(edge.to) },
+  {
     name: "a stage never imports a later one (chain → indexer → tables → feed → API)",
     applies: (from) => stageOf(from) >= 0,
     forbids: (edge) => edge.local && stageOf(edge.to) > stageOf(edge.from),
@@ -144,7 +151,7 @@ describe("the rules", () => {
     ["oracle/txm/manager.ts", "oracle/worker.ts", false],
     ["oracle/txm/manager.ts", "abis/index.ts", false],
     ["oracle/txm/manager.ts", "zod", false],
-    ["oracle/txm/manager.ts", "oracle/db/sql.ts", true],
+    ["oracle/txm/manager.ts", "common/sql.ts", true],
     ["oracle/txm/manager.ts", "common/resilience.ts", true],
     ["oracle/txm/manager.ts", "viem/accounts", true],
     ["oracle/settlement/pipeline.ts", "oracle/txm/manager.ts", true],
@@ -170,6 +177,12 @@ describe("the rules", () => {
     ["api/status.ts", "api/types/status.ts", false],
     ["api/types/refs.ts", "api/revenue.ts", true],
     ["api/schema.ts", "api/types/nodes.ts", true],
+    ["webhooks/deliverer.ts", "common/sql.ts", true],
+    ["webhooks/feed.ts", "api/feed/messages.ts", false],
+    ["webhooks/feed.ts", "oracle/db/migrate.ts", false],
+    ["scripts/far.ts", "webhooks/cli.ts", true],
+    ["api/http.ts", "webhooks/deliverer.ts", false],
+    ["ops/verify.ts", "webhooks/verify.ts", false],
   ])("%s → %s allowed: %s", (from, to, allowed) => {
     expect(Object.values(violations([edge(from, to)])).flat()).toEqual(allowed ? [] : [`${from} → ${to}`]);
   });

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrateSchema } from "../../oracle/db/migrate";
 import { loadOracleConfig } from "../../oracle/config";
-import { createPgliteSql } from "../../oracle/db/sql";
+import { createPgliteSql } from "../../common/sql";
 import { createOracleApp, serveOracleHttp } from "../../oracle/http";
 import { parseMessage, type Job } from "../../oracle/message";
 import { createMetrics } from "../../oracle/metrics";

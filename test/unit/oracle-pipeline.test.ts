@@ -18,7 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inferencePaymentAbi } from "../../abis";
 import { migrateSchema } from "../../oracle/db/migrate";
-import { createPgliteSql } from "../../oracle/db/sql";
+import { createPgliteSql } from "../../common/sql";
 import type { Job, TaskJob } from "../../oracle/message";
 import { createMetrics } from "../../oracle/metrics";
 import { callKeyOf, encodeCall, planCalls, type PlannedCall } from "../../oracle/settlement/calls";

@@ -27,7 +27,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { inferencePaymentAbi } from "../../abis";
 import { BaseError } from "../../common/errors";
 import { migrateSchema } from "../../oracle/db/migrate";
-import { createPgliteSql } from "../../oracle/db/sql";
+import { createPgliteSql } from "../../common/sql";
 import { createMetrics } from "../../oracle/metrics";
 import { bumpAction, type BumpAction } from "../../oracle/txm/bumper";
 import { classifyError, revertReason, type ErrorClass } from "../../oracle/txm/classify";

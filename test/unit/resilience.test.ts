@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { BrokenCircuitError, CircuitState, backoffDelay, createBackoff, createBreaker, retryWhen } from "../../common/resilience";
-import { isTransientSqlError } from "../../oracle/db/sql";
+import { isTransientSqlError } from "../../common/sql";
 
 describe("backoffDelay", () => {
   const parameters = { initialMs: 100, maxMs: 1_000 };

@@ -1,10 +1,10 @@
 /**
- * The few SQL calls the oracle's stores need, over postgres.js (DATABASE_URL) or PGlite
+ * The few SQL calls the stores (the oracle's, the webhooks') need, over postgres.js (DATABASE_URL) or PGlite
  * (embedded), so one implementation with one set of SQL statements serves both.
  */
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
-import { retryWhen } from "../../common/resilience";
+import { retryWhen } from "./resilience";
 
 export type Row = Record<string, unknown>;
 
