@@ -121,12 +121,14 @@ const fit = (line: string, width: number) => (line.length <= width ? line : `${l
 /** The panel drawn in place under the banner, one line per concern. */
 export function renderStatus(snapshot: StatusSnapshot, width = 100): string[] {
   return [
-    `── live status at ${clock(snapshot.at)} UTC ──`,
+    "── live status ──",
     `  indexed    ${indexed(snapshot)}`,
     `  finality   ${finality(snapshot)}`,
     `  traffic    ${traffic(snapshot)}`,
     `  warnings   ${warnings(snapshot)}`,
     `  logs       ${snapshot.logDir} (npm start -- --verbose shows them here)`,
+    // Last: a redraw rewrites only the lines that changed, from the first one that did.
+    `  at         ${clock(snapshot.at)} UTC`,
   ].map((line) => fit(line, width));
 }
 

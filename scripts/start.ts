@@ -55,8 +55,8 @@ async function main() {
     NODE_ENV: process.env.NODE_ENV ?? "production",
   };
   const shutdown = createShutdown({ timeoutMs: start.STOP_TIMEOUT_MS, say });
-  process.on("SIGINT", () => void shutdown.stop(0));
-  process.on("SIGTERM", () => void shutdown.stop(0));
+  // SIGHUP: the terminal closed; without it, anvil and Ponder (in groups of their own) would run on.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown.stop(0));
   // Every step below goes through `guard`: once stopping has begun, none goes on to the next.
   const { guard } = shutdown;
 

@@ -16,9 +16,14 @@ import { isWarning, keepWindow, metricSum, ratePerMinute, renderStatus, statusLi
 
 type LogName = "anvil" | "ponder" | "oracle" | "simulator";
 
-/** How often a log file is read for new lines, and the status measured. */
+/** How often a log file is read for new lines; the pause between two measures of the status. */
 const FOLLOW_MS = 250;
 const MEASURE_MS = 2_000;
+/**
+ * Only a safety net: a measure waits for its answers (one at a time), since a request given up
+ * on a busy machine would be logged by the API as a failure, a warning of our own making.
+ */
+const MEASURE_TIMEOUT_MS = 60_000;
 /** At most this much of a file is read per look, so a burst cannot hold the event loop. */
 const READ_CHUNK = 256 * 1024;
 
@@ -70,6 +75,8 @@ export function createTerminal({ verbose, logDir, stdout = process.stdout }: { v
     } else stdout.write(`${text}\n`);
   };
   // What was written just before an exit (the error that ended Ponder's start) is shown too.
+  // A terminal that went away (EIO, EPIPE) must not end the stop it caused (SIGHUP).
+  stdout.on("error", () => {});
   process.once("exit", () => {
     for (const file of followed) file.look();
     draw?.done();
@@ -110,7 +117,7 @@ export function createTerminal({ verbose, logDir, stdout = process.stdout }: { v
       let lastLine = Date.now();
       const measure = async (): Promise<StatusSnapshot> => {
         const at = Date.now();
-        const signal = AbortSignal.timeout(MEASURE_MS * 2);
+        const signal = AbortSignal.timeout(MEASURE_TIMEOUT_MS);
         const [answer, metrics, settledCount] = await Promise.allSettled([
           post<StatusData>(`${apiUrl}/graphql`, STATUS_QUERY, { signal }),
           fetch(`${apiUrl}/metrics`, { signal }).then((response) => response.text()),
@@ -144,14 +151,14 @@ export function createTerminal({ verbose, logDir, stdout = process.stdout }: { v
           print(`[far] ${statusLine(snapshot)}`);
         }
       };
-      let running: Promise<void> = Promise.resolve();
-      const timer = setInterval(() => {
-        running = measure().then(show);
-      }, MEASURE_MS);
+      let timer: NodeJS.Timeout | undefined;
+      const next = () => {
+        timer = setTimeout(() => void measure().then(show).finally(() => stopped || next()), MEASURE_MS);
+      };
+      next();
       return async () => {
         stopped = true;
-        clearInterval(timer);
-        await running.catch(() => {});
+        clearTimeout(timer);
         // The panel goes: what follows (stopping…) is printed where it was.
         if (draw && frame !== undefined) {
           draw.clear();
