@@ -3,10 +3,9 @@
  * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
  */
 import { z } from "zod";
-import { bearerToken, logLevel, parseEnv, settingNames } from "../common/config";
+import { bearerToken, flag, logLevel, parseEnv, settingNames } from "../common/config";
 import { ConfigError } from "../common/errors";
 
-const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
 const positive = z.coerce.number().int().positive();
 const nonnegative = z.coerce.number().int().nonnegative();
 

@@ -10,6 +10,7 @@ import type { Registry } from "prom-client";
 import { createContext, type ApiDependencies, type Connection } from "./context";
 import { RequestAbortedError } from "./db";
 import { ApiError, asClientError, isRequestError } from "./errors";
+import { graphiqlOptions } from "./graphiql-examples";
 import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";
@@ -61,7 +62,7 @@ export function createApi(parameters: CreateApiParameters) {
     // The request's signal (in the connection) ends its work when the client goes away; its
     // resolvers answer from the indexed block its cached answer is keyed to.
     context: (initial: Connection) => createContext(parameters, initial, responseCache?.indexingStatusFor(initial.request)),
-    graphiql: config.API_GRAPHIQL ? { title: "FAR data service" } : false,
+    graphiql: config.API_GRAPHIQL ? graphiqlOptions : false,
     renderGraphiQL,
     landingPage: false,
     logging: false,

@@ -21,6 +21,8 @@ export type StartAnvilParameters = {
    * then stops its own work before the chain goes away.
    */
   detached?: boolean;
+  /** A file descriptor that gets anvil's output (its RPC calls, mined blocks); without it anvil runs `--silent`. */
+  logFd?: number;
   /** Called with the process as soon as it is spawned, before it answers: a caller's stop can then reach it while it starts. */
   onSpawn?: (child: ChildProcess) => void;
 };
@@ -41,13 +43,14 @@ function anvilBinary(): string {
 }
 
 export async function startAnvil(parameters: StartAnvilParameters): Promise<AnvilInstance> {
-  const args = ["--port", String(parameters.port), "--host", "127.0.0.1", "--silent"];
+  const args = ["--port", String(parameters.port), "--host", "127.0.0.1", ...(parameters.logFd === undefined ? ["--silent"] : [])];
   args.push("--accounts", String(parameters.accounts ?? 64));
   if (parameters.blockTime) args.push("--block-time", String(parameters.blockTime));
   if (parameters.loadState) args.push("--load-state", parameters.loadState);
   if (parameters.dumpState) args.push("--dump-state", parameters.dumpState);
   args.push(...(parameters.extraArgs ?? []));
-  const child = spawn(anvilBinary(), args, { stdio: ["ignore", "ignore", "pipe"], detached: parameters.detached ?? false });
+  const stdio = parameters.logFd === undefined ? (["ignore", "ignore", "pipe"] as const) : (["ignore", parameters.logFd, parameters.logFd] as const);
+  const child = spawn(anvilBinary(), args, { stdio: [...stdio], detached: parameters.detached ?? false });
   parameters.onSpawn?.(child);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

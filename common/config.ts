@@ -13,6 +13,9 @@ export const ANVIL_CHAIN_ID = 31337;
 /** FARToken.MIN_LOCK_PERIOD: the token's constructor refuses a shorter stake lock. */
 export const MIN_STAKE_LOCK_SECONDS = 24 * 3600;
 
+/** A yes/no setting: true, false, 1 or 0. */
+export const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
+
 const address = z
   .string()
   .refine((value) => isAddress(value, { strict: false }), "must be a 0x-prefixed 20-byte hex address")
@@ -73,6 +76,10 @@ const startSchema = z.object({
   SIMULATOR: z.enum(["on", "off"]).default("on"),
   /** Ctrl-C: how long the parts get, together, to stop when asked before they are killed. */
   STOP_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  /** Stream every process's log to the terminal (as `npm start -- --verbose`), not only warnings and errors. */
+  FAR_VERBOSE: flag.default(false),
+  /** Where the output is not a terminal: how often a status line is printed. */
+  STATUS_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
 });
 
 /** `npm run far`: where the operators' CLI finds the indexer (when it has no DATABASE_URL) and the oracle. */

@@ -11,11 +11,16 @@
  * within 30 ms, twice, which a busy event loop (the oracle's embedded PGlite) often cannot; the
  * script then died before stopping anything and anvil and Ponder, in their own process groups,
  * ran on.
+ *
+ * Each process's output goes to a file under DATA_DIR/logs; the terminal gets the banner, the
+ * warnings and errors, and a live status (scripts/terminal.ts). FAR_VERBOSE=1 or `--verbose`
+ * streams the logs too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { pino } from "pino";
 import postgres from "postgres";
 import { getAddress } from "viem";
 import { startAnvil, type AnvilInstance } from "../common/anvil";
@@ -31,12 +36,15 @@ import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
 import { deployFromConfig } from "./deploy";
 import { createShutdown } from "./shutdown";
-
-const say = (line: string) => process.stdout.write(`[far] ${line}\n`);
+import { createTerminal } from "./terminal";
 
 async function main() {
   const start = loadStartConfig();
   const dataDir = resolve(start.DATA_DIR);
+  const logDir = join(start.DATA_DIR, "logs");
+  await mkdir(logDir, { recursive: true });
+  const terminal = createTerminal({ verbose: start.FAR_VERBOSE || process.argv.includes("--verbose"), logDir });
+  const { say } = terminal;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CHAIN: process.env.CHAIN ?? "anvil",
@@ -47,8 +55,8 @@ async function main() {
     NODE_ENV: process.env.NODE_ENV ?? "production",
   };
   const shutdown = createShutdown({ timeoutMs: start.STOP_TIMEOUT_MS, say });
-  process.on("SIGINT", () => void shutdown.stop(0));
-  process.on("SIGTERM", () => void shutdown.stop(0));
+  // SIGHUP: the terminal closed; without it, anvil and Ponder (in groups of their own) would run on.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void shutdown.stop(0));
   // Every step below goes through `guard`: once stopping has begun, none goes on to the next.
   const { guard } = shutdown;
 
@@ -56,8 +64,10 @@ async function main() {
   if (start.embeddedAnvil) {
     await guard(mkdir(join(dataDir, "anvil"), { recursive: true }));
     say(`starting anvil on port ${start.ANVIL_PORT} (state in ${join(start.DATA_DIR, "anvil")})`);
+    const { fd: logFd } = terminal.openLog("anvil");
     anvil = await guard(
       startAnvil({
+        logFd,
         port: start.ANVIL_PORT,
         blockTime: start.ANVIL_BLOCK_TIME,
         extraArgs: ["--state", join(dataDir, "anvil", "state.json"), "--state-interval", "5"],
@@ -77,10 +87,11 @@ async function main() {
     say(`deployed; manifest at ${path}`);
   }
 
-  say("starting the indexer and API (Ponder)");
+  say(`starting the indexer and API (Ponder; its log: ${join(logDir, "ponder.log")})`);
+  const ponderLog = terminal.openLog("ponder");
   const ponder = spawn(resolve("node_modules/.bin/ponder"), ["start", "--schema", start.DATABASE_SCHEMA, "--port", String(start.PORT), "--hostname", start.HOST], {
     env,
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", ponderLog.fd, ponderLog.fd],
     detached: true,
   });
   shutdown.child("Ponder", ponder);
@@ -98,11 +109,12 @@ async function main() {
   await guard(writeFile(adminTokenPath(dataDir), `${env.ORACLE_ADMIN_TOKEN}\n`, { mode: 0o600 }));
   const simulatorConfig = loadSimulatorConfig(env);
   const stream = createMemoryStream();
-  const logger = createLogger({ level: simulatorConfig.LOG_LEVEL, name: "oracle" });
+  const logTo = (name: "oracle" | "simulator") => createLogger({ level: simulatorConfig.LOG_LEVEL, name, destination: pino.destination({ fd: terminal.openLog(name).fd, sync: true }) });
+  const logger = logTo("oracle");
   const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, logger }));
   shutdown.part("the oracle", () => oracle.stop());
   if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
-    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, logger: logger.child({ name: "simulator" }), signal: shutdown.signal }).catch(
+    void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, logger: logTo("simulator"), signal: shutdown.signal }).catch(
       (error: unknown) => !shutdown.stopping && logger.error({ msg: "simulator stopped", error: String(error) }),
     );
   }
@@ -117,7 +129,11 @@ async function main() {
   say(`Query:      curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
   say(`Subscribe:  curl -N ${api}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"query":"subscription { payouts { cursor action payout { stream recipient amount usdValue } } }"}'`);
   say(`Operators:  npm run far -- status | verify | node register <address>   (oracle at http://localhost:${simulatorConfig.ORACLE_HTTP_PORT})`);
+  say(`Logs:       ${terminal.logPaths().join("  ")}`);
+  say("            (their warnings and errors are shown here; FAR_VERBOSE=1 or npm start -- --verbose streams every line)");
   say("Ctrl-C stops everything.");
+  const settled = async () => (await oracle.metrics.settled.get()).values.reduce((sum, { value }) => sum + value, 0);
+  shutdown.part("the status", terminal.startStatus({ apiUrl: `http://127.0.0.1:${start.PORT}`, settled, lineEveryMs: start.STATUS_INTERVAL_MS }));
 }
 
 async function hasDeployment(env: NodeJS.ProcessEnv): Promise<boolean> {

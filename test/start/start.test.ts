@@ -22,6 +22,7 @@ import { waitUntil, patience } from "../../harness/wait";
 import { freePort, listeningAddresses } from "../../harness/ports";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 import { cleanupAfterAll } from "../helpers/cleanup";
+import { graphiqlExamples } from "../../api/graphiql-examples";
 
 const SIMULATED_SECONDS_BEFORE_VERIFY = 60;
 
@@ -59,6 +60,8 @@ describe("npm start", () => {
       DATA_DIR: dataDir,
       DEPLOYMENTS_DIR: join(dataDir, "deployments"),
       SIMULATOR_RATE: "20",
+      // Not a terminal: a status line this often instead of the panel.
+      STATUS_INTERVAL_MS: "10000",
     };
     for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN"]) delete env[name];
     started = Date.now();
@@ -140,12 +143,19 @@ describe("npm start", () => {
     const outputDir = join("test-results", "start");
     await mkdir(outputDir, { recursive: true });
     const screenshotPath = join(outputDir, "graphiql.png");
-    const { response, foreignRequests } = await runInGraphiql({
+    const { response, foreignRequests, opened } = await runInGraphiql({
       url: `http://localhost:${port}/graphql`,
       query: `{ staker(address: "${staker.address}") { staked } stakingOverview { lockPeriodSeconds stakerCount } }`,
       expected: `"staked": "${staked}"`,
       screenshotPath,
+      openedExpected: '"latestBlock"',
     });
+    // It opened on api/README.md's overview, over this chain's data, with the other examples in tabs.
+    expect(opened.query).toBe(graphiqlExamples()[0]!.query);
+    expect(opened.tabs).toEqual(["Overview", "StakerDashboard", "NodeEarnings", "MonthlyRevenue", "ReadYourWrite"]);
+    expect(opened.response).toMatch(/"number": \d+/);
+    expect(opened.response).toMatch(/"stream": "(NODE_PAYMENT|STAKER_SHARE|TREASURY|STAKING_REWARD)"/);
+    expect(opened.response).not.toContain('"errors"');
     expect(response).toContain('"lockPeriodSeconds": 604800');
     expect(response).not.toContain('"errors"');
     expect(foreignRequests).toEqual([]);
@@ -222,6 +232,25 @@ describe("npm start", () => {
     }, "the oracle to settle a task created after the reorg", 90_000);
     step("traffic after the reorg");
   }, patience(300_000));
+
+  it("writes each process's log under DATA_DIR/logs, prints their paths, and keeps the terminal to the banner, status lines and warnings", async () => {
+    const logs = join(dataDir, "logs");
+    for (const name of ["anvil", "ponder", "oracle", "simulator"]) expect(output).toContain(`${join(logs, `${name}.log`)}`);
+    const log = async (name: string) => readFile(join(logs, `${name}.log`), "utf8");
+    expect(await log("ponder")).toMatch(/INFO +Indexed block/);
+    expect(await log("oracle")).toMatch(/"name":"oracle".*"msg":"transaction confirmed"/);
+    expect(await log("simulator")).toContain('"name":"simulator"');
+    expect(await log("anvil")).toContain("eth_sendRawTransaction");
+    // Minutes of traffic, yet no per-block or per-transaction line: only [far] lines (banner,
+    // status) and the warnings of a process, prefixed with its name.
+    const lines = output.split("\n").filter((line) => line.trim() && !line.startsWith(">"));
+    expect(output).not.toMatch(/Indexed block|"msg":"transaction (signed|confirmed)"/);
+    expect(lines.filter((line) => !/^\[(far|anvil|ponder|oracle|simulator)\] /.test(line)), output.slice(-3000)).toEqual([]);
+    expect(output).toMatch(/\[far\] status: block \d+ \(\d+ behind\), finalized \d+, (synced|not synced); [\d.]+ payouts\/min, [\d.]+ tasks settled\/min, \d+ subscribers?; \d+ warnings?/);
+    const warnings = lines.filter((line) => /^\[(anvil|ponder|oracle|simulator)\] /.test(line));
+    // The banner, a status line every 10 s, a little slack.
+    expect(lines.length - warnings.length, output.slice(-3000)).toBeLessThan(30 + (Date.now() - started) / 10_000);
+  });
 
   it("listens on 127.0.0.1 only: Ponder with the API, anvil and the oracle", async () => {
     for (const used of [port, anvilPort, oraclePort]) expect(await listeningAddresses(used), `port ${used}`).toEqual(["127.0.0.1"]);

@@ -201,8 +201,10 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     runs.push(run);
     const ponder = () => run.look().find((proc) => proc.args.includes("ponder start"));
     await waitUntil(() => ponder() !== undefined || run.child.exitCode !== null, "npm start to run Ponder", 240_000);
-    // Frozen once it is well under way (its HTTP server answers /health), ready or not.
-    await waitUntil(() => run.output().includes("Started returning 200 responses endpoint=/health") || run.ready() || run.child.exitCode !== null, "Ponder to listen", 240_000);
+    // Frozen once it is well under way (its HTTP server answers /health), ready or not. Its log
+    // (npm start writes it under DATA_DIR/logs, emptied at each start) says when.
+    const ponderLog = () => readFileSync(join(dataDir, "logs", "ponder.log"), "utf8");
+    await waitUntil(() => ponderLog().includes("Started returning 200 responses endpoint=/health") || run.ready() || run.child.exitCode !== null, "Ponder to listen", 240_000);
     expect(ponder(), run.output().slice(-3000)).toBeDefined();
     process.kill(ponder()!.pid, "SIGSTOP");
     const { stoppedMs } = await interruptAndExpectNothingLeft(run, "frozen Ponder");
