@@ -3,7 +3,7 @@
  * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
  */
 import { z } from "zod";
-import { bearerToken, logLevel, parseEnv, settingNames } from "../common/config";
+import { bearerToken, logLevel, parseEnv, rpcUrlList, settingNames } from "../common/config";
 import { ConfigError } from "../common/errors";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
@@ -92,7 +92,7 @@ const replicaSchema = apiSchema.extend({
   /** Loopback unless set: docker-compose.yml sets 0.0.0.0 so that api-proxy reaches the replicas. */
   API_HOST: z.string().min(1).default("127.0.0.1"),
   API_DB_POOL_SIZE: positive.default(10),
-  RPC_URL: z.string().url().optional(),
+  RPC_URL: rpcUrlList.optional(),
 });
 
 export const API_SETTINGS = settingNames(apiSchema, replicaSchema);
