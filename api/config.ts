@@ -83,6 +83,8 @@ const apiSchema = z.object({
   API_TRUST_PROXY: flag.default(false),
   /** Synced (and /ready) while the indexed block is at most this many blocks behind the chain's head. */
   API_SYNCED_MAX_LAG_BLOCKS: nonnegative.default(10),
+  /** indexingStatus.lagCause is RPC_HEAD_STALE once the RPC's head block has not moved for this long; 0: never. */
+  API_HEAD_STALE_MS: nonnegative.default(30_000),
 });
 
 const replicaSchema = apiSchema.extend({
