@@ -1,6 +1,7 @@
 import { createConfig } from "ponder";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "./abis";
 import { loadIndexerConfig } from "./common/config";
+import { rpcTransport, rpcUrls } from "./common/rpc";
 import { resolveSources } from "./indexer/sources";
 
 const config = loadIndexerConfig();
@@ -14,7 +15,14 @@ export default createConfig({
   chains: {
     [config.CHAIN]: {
       id: sources.chainId,
-      rpc: config.RPC_URL,
+      // Several URLs: Ponder balances over them and sets failing ones aside. A cap: one capped
+      // viem fallback transport instead (Ponder's own rate adapts only after 429s).
+      rpc: config.RPC_MAX_REQUESTS_PER_SECOND
+        ? rpcTransport(config.RPC_URL, { maxRequestsPerSecond: config.RPC_MAX_REQUESTS_PER_SECOND })
+        : rpcUrls(config.RPC_URL).length === 1
+          ? config.RPC_URL
+          : rpcUrls(config.RPC_URL),
+      ethGetLogsBlockRange: config.RPC_GET_LOGS_BLOCK_RANGE,
       pollingInterval: config.RPC_POLLING_INTERVAL_MS,
       // A local chain is rebuilt from scratch between runs; a cache would serve stale blocks.
       disableCache: isAnvil,

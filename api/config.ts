@@ -3,7 +3,7 @@
  * API (inside Ponder) and the standalone replica; the database settings matter only to the latter.
  */
 import { z } from "zod";
-import { bearerToken, flag, logLevel, parseEnv, settingNames } from "../common/config";
+import { bearerToken, flag, logLevel, parseEnv, rpcUrlList, settingNames } from "../common/config";
 import { ConfigError } from "../common/errors";
 
 const positive = z.coerce.number().int().positive();
@@ -88,6 +88,8 @@ const apiSchema = z.object({
   API_TRUST_PROXY: flag.default(false),
   /** Synced (and /ready) while the indexed block is at most this many blocks behind the chain's head. */
   API_SYNCED_MAX_LAG_BLOCKS: nonnegative.default(10),
+  /** indexingStatus.lagCause is RPC_HEAD_STALE once the RPC's head block has not moved for this long; 0: never. */
+  API_HEAD_STALE_MS: nonnegative.default(30_000),
 });
 
 const replicaSchema = apiSchema.extend({
@@ -97,7 +99,7 @@ const replicaSchema = apiSchema.extend({
   /** Loopback unless set: docker-compose.yml sets 0.0.0.0 so that api-proxy reaches the replicas. */
   API_HOST: z.string().min(1).default("127.0.0.1"),
   API_DB_POOL_SIZE: positive.default(10),
-  RPC_URL: z.string().url().optional(),
+  RPC_URL: rpcUrlList.optional(),
 });
 
 export const API_SETTINGS = settingNames(apiSchema, replicaSchema);

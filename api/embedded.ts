@@ -9,8 +9,7 @@ import { getTableName, isTable } from "drizzle-orm";
 import { Hono } from "hono";
 import type { client } from "ponder";
 import { Registry } from "prom-client";
-import type { PublicClient } from "viem";
-import { loadIndexerConfig } from "../common/config";
+import { loadChainConfig, loadIndexerConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { createLogger, type Logger } from "../common/logger";
 import { loadApiConfig, type ApiConfig } from "./config";
@@ -18,6 +17,7 @@ import { createApi } from "./create-api";
 import type { ApiDb } from "./db";
 import { startFeed, type IndexerDatabase } from "./feed";
 import { pgliteOf } from "./feed/commits";
+import { createApiChainClient } from "./lag";
 import { mountApi } from "./http";
 import { createSqlApp, sqlDisabledApp } from "./sql";
 import { readiness } from "./status";
@@ -36,11 +36,12 @@ function ponderRegistry(logger: Logger): Registry {
   return new Registry();
 }
 
-export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<string, PublicClient>; schema: Parameters<typeof client>[0]["schema"] }) {
+export function createEmbeddedApp(ponder: { db: ApiDb; schema: Parameters<typeof client>[0]["schema"] }) {
   const config = loadApiConfig();
   const logger = createLogger({ name: "api", level: config.API_LOG_LEVEL });
-  // The indexer follows one chain; its client tells read-your-write queries where a transaction was mined, and status where the head is.
-  const chain = Object.values(ponder.publicClients)[0];
+  // The indexer's chain, through a client of the API's own (api/lag.ts says why): it tells
+  // read-your-write queries where a transaction was mined, and status where the head is.
+  const chain = createApiChainClient(loadChainConfig().RPC_URL);
   const { yoga } = createApi({
     db: ponder.db,
     feed: startFeed({ db: ponder.db, config, logger, indexer: indexerDatabase(ponder.db) }),

@@ -8,7 +8,6 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import { Hono } from "hono";
 import postgres from "postgres";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createPublicClient, http } from "viem";
 import { WebSocketServer } from "ws";
 import { ConfigError } from "../common/errors";
 import { listen } from "../common/http";
@@ -16,6 +15,7 @@ import { createLogger } from "../common/logger";
 import type { ReplicaConfig } from "./config";
 import { createApi } from "./create-api";
 import { startFeed } from "./feed";
+import { createApiChainClient } from "./lag";
 import { mountApi } from "./http";
 import { readiness } from "./status";
 import { serveGraphqlWs } from "./websocket";
@@ -33,7 +33,7 @@ export async function startReplica(config: ReplicaConfig) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "far_api_" });
   // Without RPC_URL the replica cannot see the chain's head: /ready then only says the backfill ended.
-  const chain = config.RPC_URL ? createPublicClient({ transport: http(config.RPC_URL) }) : undefined;
+  const chain = config.RPC_URL ? createApiChainClient(config.RPC_URL) : undefined;
   const feed = startFeed({ db, config, logger, indexer: { schema: config.DATABASE_SCHEMA, databaseUrl: config.DATABASE_URL } });
   const { yoga, maskError } = createApi({ db, config, logger, registry, chain, feed });
 

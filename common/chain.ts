@@ -1,8 +1,9 @@
 /** viem clients for the configured chain, and the accounts of anvil's development mnemonic. */
-import { createPublicClient, createTestClient, createWalletClient, custom, http, type Account, type Chain, type Hex, type LocalAccount, type PublicClient } from "viem";
+import { createPublicClient, createTestClient, createWalletClient, custom, type Account, type Chain, type Hex, type LocalAccount, type PublicClient } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { anvil, bsc, bscTestnet } from "viem/chains";
 import { ANVIL_MNEMONIC, type ChainConfig } from "./config";
+import { rpcTransport } from "./rpc";
 
 const CHAINS = { anvil, bsc, "bsc-testnet": bscTestnet } as const satisfies Record<ChainConfig["CHAIN"], Chain>;
 
@@ -36,7 +37,7 @@ export function accountFromKey(privateKey: Hex): Account {
 
 export function createClients(config: Pick<ChainConfig, "CHAIN" | "RPC_URL">, account: Account) {
   const chain = chainOf(config);
-  const transport = http(config.RPC_URL, { retryCount: 3 });
+  const transport = rpcTransport(config.RPC_URL, { retryCount: 3 });
   // No block-number cache: callers compare heads right after sending transactions.
   const publicClient: PublicClient = createPublicClient({ chain, transport, pollingInterval: 250, cacheTime: 0 });
   const walletClient = createWalletClient({ chain, transport, account });

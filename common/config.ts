@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { isAddress, isHex, type Address, type Hex } from "viem";
 import { ConfigError } from "./errors";
+import { rpcUrls } from "./rpc";
 
 /** Anvil's public development mnemonic: only ever used when the chain is a local anvil. */
 export const ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
@@ -33,10 +34,14 @@ export const bearerToken = z
   .regex(/^[A-Za-z0-9._~+/-]+=*$/, "must hold only letters, digits and -._~+/ (a bearer token)");
 const seconds = z.coerce.number().int().nonnegative();
 const url = z.string().url();
+/** RPC_URL: one URL, or several separated by commas (asked in order, the next when one fails). */
+export const rpcUrlList = z
+  .string()
+  .refine((value) => rpcUrls(value).length > 0 && rpcUrls(value).every((part) => url.safeParse(part).success), "must be a URL or a comma-separated list of URLs");
 
 const chainSchema = z.object({
   CHAIN: z.enum(["anvil", "bsc", "bsc-testnet"]).default("anvil"),
-  RPC_URL: url.default("http://127.0.0.1:8545"),
+  RPC_URL: rpcUrlList.default("http://127.0.0.1:8545"),
   DEPLOYMENTS_DIR: z.string().default("deployments"),
 });
 
@@ -62,6 +67,10 @@ const indexerSchema = chainSchema.extend({
   PRICE_FEED_ADDRESS: address.optional(),
   START_BLOCK: z.coerce.number().int().nonnegative().optional(),
   RPC_POLLING_INTERVAL_MS: z.coerce.number().int().positive().default(1000),
+  /** The indexer's hard cap on its requests a second to the RPC (all URLs together); unset: Ponder adapts to 429s alone. */
+  RPC_MAX_REQUESTS_PER_SECOND: z.coerce.number().positive().optional(),
+  /** The widest eth_getLogs block range the indexer asks for (Ponder's ethGetLogsBlockRange); unset: Ponder learns it from the RPC's errors. */
+  RPC_GET_LOGS_BLOCK_RANGE: z.coerce.number().int().positive().optional(),
 });
 
 /** `npm start`: without RPC_URL it runs its own anvil, keeping chain and index under DATA_DIR. */

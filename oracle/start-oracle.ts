@@ -5,8 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
-import { createPublicClient, http, type PublicClient } from "viem";
+import { createPublicClient, type PublicClient } from "viem";
 import { chainOf } from "../common/chain";
+import { rpcTransport } from "../common/rpc";
 import { readManifest } from "../contracts/deploy/manifest";
 import type { OracleConfig } from "./config";
 import { createCrashPoints } from "./crash";
@@ -64,7 +65,7 @@ export function createOracleClient(config: OracleConfig): PublicClient {
     chain: chainOf(config),
     // Our own retries and circuit breaker decide what to do on failure; the transport only gives
     // up quickly. Calls made together (a pool preparing jobs) travel as one JSON-RPC batch.
-    transport: http(config.RPC_URL, { timeout: config.ORACLE_RPC_TIMEOUT_MS, retryCount: 1, batch: { batchSize: 100, wait: 0 } }),
+    transport: rpcTransport(config.RPC_URL, { timeout: config.ORACLE_RPC_TIMEOUT_MS, retryCount: 1, batch: { batchSize: 100, wait: 0 } }),
     pollingInterval: 250,
   });
 }

@@ -17,6 +17,7 @@ import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
+import { judgeLag, type LagCause } from "../domain/lag";
 import { readProgress, type BlockPoint, type QueryRows } from "../domain/progress";
 import { resolveSources } from "../indexer/sources";
 import { readIndexedStateSql, verifyIndexedState, type IndexedState } from "../ops/verify";
@@ -61,9 +62,17 @@ async function status() {
   }
   if (!progress) return console.log("The indexer has not committed anything yet.");
   const lag = Math.max(0, Math.floor(Date.now() / 1000) - progress.latest.timestamp);
+  // The API judges from its head reads over time; a single read here can tell only how far behind.
+  const cause = api
+    ? (await api<{ indexingStatus: { lagCause: LagCause; lagCauseMessage: string | null } }>("{ indexingStatus { lagCause lagCauseMessage } }")).indexingStatus
+    : undefined;
+  const { cause: lagCause, message } = cause
+    ? { cause: cause.lagCause, message: cause.lagCauseMessage }
+    : judgeLag({ now: Date.now(), indexedBlock: progress.latest.number, backfilled: true, observation: { head: { number: head, since: Date.now() } }, maxLagBlocks: 0, staleAfterMs: 0, rateLimitWindowMs: 0 });
   console.log(`chain           ${progress.chain}`);
   console.log(`indexed block   ${progress.latest.number} (${head - progress.latest.number} behind the head ${head}, ${lag} s old)`);
   console.log(`finalized block ${progress.finalized}`);
+  console.log(`lag cause       ${lagCause}${message ? ` (${message})` : ""}`);
 }
 
 /** Reads of the index that never see two different blocks: one snapshot, or a block that held still. */

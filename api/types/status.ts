@@ -1,5 +1,7 @@
 /** The indexer's progress: how far it got, what is final, and whether it caught up. */
+import { LAG_CAUSES } from "../../domain/lag";
 import { builder } from "../builder";
+import { lagOf } from "../lag";
 import { BlockPointRef, IndexingStatusRef } from "./refs";
 
 BlockPointRef.implement({
@@ -7,6 +9,12 @@ BlockPointRef.implement({
     number: t.exposeInt("number"),
     timestamp: t.expose("timestamp", { type: "DateTime" }),
   }),
+});
+
+const LagCauseEnum = builder.enumType("LagCause", {
+  description:
+    "Why the index lags: NONE (within API_SYNCED_MAX_LAG_BLOCKS), CATCHING_UP (a healthy RPC, the indexer working through the blocks), RPC_RATE_LIMITED (the RPC answered HTTP 429 while behind, or refuses head reads with it), RPC_UNREACHABLE (no URL of RPC_URL answers), RPC_HEAD_STALE (the RPC's head has not moved for API_HEAD_STALE_MS: its node is behind the chain).",
+  values: LAG_CAUSES,
 });
 
 IndexingStatusRef.implement({
@@ -33,6 +41,16 @@ IndexingStatusRef.implement({
       description:
         "The historical backfill is complete and latestBlock is at most API_SYNCED_MAX_LAG_BLOCKS behind the chain's head block (false when the head cannot be read; without a chain client, the backfill alone).",
       resolve: async (status, _args, context) => (await context.sync(status)).synced,
+    }),
+    lagCause: t.field({
+      type: LagCauseEnum,
+      description: "Why the index lags the chain, from what this server's own chain client saw on its head reads (NONE when it does not).",
+      resolve: async (status, _args, context) => (await lagOf(context.chain, status, context.config)).cause,
+    }),
+    lagCauseMessage: t.string({
+      nullable: true,
+      description: "lagCause in words, with the figures behind it; null when NONE.",
+      resolve: async (status, _args, context) => (await lagOf(context.chain, status, context.config)).message,
     }),
   }),
 });

@@ -5,7 +5,7 @@
  * bench serves it: it has none of our cost, page or alias limits beyond Ponder's own (lists of up
  * to 1000 rows, nested), so it is not something to expose to the public.
  */
-import { db, publicClients } from "ponder:api";
+import { db } from "ponder:api";
 import schema from "ponder:schema";
 import { graphql, relations } from "ponder";
 import { createEmbeddedApp } from "../../api/embedded";
@@ -20,7 +20,7 @@ import { node, task } from "../../schema";
 const nodeTasks = relations(node, ({ many }) => ({ tasks: many(task) }));
 const taskNode = relations(task, ({ one }) => ({ assignedNode: one(node, { fields: [task.node], references: [node.address] }) }));
 
-const app = createEmbeddedApp({ db, publicClients, schema });
+const app = createEmbeddedApp({ db, schema });
 app.use("/ponder/graphql", graphql({ db, schema: { ...schema, nodeTasks, taskNode } }));
 
 export default app;
