@@ -4,7 +4,7 @@
  * configuration and passes the rules' unit tests, in which every alert fires once and stays
  * quiet once; each alert has its row in README's runbook; and every metric the
  * rules and the dashboard read is one the running services serve on /metrics — Ponder with the
- * embedded API on Postgres, an API replica and the oracle, on an indexed chain — with the values
+ * embedded API on Postgres, an API replica, the oracle and the webhook deliverer, on an indexed chain — with the values
  * the API and the chain give.
  */
 import { execFile } from "node:child_process";
@@ -15,7 +15,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import postgres from "postgres";
 import { nodeAddresses } from "../../common/chain";
+import { createLogger } from "../../common/logger";
 import { data } from "../../harness/graphql";
 import { oracleEnv } from "../../harness/oracle";
 import { freePort } from "../../harness/ports";
@@ -25,18 +27,14 @@ import { loadOracleConfig } from "../../oracle/config";
 import { startOracle } from "../../oracle/start-oracle";
 import { createMemoryStream } from "../../oracle/stream";
 import { metricValue, startEdgeWithReplica, type EdgeWithReplica } from "../edge/helpers";
+import { loadWebhooksConfig } from "../../webhooks/config";
+import { startDeliverer } from "../../webhooks/deliverer";
 import { taskReport } from "../oracle/helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 const RULES = "ops/prometheus/alerts.yml";
 const RULE_TESTS = "ops/prometheus/alerts.test.yml";
 
-/**
- * The payout webhook deliverer's metrics (names fixed; `webhooks` job, port 9465), which the
- * rules and the dashboard read already but which another branch is building: once it is merged,
- * start the deliverer below and check these on its /metrics like the others.
- */
-const WEBHOOK_METRICS = ["far_webhook_dead_letters_total", "far_webhook_deliveries_total", "far_webhook_pending"];
 /** Series Prometheus records itself for every target: no service serves them. */
 const PROMETHEUS_SERIES = ["up"];
 
@@ -79,12 +77,11 @@ describe("the operators' alert rules", () => {
     expect(rows.sort()).toEqual(rules.map((rule) => `${rule.alert} ${rule.labels.severity}`).sort());
   });
 
-  it("name the services' jobs, and read the webhook metrics listed as pending", () => {
+  it("name the services' jobs", () => {
     const jobs = new Set((parse(readFileSync("ops/prometheus/prometheus.yml", "utf8")) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((job) => job.job_name));
     for (const expression of expressions) {
       for (const [, names] of expression.matchAll(/\bjob\s*=~?\s*"([^"]*)"/g)) for (const job of names!.split("|")) expect(jobs, expression).toContain(job);
     }
-    expect(readMetrics.filter((name) => name.startsWith("far_webhook_"))).toEqual(WEBHOOK_METRICS);
   });
 });
 
@@ -92,6 +89,9 @@ describe.skipIf(!databaseUrl)("every metric the rules and the dashboard read, on
   let edge: EdgeWithReplica;
   let oracle: Awaited<ReturnType<typeof startOracle>>;
   let oracleUrl: string;
+  let deliverer: Awaited<ReturnType<typeof startDeliverer>> | undefined;
+  let webhooksUrl: string;
+  const webhooksSchema = `webhooks_ops_${process.pid}`;
   const stream = createMemoryStream();
 
   beforeAll(async () => {
@@ -99,25 +99,33 @@ describe.skipIf(!databaseUrl)("every metric the rules and the dashboard read, on
     const port = await freePort();
     oracle = await startOracle(loadOracleConfig(oracleEnv(edge.chain, { ORACLE_HTTP_PORT: String(port) })), { stream });
     oracleUrl = `http://127.0.0.1:${port}`;
+    const webhooksPort = await freePort();
+    const webhooksEnv = { DATABASE_URL: databaseUrl!, WEBHOOKS_DB_SCHEMA: webhooksSchema, INDEXER_URL: edge.ponder.baseUrl, WEBHOOKS_METRICS_PORT: String(webhooksPort), LOG_LEVEL: "warn" };
+    deliverer = await startDeliverer(loadWebhooksConfig(webhooksEnv), createLogger({ level: "warn", name: "webhooks" }));
+    webhooksUrl = `http://127.0.0.1:${webhooksPort}`;
     // A result naming no valid task: dead-lettered with its code.
     await stream.publish({ ...taskReport(`0x${"11".repeat(32)}`, nodeAddresses(1)[0]!), taskId: "0x1234" });
     await waitUntil(() => stream.deadLetters.length > 0, "the oracle to dead-letter the malformed result");
   }, patience(900_000));
   afterAll(async () => {
     await oracle?.stop();
+    await deliverer?.stop();
+    const sql = postgres(databaseUrl!, { max: 1, onnotice: () => {} });
+    await sql.unsafe(`drop schema if exists "${webhooksSchema}" cascade`);
+    await sql.end();
     await edge?.stop();
   });
 
   const scrape = async (baseUrl: string) => (await fetch(`${baseUrl}/metrics`)).text();
 
-  it("serves each of them (but Prometheus's own and the pending webhook ones)", async () => {
-    const served = await Promise.all([edge.ponder.baseUrl, edge.replicaUrl, oracleUrl].map(async (url) => exposedMetrics(await scrape(url))));
+  it("serves each of them (but Prometheus's own)", async () => {
+    const served = await Promise.all([edge.ponder.baseUrl, edge.replicaUrl, oracleUrl, webhooksUrl].map(async (url) => exposedMetrics(await scrape(url))));
     const exposed = new Set(served.flatMap((names) => [...names]));
-    const missing = readMetrics.filter((name) => !exposed.has(name) && !PROMETHEUS_SERIES.includes(name) && !WEBHOOK_METRICS.includes(name));
+    const missing = readMetrics.filter((name) => !exposed.has(name) && !PROMETHEUS_SERIES.includes(name));
     expect(missing).toEqual([]);
     // The check itself: the list is long and reaches every service.
     expect(readMetrics.length).toBeGreaterThan(20);
-    for (const prefix of ["far_indexing_", "graphql_", "oracle_"]) expect(readMetrics.some((name) => name.startsWith(prefix) && exposed.has(name)), prefix).toBe(true);
+    for (const prefix of ["far_indexing_", "far_webhook_", "graphql_", "oracle_"]) expect(readMetrics.some((name) => name.startsWith(prefix) && exposed.has(name)), prefix).toBe(true);
   });
 
   it("gives the indexer's progress as the API reports it, on the indexer and on a replica", async () => {
