@@ -11,6 +11,7 @@ import { createContext, type ApiDependencies, type Connection } from "./context"
 import { RequestAbortedError } from "./db";
 import { ApiError, asClientError, isRequestError } from "./errors";
 import { useClientErrors } from "./plugins/use-client-errors";
+import { observeIndexing } from "./plugins/indexing-metrics";
 import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";
 import { useLogging } from "./plugins/use-logging";
@@ -54,7 +55,7 @@ export function createApi(parameters: CreateApiParameters) {
     else logger.error({ msg: "GraphQL resolver failed", err: error });
     return maskError(error, message, isDev);
   };
-  const responseCache = config.API_RESPONSE_CACHE ? createResponseCache({ db: parameters.db, config, logger, registry }) : undefined;
+  const responseCache = config.API_RESPONSE_CACHE ? createResponseCache({ db: parameters.db, finality: parameters.finality, config, logger, registry }) : undefined;
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -81,5 +82,6 @@ export function createApi(parameters: CreateApiParameters) {
     ],
   });
   if (parameters.feed) observeSubscribers(registry, parameters.feed);
+  observeIndexing(registry, parameters);
   return { yoga, schema, maskError: maskApiError };
 }

@@ -4,7 +4,8 @@
  */
 import { getTableColumns, sql } from "drizzle-orm";
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { progressOf, type ChainProgress } from "../domain/progress";
+import type { ChainFinality } from "../common/finality";
+import { progressOf, withChainFinality, type ChainProgress, type FinalitySource } from "../domain/progress";
 import { payout } from "../schema";
 
 export type ApiDb = Pick<PgDatabase<PgQueryResultHKT>, "select">;
@@ -44,16 +45,22 @@ export type IndexingStatus = ChainProgress & {
    * number and timestamp as it was.
    */
   version: string;
+  /** Whether safe and finalized follow the chain's tags or Ponder's fixed depth (domain/progress.ts). */
+  finality: FinalitySource;
 };
 
-/** The indexer's progress, or undefined before Ponder wrote its first checkpoint. */
-export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | undefined> {
-  const [[row], [app]] = await Promise.all([
+/**
+ * The indexer's progress, or undefined before Ponder wrote its first checkpoint; with `finality`,
+ * its safe and finalized blocks follow the chain's tags where the chain answers them.
+ */
+export async function readIndexingStatus(db: ApiDb, finality?: ChainFinality): Promise<IndexingStatus | undefined> {
+  const [[row], [app], tags] = await Promise.all([
     db.select({ ...getTableColumns(ponder.checkpoint), version: sql<string>`xmin::text` }).from(ponder.checkpoint).limit(1),
     db.select().from(ponder.meta).limit(1),
+    finality?.read(),
   ]);
   if (!row) return undefined;
-  return { ...progressOf(row), backfilled: app?.value.is_ready === 1, version: row.version };
+  return withChainFinality({ ...progressOf(row), backfilled: app?.value.is_ready === 1, version: row.version }, tags);
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };

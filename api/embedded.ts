@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import type { PublicClient } from "viem";
 import { loadIndexerConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
+import { createChainFinality } from "../common/finality";
 import { createLogger, type Logger } from "../common/logger";
 import { loadApiConfig, type ApiConfig } from "./config";
 import { createApi } from "./create-api";
@@ -41,13 +42,15 @@ export function createEmbeddedApp(ponder: { db: ApiDb; publicClients: Record<str
   const logger = createLogger({ name: "api", level: config.API_LOG_LEVEL });
   // The indexer follows one chain; its client tells read-your-write queries where a transaction was mined, and status where the head is.
   const chain = Object.values(ponder.publicClients)[0];
+  const finality = chain && createChainFinality({ chain, logger });
   const { yoga } = createApi({
     db: ponder.db,
-    feed: startFeed({ db: ponder.db, config, logger, indexer: indexerDatabase(ponder.db) }),
+    feed: startFeed({ db: ponder.db, finality, config, logger, indexer: indexerDatabase(ponder.db) }),
     config,
     logger,
     registry: ponderRegistry(logger),
     chain,
+    finality,
   });
   const app = new Hono();
   mountApi(app, { yoga, config, logger, db: ponder.db });

@@ -16,7 +16,9 @@ import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
 import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
 import { BaseError } from "../common/errors";
-import { readProgress, type BlockPoint, type QueryRows } from "../domain/progress";
+import { createChainFinality } from "../common/finality";
+import { createLogger } from "../common/logger";
+import { readProgress, withChainFinality, type BlockPoint, type FinalitySource, type QueryRows } from "../domain/progress";
 import { resolveSources } from "../indexer/sources";
 import { readIndexedStateSql, verifyIndexedState, type IndexedState } from "../ops/verify";
 import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../ops/verify-graphql";
@@ -45,23 +47,31 @@ async function status() {
   const { publicClient } = createClients(indexer, anvilAccount(0));
   const api = indexer.DATABASE_URL ? undefined : indexerApi();
   const head = Number(await publicClient.getBlockNumber());
-  let progress: { chain: string; latest: BlockPoint; finalized: number } | undefined;
+  let progress: { chain: string; latest: BlockPoint; safe: number; finalized: number; finality: FinalitySource } | undefined;
   if (!api) {
     const sql = openPostgres(indexer.DATABASE_URL!);
-    const [row] = await readProgress(queryRows(sql)).finally(() => sql.end());
-    if (row) progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, finalized: row.finalized.number };
+    const [[row], tags] = await Promise.all([readProgress(queryRows(sql)).finally(() => sql.end()), createChainFinality({ chain: publicClient, logger: createLogger({ name: "far", level: "error" }) }).read()]);
+    if (row) {
+      const final = withChainFinality(row, tags);
+      progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, safe: final.safe.number, finalized: final.finalized.number, finality: final.finality };
+    }
   } else {
     const block = await readIndexedBlock(api).catch((error: unknown) => {
       if (error instanceof BaseError) throw error;
       return undefined;
     });
-    if (block) progress = { chain: `${indexer.CHAIN} (${block.chainId})`, latest: { number: Number(block.number), timestamp: Date.parse(block.timestamp) / 1000 }, finalized: Number(block.finalized) };
+    if (block) {
+      const latest = { number: Number(block.number), timestamp: Date.parse(block.timestamp) / 1000 };
+      progress = { chain: `${indexer.CHAIN} (${block.chainId})`, latest, safe: Number(block.safe), finalized: Number(block.finalized), finality: block.finality };
+    }
   }
   if (!progress) return console.log("The indexer has not committed anything yet.");
   const lag = Math.max(0, Math.floor(Date.now() / 1000) - progress.latest.timestamp);
   console.log(`chain           ${progress.chain}`);
   console.log(`indexed block   ${progress.latest.number} (${head - progress.latest.number} behind the head ${head}, ${lag} s old)`);
-  console.log(`finalized block ${progress.finalized}`);
+  console.log(`safe block      ${progress.safe} (${head - progress.safe} behind the head)`);
+  console.log(`finalized block ${progress.finalized} (${head - progress.finalized} behind the head)`);
+  console.log(`finality        ${progress.finality === "chain" ? "the chain's safe and finalized tags" : "a fixed depth (the chain has no finality tags)"}`);
 }
 
 /** Reads of the index that never see two different blocks: one snapshot, or a block that held still. */

@@ -28,6 +28,7 @@ import { createInMemoryCache, useResponseCache as useYogaResponseCache, type Cac
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
+import type { ChainFinality } from "../../common/finality";
 import type { ApiConfig } from "../config";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
 import { connectRedis } from "./redis";
@@ -38,6 +39,8 @@ const UNCACHED_FIELDS: Record<string, number> = {
   // The chain's head (api/status.ts) and the wall clock.
   "IndexingStatus.headBlock": 0,
   "IndexingStatus.lagBlocks": 0,
+  "IndexingStatus.safeLagBlocks": 0,
+  "IndexingStatus.finalizedLagBlocks": 0,
   "IndexingStatus.synced": 0,
   "IndexingStatus.lagSeconds": 0,
   // Asks the chain where a transaction was mined before the index has it: read-your-write's probe.
@@ -47,8 +50,11 @@ const UNCACHED_FIELDS: Record<string, number> = {
 /** How Yoga's plugin marks an answer it served from the cache. */
 const SERVED_FROM_CACHE = Symbol.for("servedFromResponseCache");
 
-/** How every key (and ETag) of an answer computed at this indexed state begins. */
-const stateTag = (status: IndexingStatus) => `"${status.latest.number}-${status.version}-`;
+/**
+ * How every key (and ETag) of an answer computed at this indexed state begins. The finalized
+ * block is part of it: the chain's finality tag (api/db.ts) can move without a commit.
+ */
+const stateTag = (status: IndexingStatus) => `"${status.latest.number}-${status.version}-${status.finalized.number}-`;
 
 function keyOf(status: IndexingStatus, operation: { documentString: string; operationName?: string | null; variableValues?: Record<string, unknown> | null }): string {
   // A JSON array, not a joined string: no document, name and variables can spell another's.
@@ -61,7 +67,7 @@ function keyOf(status: IndexingStatus, operation: { documentString: string; oper
  * entities Yoga collects for invalidation are not kept; an answer is stored only if its state is
  * still the latest once computed; a store that fails (Redis away) is a miss, never an error.
  */
-function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
+function stateKeyedCache(store: Cache, readStatus: () => Promise<IndexingStatus | undefined>, logger: Logger): Cache {
   return {
     get: async (key) => {
       try {
@@ -74,7 +80,7 @@ function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
     set: (key, result, _entities, ttl) => {
       // After the answer is sent: the re-read delays no one.
       void (async () => {
-        const status = await readIndexingStatus(db);
+        const status = await readStatus();
         if (status && key.startsWith(stateTag(status))) await store.set(key, result, [], ttl);
       })().catch((error: unknown) => logger.debug({ msg: "Response cache store failed", err: error }));
     },
@@ -82,7 +88,8 @@ function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
   };
 }
 
-export function createResponseCache({ db, config, logger, registry }: { db: ApiDb; config: ApiConfig; logger: Logger; registry: Registry }) {
+export function createResponseCache({ db, finality, config, logger, registry }: { db: ApiDb; finality?: ChainFinality; config: ApiConfig; logger: Logger; registry: Registry }) {
+  const readStatus = () => readIndexingStatus(db, finality);
   /** The state each request's key was built from: absent where it carries no key (graphql-ws, no checkpoint yet, a failed read). */
   const statusOf = new WeakMap<Request, IndexingStatus>();
   /** Requests whose If-None-Match names another state than the current one: not for Yoga's 304. */
@@ -90,7 +97,7 @@ export function createResponseCache({ db, config, logger, registry }: { db: ApiD
   const readFor = async (request: Request): Promise<IndexingStatus | undefined> => {
     const known = statusOf.get(request);
     if (known) return known;
-    const status = await readIndexingStatus(db).catch((error: unknown) => {
+    const status = await readStatus().catch((error: unknown) => {
       logger.debug({ msg: "Indexing status unreadable; answering uncached", err: error });
       return undefined;
     });
@@ -113,7 +120,7 @@ export function createResponseCache({ db, config, logger, registry }: { db: ApiD
       // Added right after this plugin: this one's hooks run first.
       addPlugin(
         useYogaResponseCache({
-          cache: stateKeyedCache(store, db, logger),
+          cache: stateKeyedCache(store, readStatus, logger),
           // Every answer is public: the API knows no users.
           session: () => null,
           enabled: (request) => statusOf.has(request) && !staleTags.has(request),
