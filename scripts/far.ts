@@ -14,7 +14,7 @@ import postgres from "postgres";
 import { isAddress } from "viem";
 import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
-import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
+import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig, LOCAL_CHAINS } from "../common/config";
 import { BaseError } from "../common/errors";
 import { createChainFinality } from "../common/finality";
 import { createLogger } from "../common/logger";
@@ -148,7 +148,7 @@ async function verify() {
     console.log(`${checked} values checked at block ${blockNumber}: ${differences.length} differences`);
     if (differences.length > 0) process.exitCode = 1;
   } finally {
-    if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: loadStartConfig().ANVIL_BLOCK_TIME });
+    if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: loadStartConfig().ANVIL_BLOCK_TIME ?? LOCAL_CHAINS.anvil.blockTime });
     await sql?.end();
   }
 }
