@@ -55,6 +55,7 @@ export function createFeedFanout({ db, finality, log, logger, pollMs, commits, m
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
   let subscribers = 0;
+  let slowConsumersCut = 0;
 
   async function readStatus() {
     const next = await readIndexingStatus(db, finality);
@@ -75,7 +76,8 @@ export function createFeedFanout({ db, finality, log, logger, pollMs, commits, m
     return () => index.delete(listener);
   };
   const track = (change: number) => (subscribers += change);
-  const groups = createGroups({ log, listen, logger, track, member: { maxQueue, stallGraceMs, logger } });
+  const memberSettings = { maxQueue, stallGraceMs, logger, onCutOff: () => (slowConsumersCut += 1) };
+  const groups = createGroups({ log, listen, logger, track, member: memberSettings });
   // One timer keeps every directly written SSE stream alive, as Yoga's does for the ones it writes.
   const pinged = new Set<ServerResponse>();
   const pinger = setInterval(() => {
@@ -110,9 +112,7 @@ export function createFeedFanout({ db, finality, log, logger, pollMs, commits, m
         accept: request.filter.accept,
         render: toEvent,
         sink,
-        maxQueue,
-        stallGraceMs,
-        logger,
+        ...memberSettings,
         onRelease: () => {
           unlisten();
           track(-1);
@@ -182,6 +182,8 @@ export function createFeedFanout({ db, finality, log, logger, pollMs, commits, m
     statusUpdates,
     subscriberCount: () => subscribers,
     groupCount: groups.count,
+    /** Subscribers this process cut off as too slow (SLOW_CONSUMER) since it started. */
+    slowConsumersCut: () => slowConsumersCut,
     async stop() {
       clearInterval(pinger);
       untail();

@@ -93,9 +93,9 @@ describe("finality from the chain, on a BSC-like chain (0.75 s blocks)", () => {
       await new Promise((resolve) => setTimeout(resolve, BLOCK_MS / 2));
     }
     const metrics = await (await fetch(`${ponder.baseUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^far_indexing_block\{tier="finalized"\} \d+$/m);
-    expect(metrics).toMatch(/^far_indexing_lag_blocks\{tier="safe"\} \d+$/m);
-    expect(metrics).toMatch(/^far_indexing_chain_finality 1$/m);
+    expect(metrics).toMatch(/^far_indexing_finalized_block\{chain="bsc-local"\} \d+$/m);
+    expect(metrics).toMatch(/^far_indexing_safe_lag_blocks\{chain="bsc-local"\} \d+$/m);
+    expect(metrics).toMatch(/^far_indexing_chain_finality\{chain="bsc-local"\} 1$/m);
   });
 
   it("announces a payout FINALIZED once the chain finalized its block, never before, within the tag's lag plus one poll", async () => {
