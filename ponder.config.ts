@@ -1,12 +1,12 @@
 import { createConfig } from "ponder";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "./abis";
-import { loadIndexerConfig } from "./common/config";
+import { isLocalChain, loadIndexerConfig } from "./common/config";
 import { rpcTransport, rpcUrls } from "./common/rpc";
 import { resolveSources } from "./indexer/sources";
 
 const config = loadIndexerConfig();
 const sources = resolveSources(config);
-const isAnvil = config.CHAIN === "anvil";
+const isLocal = isLocalChain(config.CHAIN);
 
 export default createConfig({
   database: config.DATABASE_URL
@@ -25,7 +25,7 @@ export default createConfig({
       ethGetLogsBlockRange: config.RPC_GET_LOGS_BLOCK_RANGE,
       pollingInterval: config.RPC_POLLING_INTERVAL_MS,
       // A local chain is rebuilt from scratch between runs; a cache would serve stale blocks.
-      disableCache: isAnvil,
+      disableCache: isLocal,
     },
   },
   contracts: {

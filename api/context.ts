@@ -6,6 +6,7 @@ import type { ServerResponse } from "node:http";
 import DataLoader from "dataloader";
 import type { PublicClient } from "viem";
 import type { WebSocket } from "ws";
+import type { ChainFinality } from "../common/finality";
 import type { ApiConfig } from "./config";
 import { countingDb, readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
 import { ApiError } from "./errors";
@@ -19,6 +20,8 @@ export type ApiDependencies = {
   db: ApiDb;
   config: ApiConfig;
   chain?: ChainReader;
+  /** The chain's finality tags, which safe and finalized follow where the chain answers them; absent: Ponder's fixed depth. */
+  finality?: ChainFinality;
   /** The change feed behind subscriptions; absent where the server offers none. */
   feed?: FeedFanout;
 };
@@ -48,7 +51,7 @@ export type ApiContext = {
   sync: (status: IndexingStatus) => Promise<SyncState>;
   /** The request's loader for `name`; `name` must include any arguments the batch depends on. */
   loader: <V>(name: string, batch: (keys: readonly string[]) => Promise<V[]>) => DataLoader<string, V>;
-  /** Whether a block is past Ponder's finality depth, so its rows can no longer be reorged out. */
+  /** Whether a block is finalized (by the chain's tag, else Ponder's fixed depth), so its rows can no longer be reorged out. */
   isFinalized: (blockNumber: number) => Promise<boolean>;
   feed: FeedFanout | undefined;
   /** The connection the request came on. */
@@ -67,8 +70,8 @@ export type ApiContext = {
  */
 const STATUS_TTL_MS = 1_000;
 
-async function readStatus(db: ApiDb): Promise<IndexingStatus> {
-  const status = await readIndexingStatus(db);
+async function readStatus(db: ApiDb, finality: ChainFinality | undefined): Promise<IndexingStatus> {
+  const status = await readIndexingStatus(db, finality);
   if (!status) throw new ApiError("INDEXER_NOT_READY", "The indexer has not written its first checkpoint yet");
   return status;
 }
@@ -93,7 +96,7 @@ export function createContext(dependencies: ApiDependencies, connection: Connect
     status: () => {
       if (!status || Date.now() - statusReadAt > STATUS_TTL_MS) {
         statusReadAt = Date.now();
-        status = readStatus(db);
+        status = readStatus(db, dependencies.finality);
       }
       return status;
     },

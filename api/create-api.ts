@@ -55,7 +55,7 @@ export function createApi(parameters: CreateApiParameters) {
     else logger.error({ msg: "GraphQL resolver failed", err: error });
     return maskError(error, message, isDev);
   };
-  const responseCache = config.API_RESPONSE_CACHE ? createResponseCache({ db: parameters.db, config, logger, registry }) : undefined;
+  const responseCache = config.API_RESPONSE_CACHE ? createResponseCache({ db: parameters.db, finality: parameters.finality, config, logger, registry }) : undefined;
   const yoga = createYoga({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -82,6 +82,6 @@ export function createApi(parameters: CreateApiParameters) {
     ],
   });
   if (parameters.feed) observeSubscribers(registry, parameters.feed);
-  observeIndexing(registry, { db: parameters.db, chain: parameters.chain, maxLagBlocks: config.API_SYNCED_MAX_LAG_BLOCKS });
+  observeIndexing(registry, { db: parameters.db, chain: parameters.chain, finality: parameters.finality, maxLagBlocks: config.API_SYNCED_MAX_LAG_BLOCKS });
   return { yoga, schema, maskError: maskApiError };
 }

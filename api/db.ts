@@ -4,7 +4,8 @@
  */
 import { getTableColumns, sql } from "drizzle-orm";
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { progressOf, type ChainProgress } from "../domain/progress";
+import type { ChainFinality } from "../common/finality";
+import { progressOf, withChainFinality, type ChainProgress, type FinalitySource } from "../domain/progress";
 import { payout } from "../schema";
 
 export type ApiDb = Pick<PgDatabase<PgQueryResultHKT>, "select">;
@@ -44,23 +45,29 @@ export type IndexingStatus = ChainProgress & {
    * number and timestamp as it was.
    */
   version: string;
+  /** Whether safe and finalized follow the chain's tags or Ponder's fixed depth (domain/progress.ts). */
+  finality: FinalitySource;
 };
 
 /**
- * The indexer's progress, or undefined before Ponder wrote its first checkpoint. One statement
- * (the meta row in a subquery): every cached request runs it, through a pool it shares.
- */
-export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | undefined> {
-  const [row] = await db
-    .select({
-      ...getTableColumns(ponder.checkpoint),
-      version: sql<string>`xmin::text`,
-      ready: sql<number | null>`(SELECT (${ponder.meta.value}->>'is_ready')::int FROM ${ponder.meta} LIMIT 1)`,
-    })
-    .from(ponder.checkpoint)
-    .limit(1);
+  * The indexer's progress, or undefined before Ponder wrote its first checkpoint; with `finality`,
+  * its safe and finalized blocks follow the chain's tags where the chain answers them. One statement
+  * (the meta row in a subquery): every cached request runs it, through a pool it shares.
+  */
+export async function readIndexingStatus(db: ApiDb, finality?: ChainFinality): Promise<IndexingStatus | undefined> {
+  const [[row], tags] = await Promise.all([
+    db
+      .select({
+        ...getTableColumns(ponder.checkpoint),
+        version: sql<string>`xmin::text`,
+        ready: sql<number | null>`(SELECT (${ponder.meta.value}->>'is_ready')::int FROM ${ponder.meta} LIMIT 1)`,
+      })
+      .from(ponder.checkpoint)
+      .limit(1),
+    finality?.read(),
+  ]);
   if (!row) return undefined;
-  return { ...progressOf(row), backfilled: row.ready === 1, version: row.version };
+  return withChainFinality({ ...progressOf(row), backfilled: row.ready === 1, version: row.version }, tags);
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };

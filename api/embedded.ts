@@ -11,6 +11,7 @@ import type { client } from "ponder";
 import { Registry } from "prom-client";
 import { loadChainConfig, loadIndexerConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
+import { createChainFinality } from "../common/finality";
 import { createLogger, type Logger } from "../common/logger";
 import { loadApiConfig, type ApiConfig } from "./config";
 import { createApi } from "./create-api";
@@ -40,15 +41,18 @@ export function createEmbeddedApp(ponder: { db: ApiDb; schema: Parameters<typeof
   const config = loadApiConfig();
   const logger = createLogger({ name: "api", level: config.API_LOG_LEVEL });
   // The indexer's chain, through a client of the API's own (api/lag.ts says why): it tells
-  // read-your-write queries where a transaction was mined, and status where the head is.
+  // read-your-write queries where a transaction was mined, status where the head is, and the
+  // feed which blocks the chain calls safe and finalized.
   const chain = createApiChainClient(loadChainConfig().RPC_URL);
+  const finality = createChainFinality({ chain, logger });
   const { yoga } = createApi({
     db: ponder.db,
-    feed: startFeed({ db: ponder.db, config, logger, indexer: indexerDatabase(ponder.db) }),
+    feed: startFeed({ db: ponder.db, finality, config, logger, indexer: indexerDatabase(ponder.db) }),
     config,
     logger,
     registry: ponderRegistry(logger),
     chain,
+    finality,
   });
   const app = new Hono();
   mountApi(app, { yoga, config, logger, db: ponder.db });

@@ -10,6 +10,7 @@ import postgres from "postgres";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { WebSocketServer } from "ws";
 import { ConfigError } from "../common/errors";
+import { createChainFinality } from "../common/finality";
 import { listen } from "../common/http";
 import { createLogger } from "../common/logger";
 import type { ReplicaConfig } from "./config";
@@ -34,8 +35,9 @@ export async function startReplica(config: ReplicaConfig) {
   collectDefaultMetrics({ register: registry, prefix: "far_api_" });
   // Without RPC_URL the replica cannot see the chain's head: /ready then only says the backfill ended.
   const chain = config.RPC_URL ? createApiChainClient(config.RPC_URL) : undefined;
-  const feed = startFeed({ db, config, logger, indexer: { schema: config.DATABASE_SCHEMA, databaseUrl: config.DATABASE_URL } });
-  const { yoga, maskError } = createApi({ db, config, logger, registry, chain, feed });
+  const finality = chain && createChainFinality({ chain, logger });
+  const feed = startFeed({ db, finality, config, logger, indexer: { schema: config.DATABASE_SCHEMA, databaseUrl: config.DATABASE_URL } });
+  const { yoga, maskError } = createApi({ db, config, logger, registry, chain, finality, feed });
 
   const app = new Hono();
   app.get("/health", (c) => c.text("ok"));

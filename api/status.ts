@@ -5,6 +5,7 @@
  * growing distance to the head.
  */
 import type { PublicClient } from "viem";
+import type { ChainFinality } from "../common/finality";
 import type { ApiConfig } from "./config";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "./db";
 
@@ -61,8 +62,13 @@ export async function headFor(chain: ChainHeadReader | undefined): Promise<numbe
 }
 
 /** The indexer's progress and the rule's verdict on it, read now; undefined before Ponder's first checkpoint. */
-export async function readSync(db: ApiDb, chain: ChainHeadReader | undefined, maxLagBlocks: number): Promise<{ status: IndexingStatus; sync: SyncState } | undefined> {
-  const [status, head] = await Promise.all([readIndexingStatus(db).catch(() => undefined), headFor(chain)]);
+export async function readSync(
+  db: ApiDb,
+  chain: ChainHeadReader | undefined,
+  maxLagBlocks: number,
+  finality?: ChainFinality,
+): Promise<{ status: IndexingStatus; sync: SyncState } | undefined> {
+  const [status, head] = await Promise.all([readIndexingStatus(db, finality).catch(() => undefined), headFor(chain)]);
   return status && { status, sync: judgeSync(status, head, maxLagBlocks) };
 }
 

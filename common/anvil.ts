@@ -5,11 +5,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { LOCAL_CHAINS, type LocalChainName } from "./config";
 import { BaseError } from "./errors";
 
 export type StartAnvilParameters = {
   port: number;
-  /** Seconds between blocks; without it anvil mines one block per transaction. */
+  /** Which local chain anvil presents (LOCAL_CHAINS: its chain id and finality tags); anvil's own unless given. */
+  chain?: LocalChainName;
+  /** Seconds between blocks (fractions too: 0.75); without it anvil mines one block per transaction. */
   blockTime?: number;
   /** Funded accounts of the development mnemonic (anvil's own default is 10). */
   accounts?: number;
@@ -45,6 +48,8 @@ function anvilBinary(): string {
 export async function startAnvil(parameters: StartAnvilParameters): Promise<AnvilInstance> {
   const args = ["--port", String(parameters.port), "--host", "127.0.0.1", ...(parameters.logFd === undefined ? ["--silent"] : [])];
   args.push("--accounts", String(parameters.accounts ?? 64));
+  const chain = LOCAL_CHAINS[parameters.chain ?? "anvil"];
+  args.push("--chain-id", String(chain.id), "--slots-in-an-epoch", String(chain.slotsInAnEpoch));
   if (parameters.blockTime) args.push("--block-time", String(parameters.blockTime));
   if (parameters.loadState) args.push("--load-state", parameters.loadState);
   if (parameters.dumpState) args.push("--dump-state", parameters.dumpState);

@@ -5,7 +5,8 @@ import { anvil, bsc, bscTestnet } from "viem/chains";
 import { ANVIL_MNEMONIC, type ChainConfig } from "./config";
 import { rpcTransport } from "./rpc";
 
-const CHAINS = { anvil, bsc, "bsc-testnet": bscTestnet } as const satisfies Record<ChainConfig["CHAIN"], Chain>;
+// bsc-local is anvil presenting BSC's chain id: viem's BSC chain (id 56, its block time) fits it.
+const CHAINS = { anvil, "bsc-local": bsc, bsc, "bsc-testnet": bscTestnet } as const satisfies Record<ChainConfig["CHAIN"], Chain>;
 
 export function chainOf(config: Pick<ChainConfig, "CHAIN">): Chain {
   return CHAINS[config.CHAIN];

@@ -10,7 +10,21 @@ import { rpcUrls } from "./rpc";
 
 /** Anvil's public development mnemonic: only ever used when the chain is a local anvil. */
 export const ANVIL_MNEMONIC = "test test test test test test test test test test test junk";
-export const ANVIL_CHAIN_ID = 31337;
+/**
+ * The chains `npm start` and the tests run on anvil: its own (1 s blocks; finalized = head − 30,
+ * as Ponder's fixed depth) and one like BSC since its 2025 forks (chain id 56, 0.75 s blocks, and
+ * fast finality: `--slots-in-an-epoch 1` makes anvil's safe tag the head − 1 and finalized the
+ * head − 2). `blockTime` is npm start's default; anvil's safe tag is the head − `slotsInAnEpoch`,
+ * its finalized the head − 2 × `slotsInAnEpoch`.
+ */
+export const LOCAL_CHAINS = {
+  anvil: { id: 31337, blockTime: 1, slotsInAnEpoch: 15 },
+  "bsc-local": { id: 56, blockTime: 0.75, slotsInAnEpoch: 1 },
+} as const;
+export type LocalChainName = keyof typeof LOCAL_CHAINS;
+
+/** Whether CHAIN names a chain run locally on anvil (deployed from the manifest, the development mnemonic's accounts). */
+export const isLocalChain = (chain: string): chain is LocalChainName => Object.hasOwn(LOCAL_CHAINS, chain);
 /** FARToken.MIN_LOCK_PERIOD: the token's constructor refuses a shorter stake lock. */
 export const MIN_STAKE_LOCK_SECONDS = 24 * 3600;
 
@@ -40,7 +54,7 @@ export const rpcUrlList = z
   .refine((value) => rpcUrls(value).length > 0 && rpcUrls(value).every((part) => url.safeParse(part).success), "must be a URL or a comma-separated list of URLs");
 
 const chainSchema = z.object({
-  CHAIN: z.enum(["anvil", "bsc", "bsc-testnet"]).default("anvil"),
+  CHAIN: z.enum(["anvil", "bsc-local", "bsc", "bsc-testnet"]).default("anvil"),
   RPC_URL: rpcUrlList.default("http://127.0.0.1:8545"),
   DEPLOYMENTS_DIR: z.string().default("deployments"),
 });
@@ -79,7 +93,8 @@ const startSchema = z.object({
   /** Ponder's (and so the embedded API's) listening address: loopback unless set, e.g. 0.0.0.0 to serve a network. */
   HOST: z.string().min(1).default("127.0.0.1"),
   ANVIL_PORT: z.coerce.number().int().min(1).max(65535).default(8545),
-  ANVIL_BLOCK_TIME: z.coerce.number().int().positive().default(1),
+  /** Seconds between the embedded anvil's blocks; unset, the local chain's own (LOCAL_CHAINS: 1, or 0.75 for bsc-local). */
+  ANVIL_BLOCK_TIME: z.coerce.number().positive().optional(),
   DATA_DIR: z.string().default(".data"),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier").default("far"),
   SIMULATOR: z.enum(["on", "off"]).default("on"),
@@ -129,7 +144,7 @@ export function loadChainConfig(env: NodeJS.ProcessEnv = process.env): ChainConf
 export function loadIndexerConfig(env: NodeJS.ProcessEnv = process.env): IndexerConfig {
   const config = parseEnv(indexerSchema, env);
   if (
-    config.CHAIN !== "anvil" &&
+    !isLocalChain(config.CHAIN) &&
     (!config.FAR_TOKEN_ADDRESS || !config.INFERENCE_PAYMENT_ADDRESS || !config.PRICE_FEED_ADDRESS || config.START_BLOCK === undefined)
   ) {
     throw new ConfigError(
@@ -145,7 +160,7 @@ export function loadStartConfig(env: NodeJS.ProcessEnv = process.env): StartConf
 
 export function loadDeployConfig(env: NodeJS.ProcessEnv = process.env): DeployConfig {
   const config = parseEnv(deploySchema, env);
-  if (config.CHAIN !== "anvil" && (!config.DEPLOYER_PRIVATE_KEY || !config.ORACLE_ADDRESS || !config.TREASURY_ADDRESS)) {
+  if (!isLocalChain(config.CHAIN) && (!config.DEPLOYER_PRIVATE_KEY || !config.ORACLE_ADDRESS || !config.TREASURY_ADDRESS)) {
     throw new ConfigError(
       `Invalid setting for CHAIN=${config.CHAIN}: DEPLOYER_PRIVATE_KEY, ORACLE_ADDRESS and TREASURY_ADDRESS are required off anvil`,
     );

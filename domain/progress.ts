@@ -4,6 +4,7 @@
  * checkpoint also sees its data. Its strings are Ponder's fixed-width encoding: block timestamp
  * (10 digits), chain id (16), block number (16), then the position inside the block.
  */
+import type { ChainTags, TaggedBlock } from "../common/finality";
 
 /** Runs one read-only SQL statement against the indexer's schema and returns its rows (any driver: postgres.js, PGlite). */
 export type QueryRows = (sql: string) => Promise<Record<string, unknown>[]>;
@@ -34,6 +35,24 @@ export function progressOf(row: CheckpointRow): ChainProgress {
     safe: decodeCheckpoint(row.safeCheckpoint),
     finalized: decodeCheckpoint(row.finalizedCheckpoint),
   };
+}
+
+/** Where a progress's safe and finalized blocks come from: the chain's tags, or the indexer's fixed depth (Ponder's). */
+export type FinalitySource = "chain" | "depth";
+
+/**
+ * The progress with the chain's own tags applied: a tagged block counts as safe (finalized) only
+ * once the indexer committed it, so neither ever runs ahead of the committed block, and neither
+ * moves behind the indexer's own fixed-depth answer. Without tags, that fixed depth.
+ */
+export function withChainFinality<P extends ChainProgress>(progress: P, tags: ChainTags | undefined): P & { finality: FinalitySource } {
+  if (!tags) return { ...progress, finality: "depth" };
+  const committed = (own: BlockPoint, tagged: TaggedBlock | undefined): BlockPoint => {
+    if (!tagged) return own;
+    const point = tagged.number >= progress.latest.number ? progress.latest : tagged;
+    return point.number > own.number ? point : own;
+  };
+  return { ...progress, safe: committed(progress.safe, tags.safe), finalized: committed(progress.finalized, tags.finalized), finality: "chain" };
 }
 
 export async function readProgress(query: QueryRows): Promise<ChainProgress[]> {

@@ -16,7 +16,8 @@ export const TEST_STAKE_LOCK_SECONDS = MIN_STAKE_LOCK_SECONDS;
 
 export async function startDeployedChain(parameters: Omit<StartAnvilParameters, "port"> & { stakeLockSeconds?: number } = {}) {
   const anvil = await startAnvil({ port: await freePort(), ...parameters });
-  const config = { CHAIN: "anvil", RPC_URL: anvil.rpcUrl } as const;
+  // The chain anvil presents (its id, viem's chain object) is the one every client here signs for.
+  const config = { CHAIN: parameters.chain ?? "anvil", RPC_URL: anvil.rpcUrl } as const;
   const { publicClient, walletClient } = createClients(config, anvilAccount(0));
   const manifest = await deployContracts({
     publicClient,

@@ -8,12 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
+import type { LocalChainName } from "../common/config";
 import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
 import { waitUntil } from "./wait";
 
 export type StartPonderParameters = {
   rpcUrl: string;
+  /** The local chain behind `rpcUrl` (harness/chain.ts's): anvil unless given. */
+  chain?: LocalChainName;
   deploymentsDir: string;
   /** Postgres when set, else a fresh PGlite directory. */
   databaseUrl?: string;
@@ -43,6 +46,7 @@ export type PonderProcess = Awaited<ReturnType<typeof startPonder>>;
 
 export async function startPonder(parameters: StartPonderParameters) {
   const port = await freePort();
+  const chain = parameters.chain ?? "anvil";
   const schema = parameters.schema ?? `far_${process.pid}_${port}`;
   const pgliteDir = parameters.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-pglite-")));
   const env = anvilIndexerEnv({
@@ -51,6 +55,7 @@ export async function startPonder(parameters: StartPonderParameters) {
     pgliteDir,
     databaseUrl: parameters.databaseUrl,
     extra: {
+      CHAIN: chain,
       RPC_POLLING_INTERVAL_MS: "200",
       // The embedded API's change feed goes to Redis when REDIS_URL is set: keep each suite's apart.
       API_FEED_PREFIX: `far-test-${schema}`,
@@ -71,7 +76,7 @@ export async function startPonder(parameters: StartPonderParameters) {
     const response = await fetch(`${baseUrl}/status`).catch(() => undefined);
     if (!response?.ok) return undefined;
     const body = (await response.json()) as Record<string, { block?: { number: number } }>;
-    return body.anvil?.block?.number;
+    return body[chain]?.block?.number;
   };
 
   const waitForBlock = async (blockNumber: bigint, timeoutMs = 120_000) => {

@@ -13,7 +13,6 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi } from "../abis";
 import { anvilAccount, anvilTestClient, nodeAddresses, userAccounts } from "../common/chain";
 import { seededRandom } from "../common/random";
@@ -45,7 +44,7 @@ export async function runScenario(parameters: RunScenarioParameters): Promise<Sc
   const transport = http(parameters.rpcUrl);
   const testClient = anvilTestClient(publicClient);
   // Anvil's accounts are unlocked: sending as them needs no signing in the test process.
-  const wallet = createWalletClient({ chain: anvil, transport });
+  const wallet = createWalletClient({ chain: publicClient.chain!, transport });
   const admin = anvilAccount(0).address;
   const oracle = anvilAccount(1).address;
   const users = userAccounts(parameters.userCount ?? 12).map((account) => account.address);
@@ -61,7 +60,7 @@ export async function runScenario(parameters: RunScenarioParameters): Promise<Sc
     try {
       // Anvil mines a reverting transaction sent without a gas limit; estimating first skips it.
       const gas = await publicClient.estimateContractGas(call as never);
-      await wallet.writeContract({ ...(call as object), gas, chain: anvil } as never);
+      await wallet.writeContract({ ...(call as object), gas, chain: publicClient.chain } as never);
       sent += 1;
       return true;
     } catch {

@@ -1,10 +1,10 @@
 /**
- * Where the indexer reads from: the chain and the three contracts, from the manifest on anvil
- * or from the environment on BSC.
+ * Where the indexer reads from: the chain and the three contracts, from the manifest on a local
+ * chain (anvil, bsc-local) or from the environment on BSC.
  */
 import type { Address } from "viem";
 import { chainOf } from "../common/chain";
-import { ANVIL_CHAIN_ID, type IndexerConfig } from "../common/config";
+import { isLocalChain, LOCAL_CHAINS, type IndexerConfig } from "../common/config";
 import { readManifest } from "../contracts/deploy/manifest";
 
 export type IndexerSources = {
@@ -16,8 +16,8 @@ export type IndexerSources = {
 };
 
 export function resolveSources(config: IndexerConfig): IndexerSources {
-  if (config.CHAIN === "anvil") {
-    const manifest = readManifest(config.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID);
+  if (isLocalChain(config.CHAIN)) {
+    const manifest = readManifest(config.DEPLOYMENTS_DIR, LOCAL_CHAINS[config.CHAIN].id);
     return {
       chainId: manifest.chainId,
       farToken: manifest.contracts.FARToken.address,

@@ -30,15 +30,19 @@ export function graphqlReader(url: string, onUnreachable: (cause: unknown) => Er
 }
 
 /** The indexed block the API reads at (its `indexingStatus`). */
-export async function readIndexedBlock(read: GraphqlReader): Promise<{ chainId: number; number: bigint; timestamp: string; finalized: bigint }> {
-  const { indexingStatus } = await read<{ indexingStatus: { chainId: number; latestBlock: { number: number; timestamp: string }; finalizedBlock: { number: number } } }>(
-    "{ indexingStatus { chainId latestBlock { number timestamp } finalizedBlock { number } } }",
-  );
+export async function readIndexedBlock(
+  read: GraphqlReader,
+): Promise<{ chainId: number; number: bigint; timestamp: string; safe: bigint; finalized: bigint; finality: "chain" | "depth" }> {
+  const { indexingStatus } = await read<{
+    indexingStatus: { chainId: number; latestBlock: { number: number; timestamp: string }; safeBlock: { number: number }; finalizedBlock: { number: number }; finalitySource: "CHAIN" | "DEPTH" };
+  }>("{ indexingStatus { chainId latestBlock { number timestamp } safeBlock { number } finalizedBlock { number } finalitySource } }");
   return {
     chainId: indexingStatus.chainId,
     number: BigInt(indexingStatus.latestBlock.number),
     timestamp: indexingStatus.latestBlock.timestamp,
+    safe: BigInt(indexingStatus.safeBlock.number),
     finalized: BigInt(indexingStatus.finalizedBlock.number),
+    finality: indexingStatus.finalitySource === "CHAIN" ? "chain" : "depth",
   };
 }
 

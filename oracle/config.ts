@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { parseEther, parseGwei } from "viem";
 import { hostname } from "node:os";
-import { bearerToken, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
+import { bearerToken, isLocalChain, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { DEFAULT_MODELS, type ModelTable } from "./pricing";
 
@@ -114,7 +114,7 @@ export function loadOracleConfig(env: NodeJS.ProcessEnv = process.env): OracleCo
   if (settings.ORACLE_PRIVATE_KEY && settings.ORACLE_KEYSTORE) {
     throw new ConfigError("Set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE, not both");
   }
-  if (chain.CHAIN !== "anvil" && !settings.ORACLE_PRIVATE_KEY && !settings.ORACLE_KEYSTORE) {
+  if (!isLocalChain(chain.CHAIN) && !settings.ORACLE_PRIVATE_KEY && !settings.ORACLE_KEYSTORE) {
     throw new ConfigError(`Invalid setting for CHAIN=${chain.CHAIN}: ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE is required off anvil`);
   }
   return { ...chain, ...settings, ORACLE_MODELS: settings.ORACLE_MODELS ?? DEFAULT_MODELS };

@@ -24,6 +24,7 @@ import {
 import { createNonceManager, jsonRpc } from "viem/nonce";
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount, anvilTestClient, nodeAddresses, transportOf, userAccounts } from "../common/chain";
+import { isLocalChain } from "../common/config";
 import { BaseError, ConfigError } from "../common/errors";
 import { seededRandom } from "../common/random";
 import { readManifest } from "../contracts/deploy/manifest";
@@ -258,7 +259,7 @@ export type RunSimulatorParameters = {
  * `SIMULATOR_ROUNDS` is reached (0: until aborted).
  */
 export async function runSimulator({ config, publicClient, stream, logger, signal }: RunSimulatorParameters) {
-  if (config.CHAIN !== "anvil") throw new ConfigError("The simulator funds users from the deployer: it runs on a local anvil only");
+  if (!isLocalChain(config.CHAIN)) throw new ConfigError("The simulator funds users from the deployer: it runs on a local anvil only");
   const chainId = await publicClient.getChainId();
   const manifest = readManifest(config.DEPLOYMENTS_DIR, chainId);
   const users = userAccounts(config.SIMULATOR_USERS);

@@ -15,10 +15,12 @@ import postgres from "postgres";
 import { isAddress } from "viem";
 import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
-import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig } from "../common/config";
+import { adminTokenPath, loadCliConfig, loadIndexerConfig, loadStartConfig, LOCAL_CHAINS } from "../common/config";
 import { BaseError } from "../common/errors";
+import { createChainFinality } from "../common/finality";
+import { createLogger } from "../common/logger";
 import { judgeLag, type LagCause } from "../domain/lag";
-import { readProgress, type BlockPoint, type QueryRows } from "../domain/progress";
+import { readProgress, withChainFinality, type BlockPoint, type FinalitySource, type QueryRows } from "../domain/progress";
 import { resolveSources } from "../indexer/sources";
 import { readIndexedStateSql, verifyIndexedState, type IndexedState } from "../ops/verify";
 import { graphqlReader, readIndexedBlock, readIndexedStateGraphql, type GraphqlReader } from "../ops/verify-graphql";
@@ -48,17 +50,23 @@ async function status() {
   const { publicClient } = createClients(indexer, anvilAccount(0));
   const api = indexer.DATABASE_URL ? undefined : indexerApi();
   const head = Number(await publicClient.getBlockNumber());
-  let progress: { chain: string; latest: BlockPoint; finalized: number } | undefined;
+  let progress: { chain: string; latest: BlockPoint; safe: number; finalized: number; finality: FinalitySource } | undefined;
   if (!api) {
     const sql = openPostgres(indexer.DATABASE_URL!);
-    const [row] = await readProgress(queryRows(sql)).finally(() => sql.end());
-    if (row) progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, finalized: row.finalized.number };
+    const [[row], tags] = await Promise.all([readProgress(queryRows(sql)).finally(() => sql.end()), createChainFinality({ chain: publicClient, logger: createLogger({ name: "far", level: "error" }) }).read()]);
+    if (row) {
+      const final = withChainFinality(row, tags);
+      progress = { chain: `${row.chainName} (${row.chainId})`, latest: row.latest, safe: final.safe.number, finalized: final.finalized.number, finality: final.finality };
+    }
   } else {
     const block = await readIndexedBlock(api).catch((error: unknown) => {
       if (error instanceof BaseError) throw error;
       return undefined;
     });
-    if (block) progress = { chain: `${indexer.CHAIN} (${block.chainId})`, latest: { number: Number(block.number), timestamp: Date.parse(block.timestamp) / 1000 }, finalized: Number(block.finalized) };
+    if (block) {
+      const latest = { number: Number(block.number), timestamp: Date.parse(block.timestamp) / 1000 };
+      progress = { chain: `${indexer.CHAIN} (${block.chainId})`, latest, safe: Number(block.safe), finalized: Number(block.finalized), finality: block.finality };
+    }
   }
   if (!progress) return console.log("The indexer has not committed anything yet.");
   const lag = Math.max(0, Math.floor(Date.now() / 1000) - progress.latest.timestamp);
@@ -71,7 +79,9 @@ async function status() {
     : judgeLag({ now: Date.now(), indexedBlock: progress.latest.number, backfilled: true, observation: { head: { number: head, since: Date.now() } }, maxLagBlocks: 0, staleAfterMs: 0, rateLimitWindowMs: 0 });
   console.log(`chain           ${progress.chain}`);
   console.log(`indexed block   ${progress.latest.number} (${head - progress.latest.number} behind the head ${head}, ${lag} s old)`);
-  console.log(`finalized block ${progress.finalized}`);
+  console.log(`safe block      ${progress.safe} (${head - progress.safe} behind the head)`);
+  console.log(`finalized block ${progress.finalized} (${head - progress.finalized} behind the head)`);
+  console.log(`finality        ${progress.finality === "chain" ? "the chain's safe and finalized tags" : "a fixed depth (the chain has no finality tags)"}`);
   console.log(`lag cause       ${lagCause}${message ? ` (${message})` : ""}`);
 }
 
@@ -149,7 +159,7 @@ async function verify() {
     console.log(`${checked} values checked at block ${blockNumber}: ${differences.length} differences`);
     if (differences.length > 0) process.exitCode = 1;
   } finally {
-    if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: loadStartConfig().ANVIL_BLOCK_TIME });
+    if (paused) await anvilTestClient(publicClient).setIntervalMining({ interval: loadStartConfig().ANVIL_BLOCK_TIME ?? LOCAL_CHAINS.anvil.blockTime });
     await sql?.end();
   }
 }

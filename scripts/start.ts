@@ -26,7 +26,7 @@ import { getAddress } from "viem";
 import { startAnvil, type AnvilInstance } from "../common/anvil";
 import { anvilAccount, createClients } from "../common/chain";
 import { runCommand } from "../common/cli";
-import { adminTokenPath, ANVIL_CHAIN_ID, loadIndexerConfig, loadStartConfig } from "../common/config";
+import { adminTokenPath, isLocalChain, loadChainConfig, loadIndexerConfig, loadStartConfig, LOCAL_CHAINS } from "../common/config";
 import { BaseError } from "../common/errors";
 import { manifestPath, readManifest } from "../contracts/deploy/manifest";
 import { loadSimulatorConfig } from "../oracle/config";
@@ -45,11 +45,14 @@ async function main() {
   await mkdir(logDir, { recursive: true });
   const terminal = createTerminal({ verbose: start.FAR_VERBOSE || process.argv.includes("--verbose"), logDir });
   const { say } = terminal;
+  const chain = loadChainConfig().CHAIN;
+  // Each local chain keeps its own chain, index and oracle state: switching CHAIN never mixes two histories.
+  const chainDir = chain === "anvil" ? dataDir : join(dataDir, chain);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    CHAIN: process.env.CHAIN ?? "anvil",
-    PGLITE_DIR: process.env.PGLITE_DIR ?? join(dataDir, "pglite"),
-    ORACLE_DATA_DIR: process.env.ORACLE_DATA_DIR ?? join(dataDir, "oracle"),
+    CHAIN: chain,
+    PGLITE_DIR: process.env.PGLITE_DIR ?? join(chainDir, "pglite"),
+    ORACLE_DATA_DIR: process.env.ORACLE_DATA_DIR ?? join(chainDir, "oracle"),
     DATABASE_SCHEMA: start.DATABASE_SCHEMA,
     // graphql-js runs development-only checks on every request otherwise (5 % of CPU in bench/queries.ts).
     NODE_ENV: process.env.NODE_ENV ?? "production",
@@ -62,15 +65,17 @@ async function main() {
 
   let anvil: AnvilInstance | undefined;
   if (start.embeddedAnvil) {
-    await guard(mkdir(join(dataDir, "anvil"), { recursive: true }));
-    say(`starting anvil on port ${start.ANVIL_PORT} (state in ${join(start.DATA_DIR, "anvil")})`);
+    const local = isLocalChain(chain) ? chain : "anvil";
+    await guard(mkdir(join(chainDir, "anvil"), { recursive: true }));
+    say(`starting anvil as ${local} on port ${start.ANVIL_PORT} (state in ${join(chainDir, "anvil")})`);
     const { fd: logFd } = terminal.openLog("anvil");
     anvil = await guard(
       startAnvil({
         logFd,
         port: start.ANVIL_PORT,
-        blockTime: start.ANVIL_BLOCK_TIME,
-        extraArgs: ["--state", join(dataDir, "anvil", "state.json"), "--state-interval", "5"],
+        chain: local,
+        blockTime: start.ANVIL_BLOCK_TIME ?? LOCAL_CHAINS[local].blockTime,
+        extraArgs: ["--state", join(chainDir, "anvil", "state.json"), "--state-interval", "5"],
         detached: true,
         // Stopped (and its state saved) last, even if Ctrl-C comes while it is still loading.
         onSpawn: (child) => shutdown.child("anvil", child),
@@ -80,9 +85,9 @@ async function main() {
   }
   const indexer = loadIndexerConfig(env);
 
-  if (indexer.CHAIN === "anvil" && !(await guard(hasDeployment(env)))) {
+  if (isLocalChain(indexer.CHAIN) && !(await guard(hasDeployment(env)))) {
     say("no contracts on this chain: clearing the old index and deploying");
-    await guard(forgetIndexedChain(env, start.DATABASE_SCHEMA));
+    await guard(forgetIndexedChain(env, start.DATABASE_SCHEMA, LOCAL_CHAINS[indexer.CHAIN].id));
     const { path } = await guard(deployFromConfig(env));
     say(`deployed; manifest at ${path}`);
   }
@@ -113,7 +118,7 @@ async function main() {
   const logger = logTo("oracle");
   const oracle = await guard(startOracle(simulatorConfig, { stream: simulatorConfig.REDIS_URL ? undefined : stream, logger }));
   shutdown.part("the oracle", () => oracle.stop());
-  if (start.SIMULATOR === "on" && indexer.CHAIN === "anvil") {
+  if (start.SIMULATOR === "on" && isLocalChain(indexer.CHAIN)) {
     void runSimulator({ config: simulatorConfig, publicClient: oracle.publicClient, stream: oracle.stream, logger: logTo("simulator"), signal: shutdown.signal }).catch(
       (error: unknown) => !shutdown.stopping && logger.error({ msg: "simulator stopped", error: String(error) }),
     );
@@ -124,7 +129,7 @@ async function main() {
   say(`GraphQL:    ${api}/graphql`);
   say(`GraphiQL:   ${api}/graphql (open in a browser)`);
   say(`RPC:        ${env.RPC_URL}`);
-  say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID)}`);
+  if (isLocalChain(indexer.CHAIN)) say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, LOCAL_CHAINS[indexer.CHAIN].id)}`);
   say(`Metrics:    ${api}/metrics`);
   say(`Query:      curl -s ${api}/graphql -H 'content-type: application/json' -d '{"query":"{ indexingStatus { latestBlock { number } synced } }"}'`);
   say(`Subscribe:  curl -N ${api}/graphql -H 'accept: text/event-stream' -H 'content-type: application/json' -d '{"query":"subscription { payouts { cursor action payout { stream recipient amount usdValue } } }"}'`);
@@ -139,7 +144,8 @@ async function main() {
 async function hasDeployment(env: NodeJS.ProcessEnv): Promise<boolean> {
   const indexer = loadIndexerConfig(env);
   try {
-    const manifest = readManifest(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID);
+    if (!isLocalChain(indexer.CHAIN)) return false;
+    const manifest = readManifest(indexer.DEPLOYMENTS_DIR, LOCAL_CHAINS[indexer.CHAIN].id);
     const { publicClient } = createClients(indexer, anvilAccount(0));
     const code = await publicClient.getCode({ address: getAddress(manifest.contracts.FARToken.address) });
     return code !== undefined && code !== "0x";
@@ -149,10 +155,10 @@ async function hasDeployment(env: NodeJS.ProcessEnv): Promise<boolean> {
 }
 
 /**
- * A new local chain reuses chain id 31337 with a different history, so whatever was indexed or
+ * A new local chain reuses its chain id (LOCAL_CHAINS) with a different history, so whatever was indexed or
  * cached for the old one must go: Ponder would otherwise serve the old chain's logs.
  */
-async function forgetIndexedChain(env: NodeJS.ProcessEnv, schema: string) {
+async function forgetIndexedChain(env: NodeJS.ProcessEnv, schema: string, chainId: number) {
   await rm(env.PGLITE_DIR!, { recursive: true, force: true });
   await rm(env.ORACLE_DATA_DIR!, { recursive: true, force: true });
   if (!env.DATABASE_URL) return;
@@ -161,7 +167,7 @@ async function forgetIndexedChain(env: NodeJS.ProcessEnv, schema: string) {
     await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     const cached = await sql<{ table_name: string }[]>`
       SELECT table_name FROM information_schema.columns WHERE table_schema = 'ponder_sync' AND column_name = 'chain_id'`;
-    for (const { table_name } of cached) await sql.unsafe(`DELETE FROM ponder_sync."${table_name}" WHERE chain_id = ${ANVIL_CHAIN_ID}`);
+    for (const { table_name } of cached) await sql.unsafe(`DELETE FROM ponder_sync."${table_name}" WHERE chain_id = ${chainId}`);
   } finally {
     await sql.end();
   }

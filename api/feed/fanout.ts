@@ -8,6 +8,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import type { ChainFinality } from "../../common/finality";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
 import { runOnCommit, type CommitSignal } from "./commits";
 import { createFilterIndex, type FeedFilter } from "./filters";
@@ -19,6 +20,7 @@ import { createQueueSink, SSE_PING } from "./sinks";
 
 export type CreateFeedFanoutParameters = {
   db: ApiDb;
+  finality?: ChainFinality;
   log: FeedLog;
   logger: Logger;
   pollMs: number;
@@ -49,14 +51,14 @@ const SSE_PING_MS = 12_000;
 
 export type FeedFanout = ReturnType<typeof createFeedFanout>;
 
-export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, stallGraceMs }: CreateFeedFanoutParameters) {
+export function createFeedFanout({ db, finality, log, logger, pollMs, commits, maxQueue, stallGraceMs }: CreateFeedFanoutParameters) {
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
   let subscribers = 0;
   let slowConsumersCut = 0;
 
   async function readStatus() {
-    const next = await readIndexingStatus(db);
+    const next = await readIndexingStatus(db, finality);
     if (next && JSON.stringify(next) !== JSON.stringify(status)) {
       status = next;
       for (const listener of statusListeners) listener(next);

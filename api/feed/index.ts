@@ -4,6 +4,7 @@
  */
 import type { PGlite } from "@electric-sql/pglite";
 import type { Logger } from "pino";
+import type { ChainFinality } from "../../common/finality";
 import type { ApiConfig } from "../config";
 import type { ApiDb } from "../db";
 import { createPgliteCommitSignal, createPostgresCommitSignal } from "./commits";
@@ -21,7 +22,7 @@ function commitSignal(indexer: IndexerDatabase | undefined, writer: boolean, log
   return createPostgresCommitSignal({ url: indexer.databaseUrl, writeUrl: writer ? indexer.databaseUrl : undefined, schema: indexer.schema, logger });
 }
 
-export function startFeed({ db, config, logger, indexer }: { db: ApiDb; config: ApiConfig; logger: Logger; indexer?: IndexerDatabase }) {
+export function startFeed({ db, finality, config, logger, indexer }: { db: ApiDb; finality?: ChainFinality; config: ApiConfig; logger: Logger; indexer?: IndexerDatabase }) {
   const { log, store } = config.REDIS_URL
     ? {
         log: createRedisFeedLog({ url: config.REDIS_URL, prefix: config.API_FEED_PREFIX }),
@@ -29,9 +30,10 @@ export function startFeed({ db, config, logger, indexer }: { db: ApiDb; config: 
       }
     : createMemoryFeed({ retain: config.API_FEED_RETAIN });
   const commits = commitSignal(indexer, config.API_FEED_WRITER, logger);
-  const writer = store && config.API_FEED_WRITER ? createFeedWriter({ db, store, logger, pollMs: config.API_FEED_POLL_MS, commits }) : undefined;
+  const writer = store && config.API_FEED_WRITER ? createFeedWriter({ db, finality, store, logger, pollMs: config.API_FEED_POLL_MS, commits }) : undefined;
   const fanout = createFeedFanout({
     db,
+    finality,
     log,
     logger,
     pollMs: config.API_FEED_POLL_MS,

@@ -5,16 +5,19 @@
  */
 import { and, gt, lte } from "drizzle-orm";
 import { payout, stakingEvent, task } from "../../schema";
+import type { ChainFinality } from "../../common/finality";
 import { readIndexingStatus, type ApiDb } from "../db";
 import { diffStep, initialState, locate, stepWindow, type CommittedHeights, type FeedReaderState, type FeedStep, type LocatedRow } from "./diff";
 
 export type CreateFeedReaderParameters = {
   db: ApiDb;
+  /** The chain's finality tags: rows are announced FINALIZED once the chain finalized their block (and the indexer committed it). */
+  finality?: ChainFinality;
   /** Blocks read per step while catching up, to bound one step's work. */
   maxBlocksPerStep?: number;
 };
 
-export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedReaderParameters) {
+export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: CreateFeedReaderParameters) {
   async function rowsIn(lower: number, upper: number): Promise<LocatedRow[]> {
     const [payouts, tasks, staking] = await Promise.all([
       db.select().from(payout).where(and(gt(payout.blockNumber, lower), lte(payout.blockNumber, upper))),
@@ -26,7 +29,7 @@ export function createFeedReader({ db, maxBlocksPerStep = 5_000 }: CreateFeedRea
 
   /** `commitKey` identifies the commit read: the whole indexing status (written in every commit's transaction), as JSON. */
   async function committedHeights(): Promise<(CommittedHeights & { commitKey: string }) | undefined> {
-    const status = await readIndexingStatus(db);
+    const status = await readIndexingStatus(db, finality);
     return status && { latest: status.latest.number, finalized: status.finalized.number, commitKey: JSON.stringify(status) };
   }
 

@@ -7,6 +7,7 @@
  * the lease back.
  */
 import type { Logger } from "pino";
+import type { ChainFinality } from "../../common/finality";
 import type { ApiDb } from "../db";
 import type { CommitSignal } from "./commits";
 import { runOnCommit } from "./commits";
@@ -16,6 +17,7 @@ import { createFeedReader } from "./reader";
 
 export type CreateFeedWriterParameters = {
   db: ApiDb;
+  finality?: ChainFinality;
   store: FeedWriterStore;
   logger: Logger;
   pollMs: number;
@@ -23,8 +25,8 @@ export type CreateFeedWriterParameters = {
   commits?: CommitSignal;
 };
 
-export function createFeedWriter({ db, store, logger, pollMs, commits }: CreateFeedWriterParameters) {
-  const reader = createFeedReader({ db });
+export function createFeedWriter({ db, finality, store, logger, pollMs, commits }: CreateFeedWriterParameters) {
+  const reader = createFeedReader({ db, finality });
   let token: string | undefined;
   let state: FeedReaderState | undefined;
   let installFailed = false;

@@ -1,5 +1,6 @@
 /** Prometheus metrics per operation: requests, latency, errors by code, SQL statements. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ChainFinality } from "../../common/finality";
 import type { ApiDb } from "../db";
 import { readSync, type ChainHeadReader } from "../status";
 import { createOperationLabels, useObserver } from "./observe";
@@ -85,7 +86,7 @@ export function observeSubscribers(registry: Registry, feed: FeedCounts) {
   );
 }
 
-type IndexingSource = { db: ApiDb; chain: ChainHeadReader | undefined; maxLagBlocks: number };
+type IndexingSource = { db: ApiDb; chain: ChainHeadReader | undefined; finality?: ChainFinality; maxLagBlocks: number };
 
 /** Where each registry's indexing gauges read from, as for the feed's. */
 const indexingSources = new WeakMap<Registry, IndexingSource>();
@@ -99,7 +100,7 @@ function sample(registry: Registry): ReturnType<typeof readSync> {
   if (!source) return Promise.resolve(undefined);
   const cached = samples.get(source);
   if (cached && Date.now() - cached.readAt <= SAMPLE_TTL_MS) return cached.read;
-  const read = readSync(source.db, source.chain, source.maxLagBlocks);
+  const read = readSync(source.db, source.chain, source.maxLagBlocks, source.finality);
   samples.set(source, { readAt: Date.now(), read });
   return read;
 }
@@ -129,9 +130,14 @@ export function observeIndexing(registry: Registry, source: IndexingSource) {
       }),
     );
   blockGauge("far_indexing_latest_block", "The latest block the indexer committed", (read) => read.status.latest.number);
-  blockGauge("far_indexing_finalized_block", "The latest finalized block the indexer committed", (read) => read.status.finalized.number);
+  blockGauge("far_indexing_safe_block", "The latest safe block the indexer committed (the chain's safe tag where it has one)", (read) => read.status.safe.number);
+  blockGauge("far_indexing_finalized_block", "The latest finalized block the indexer committed (the chain's finalized tag where it has one, else Ponder's fixed depth)", (read) => read.status.finalized.number);
   blockGauge("far_indexing_head_block", "The chain's head block (absent where this API has no chain client or cannot read it)", (read) => read.sync.headBlock);
   blockGauge("far_indexing_lag_blocks", "Blocks between the chain's head and the latest indexed block", (read) => read.sync.lagBlocks);
+  const lagTo = (block: number, head: number | null) => (head === null ? null : Math.max(0, head - block));
+  blockGauge("far_indexing_safe_lag_blocks", "Blocks between the chain's head and the safe indexed block", (read) => lagTo(read.status.safe.number, read.sync.headBlock));
+  blockGauge("far_indexing_finalized_lag_blocks", "Blocks between the chain's head and the finalized indexed block", (read) => lagTo(read.status.finalized.number, read.sync.headBlock));
+  blockGauge("far_indexing_chain_finality", "1 where safe and finalized follow the chain's block tags, 0 where they follow Ponder's fixed depth", (read) => (read.status.finality === "chain" ? 1 : 0));
   metric(registry, "far_indexing_synced", () =>
     new Gauge({
       name: "far_indexing_synced",

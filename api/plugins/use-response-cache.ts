@@ -33,6 +33,7 @@ import { createInMemoryCache, useResponseCache as useYogaResponseCache, type Cac
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
+import type { ChainFinality } from "../../common/finality";
 import type { ApiConfig } from "../config";
 import { readIndexingStatus, type ApiDb, type IndexingStatus } from "../db";
 import { connectRedis } from "./redis";
@@ -43,6 +44,8 @@ const UNCACHED_FIELDS: Record<string, number> = {
   // The chain's head (api/status.ts) and the wall clock.
   "IndexingStatus.headBlock": 0,
   "IndexingStatus.lagBlocks": 0,
+  "IndexingStatus.safeLagBlocks": 0,
+  "IndexingStatus.finalizedLagBlocks": 0,
   "IndexingStatus.synced": 0,
   "IndexingStatus.lagSeconds": 0,
   // Asks the chain where a transaction was mined before the index has it: read-your-write's probe.
@@ -52,8 +55,11 @@ const UNCACHED_FIELDS: Record<string, number> = {
 /** How Yoga's plugin marks an answer it served from the cache. */
 const SERVED_FROM_CACHE = Symbol.for("servedFromResponseCache");
 
-/** How every key (and ETag) of an answer computed at this indexed state begins. */
-const stateTag = (status: IndexingStatus) => `"${status.latest.number}-${status.version}-`;
+/**
+ * How every key (and ETag) of an answer computed at this indexed state begins. The finalized
+ * block is part of it: the chain's finality tag (api/db.ts) can move without a commit.
+ */
+const stateTag = (status: IndexingStatus) => `"${status.latest.number}-${status.version}-${status.finalized.number}-`;
 
 function keyOf(status: IndexingStatus, operation: { documentString: string; operationName?: string | null; variableValues?: Record<string, unknown> | null }): string {
   // A JSON array, not a joined string: no document, name and variables can spell another's.
@@ -130,14 +136,14 @@ function stateKeyedCache(store: Cache, logger: Logger, stored: Map<string, Promi
 
 type Outcome = "hit" | "miss" | "not_modified" | "bypass";
 
-export function createResponseCache({ db, config, logger, registry }: { db: ApiDb; config: ApiConfig; logger: Logger; registry: Registry }) {
+export function createResponseCache({ db, finality, config, logger, registry }: { db: ApiDb; finality?: ChainFinality; config: ApiConfig; logger: Logger; registry: Registry }) {
   /** The state each request's key was built from: absent where it carries no key (graphql-ws, a bypass, no checkpoint yet, a failed read). */
   const statusOf = new WeakMap<Request, IndexingStatus>();
   /** Requests whose If-None-Match names another state than the current one: not for Yoga's 304. */
   const staleTags = new WeakSet<Request>();
   /** Requests that asked not to be answered from the cache (`Cache-Control: no-cache|no-store`). */
   const bypassed = new WeakSet<Request>();
-  const readStatus = sharedReads(() => readIndexingStatus(db));
+  const readStatus = sharedReads(() => readIndexingStatus(db, finality));
   const readFor = async (request: Request): Promise<IndexingStatus | undefined> => {
     const known = statusOf.get(request);
     if (known) return known;

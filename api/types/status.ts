@@ -2,6 +2,8 @@
 import { LAG_CAUSES } from "../../domain/lag";
 import { builder } from "../builder";
 import { lagOf } from "../lag";
+import type { ApiContext } from "../context";
+import type { IndexingStatus } from "../db";
 import { BlockPointRef, IndexingStatusRef } from "./refs";
 
 BlockPointRef.implement({
@@ -17,12 +19,37 @@ const LagCauseEnum = builder.enumType("LagCause", {
   values: LAG_CAUSES,
 });
 
+const FinalitySourceEnum = builder.enumType("FinalitySource", {
+  description: "Where safeBlock and finalizedBlock come from.",
+  values: {
+    CHAIN: { value: "chain", description: "The chain's `safe` and `finalized` block tags, never ahead of latestBlock." },
+    DEPTH: { value: "depth", description: "A fixed depth below the indexed head (Ponder's), for a chain that does not answer those tags." },
+  } as const,
+});
+
+/** Blocks between the chain's head and `number`; null when the head is unknown. */
+async function lagBehindHead(status: IndexingStatus, context: ApiContext, number: number) {
+  const { headBlock } = await context.sync(status);
+  return headBlock === null ? null : Math.max(0, headBlock - number);
+}
+
 IndexingStatusRef.implement({
   fields: (t) => ({
     chainId: t.exposeInt("chainId"),
     latestBlock: t.field({ type: BlockPointRef, description: "The last block whose events are in every table.", resolve: (status) => status.latest }),
-    safeBlock: t.field({ type: BlockPointRef, resolve: (status) => status.safe }),
+    safeBlock: t.field({ type: BlockPointRef, description: "Unlikely to be reorged out: the chain's safe block where it has one, never ahead of latestBlock.", resolve: (status) => status.safe }),
     finalizedBlock: t.field({ type: BlockPointRef, description: "Rows at or below this block can no longer be reorged out.", resolve: (status) => status.finalized }),
+    finalitySource: t.field({ type: FinalitySourceEnum, resolve: (status) => status.finality }),
+    safeLagBlocks: t.int({
+      nullable: true,
+      description: "Blocks between the chain's head and safeBlock; null when the head is unknown.",
+      resolve: (status, _args, context) => lagBehindHead(status, context, status.safe.number),
+    }),
+    finalizedLagBlocks: t.int({
+      nullable: true,
+      description: "Blocks between the chain's head and finalizedBlock; null when the head is unknown.",
+      resolve: (status, _args, context) => lagBehindHead(status, context, status.finalized.number),
+    }),
     lagSeconds: t.int({
       description: "Seconds between now and the latest indexed block's timestamp (0 if that block is from the future, as on a warped test chain).",
       resolve: (status) => Math.max(0, Math.floor(Date.now() / 1000) - status.latest.timestamp),

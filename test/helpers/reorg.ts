@@ -4,7 +4,6 @@
  * different cost.
  */
 import { createWalletClient, encodeFunctionData, getAddress, http, parseEventLogs, toHex, type Address, type Hex, type PublicClient, type TransactionReceipt } from "viem";
-import { anvil } from "viem/chains";
 import { inferencePaymentAbi } from "../../abis";
 import { anvilAccount, anvilTestClient } from "../../common/chain";
 import type { DeploymentManifest } from "../../contracts/deploy/manifest";
@@ -15,7 +14,7 @@ export type ReorgDriverParameters = { rpcUrl: string; publicClient: PublicClient
 
 export async function createReorgDriver({ rpcUrl, publicClient, manifest, user, node, label }: ReorgDriverParameters) {
   const payment = getAddress(manifest.contracts.InferencePayment.address);
-  const wallet = createWalletClient({ chain: anvil, transport: http(rpcUrl) });
+  const wallet = createWalletClient({ chain: publicClient.chain!, transport: http(rpcUrl) });
   const oracle = anvilAccount(1).address;
   // The node may be registered already; either way it is active afterwards.
   await wallet.writeContract({ account: oracle, address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }).catch(() => undefined);

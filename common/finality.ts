@@ -1,0 +1,78 @@
+/**
+ * The chain's own finality: its `safe` and `finalized` block tags. Where a chain answers them
+ * (BSC's fast finality: the finalized block trails the head by two or three blocks), they say
+ * what can no longer be reorged out far sooner than a fixed depth; where it does not, the caller
+ * falls back to its fixed depth.
+ */
+import type { Logger } from "pino";
+import { BaseError, BlockNotFoundError, InvalidParamsRpcError, type BlockTag, type PublicClient } from "viem";
+
+/** A block the chain tagged: its number and timestamp (seconds). */
+export type TaggedBlock = { number: number; timestamp: number };
+
+export type ChainTags = { safe?: TaggedBlock; finalized?: TaggedBlock };
+
+export type ChainFinality = {
+  /** The chain's safe and finalized blocks, or undefined while the chain has never answered the tags. */
+  read: () => Promise<ChainTags | undefined>;
+};
+
+export type CreateChainFinalityParameters = {
+  chain: Pick<PublicClient, "getBlock">;
+  logger: Pick<Logger, "warn" | "debug">;
+  /** How long one answer is reused: every status read asks, and many ask per block. */
+  ttlMs?: number;
+};
+
+const TAGS = ["safe", "finalized"] as const satisfies readonly BlockTag[];
+
+/** The later of two blocks: a tag never moves back, whatever a lagging node behind a load balancer answers. */
+const later = (known: TaggedBlock | undefined, next: TaggedBlock | undefined) => (known && (!next || next.number < known.number) ? known : next);
+
+export function createChainFinality({ chain, logger, ttlMs = 500 }: CreateChainFinalityParameters): ChainFinality {
+  let known: ChainTags | undefined;
+  let pending: { at: number; answer: Promise<ChainTags | undefined> } | undefined;
+  let failing = false;
+
+  async function readTag(blockTag: (typeof TAGS)[number]): Promise<TaggedBlock | undefined> {
+    // A chain without the tag answers null or an error naming it; both mean "no such tag".
+    const block = await chain.getBlock({ blockTag }).catch((error: unknown) => {
+      if (isUnknownTag(error)) return null;
+      throw error;
+    });
+    return block?.number == null ? undefined : { number: Number(block.number), timestamp: Number(block.timestamp) };
+  }
+
+  async function refresh(): Promise<ChainTags | undefined> {
+    try {
+      const [safe, finalized] = await Promise.all(TAGS.map(readTag));
+      if (failing) logger.warn({ msg: "The chain answers its finality tags again" });
+      failing = false;
+      if (!safe && !finalized) return known;
+      known = { safe: later(known?.safe, safe), finalized: later(known?.finalized, finalized) };
+      return known;
+    } catch (error) {
+      // The last answer stays true: a finalized block stays finalized while the RPC is away.
+      if (!failing) logger.warn({ msg: "Cannot read the chain's finality tags; keeping the last answer", err: error });
+      failing = true;
+      return known;
+    }
+  }
+
+  return {
+    read() {
+      if (!pending || Date.now() - pending.at > ttlMs) pending = { at: Date.now(), answer: refresh() };
+      return pending.answer;
+    },
+  };
+}
+
+/**
+ * Whether an error says the chain has no such tag (a chain or node without `safe`/`finalized`):
+ * no block (viem's BlockNotFoundError for a null answer) or the parameter refused, rather than
+ * an RPC that is away or busy.
+ */
+function isUnknownTag(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false;
+  return Boolean(error.walk((cause) => cause instanceof BlockNotFoundError || cause instanceof InvalidParamsRpcError || /unknown block|invalid block tag/i.test((cause as Error).message)));
+}

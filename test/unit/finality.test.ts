@@ -1,0 +1,77 @@
+/** The chain's finality tags as common/finality.ts reads them: cached, never moving back, kept through RPC failures. */
+import { BlockNotFoundError, HttpRequestError, type PublicClient } from "viem";
+import { describe, expect, it } from "vitest";
+import { createChainFinality } from "../../common/finality";
+import { withChainFinality, type ChainProgress } from "../../domain/progress";
+
+type Answer = { safe: number; finalized: number } | "no tags" | "down";
+
+/** A chain whose tags answer whatever `answer` holds; counts the reads. */
+function fakeChain(initial: Answer) {
+  const state = { answer: initial, reads: 0 };
+  const getBlock = (async ({ blockTag }: { blockTag: "safe" | "finalized" }) => {
+    state.reads += 1;
+    if (state.answer === "down") throw new HttpRequestError({ url: "http://fake-chain", details: "fetch failed" });
+    if (state.answer === "no tags") throw new BlockNotFoundError({});
+    const number = state.answer[blockTag];
+    return { number: BigInt(number), timestamp: BigInt(1_000 + number) };
+  }) as unknown as PublicClient["getBlock"];
+  return { state, chain: { getBlock } };
+}
+
+const logger = { warn: () => {}, debug: () => {} };
+const block = (number: number) => ({ number, timestamp: 1_000 + number });
+
+describe("the chain's finality", () => {
+  it("reads both tags, and reuses one answer for ttlMs", async () => {
+    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
+    const finality = createChainFinality({ chain, logger, ttlMs: 60_000 });
+    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(8) });
+    state.answer = { safe: 20, finalized: 19 };
+    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(8) });
+    expect(state.reads).toBe(2);
+  });
+
+  it("never moves back, whatever a lagging node answers", async () => {
+    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
+    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
+    await finality.read();
+    state.answer = { safe: 5, finalized: 10 };
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(10) });
+  });
+
+  it("keeps the last answer while the RPC fails, and follows the chain again once it answers", async () => {
+    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
+    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
+    await finality.read();
+    state.answer = "down";
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(8) });
+    state.answer = { safe: 12, finalized: 11 };
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(await finality.read()).toEqual({ safe: block(12), finalized: block(11) });
+  });
+
+  it("is undefined for a chain without the tags, and while the RPC has never answered", async () => {
+    expect(await createChainFinality({ chain: fakeChain("no tags").chain, logger }).read()).toBeUndefined();
+    expect(await createChainFinality({ chain: fakeChain("down").chain, logger }).read()).toBeUndefined();
+  });
+});
+
+describe("a progress with the chain's tags applied", () => {
+  const progress: ChainProgress = { chainName: "bsc-local", chainId: 56, latest: block(100), safe: block(85), finalized: block(70) };
+
+  it("follows the tags below the committed block", () => {
+    expect(withChainFinality(progress, { safe: block(99), finalized: block(98) })).toEqual({ ...progress, safe: block(99), finalized: block(98), finality: "chain" });
+  });
+
+  it("never runs ahead of the committed block", () => {
+    expect(withChainFinality(progress, { safe: block(120), finalized: block(118) })).toMatchObject({ safe: block(100), finalized: block(100), finality: "chain" });
+  });
+
+  it("never falls behind the indexer's fixed depth, and is that depth without tags", () => {
+    expect(withChainFinality(progress, { safe: block(50), finalized: undefined })).toMatchObject({ safe: block(85), finalized: block(70), finality: "chain" });
+    expect(withChainFinality(progress, undefined)).toEqual({ ...progress, finality: "depth" });
+  });
+});
