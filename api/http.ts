@@ -14,6 +14,7 @@ import type { Logger } from "../common/logger";
 import type { ApiContext, Connection } from "./context";
 import type { ApiDb } from "./db";
 import { GRAPHQL_PATH } from "./create-api";
+import { mountDashboard } from "./dashboard";
 
 type Yoga = YogaServerInstance<{}, ApiContext>;
 
@@ -35,7 +36,8 @@ export type ApiRoutes = { yoga: Yoga; config: ApiConfig; logger: Logger; db: Api
  * Mounts every route both servers serve (each server adds its own health and metrics routes).
  * One place, so the embedded API and a replica never drift apart.
  */
-export function mountApi(app: Hono, { yoga, config }: ApiRoutes) {
+export function mountApi(app: Hono, { yoga, config, logger }: ApiRoutes) {
+  mountDashboard(app, { config, logger });
   if (config.API_RATE_LIMIT > 0) {
     app.use(
       GRAPHQL_PATH,

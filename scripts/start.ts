@@ -29,6 +29,7 @@ import { createLogger } from "../common/logger";
 import { startOracle } from "../oracle/start-oracle";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
+import { DASHBOARD_PATH } from "../api/dashboard";
 import { deployFromConfig } from "./deploy";
 import { createShutdown } from "./shutdown";
 
@@ -111,6 +112,7 @@ async function main() {
   say("ready");
   say(`GraphQL:    ${api}/graphql`);
   say(`GraphiQL:   ${api}/graphql (open in a browser)`);
+  say(`Dashboard:  ${api}${DASHBOARD_PATH} (live revenue, open in a browser)`);
   say(`RPC:        ${env.RPC_URL}`);
   say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, ANVIL_CHAIN_ID)}`);
   say(`Metrics:    ${api}/metrics`);
