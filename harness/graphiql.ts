@@ -2,11 +2,7 @@
  * GraphiQL driven the way a person uses it: headless Chromium (Debian's `chromium`) through
  * playwright-core, typing into the Monaco query editor and pressing the run button.
  */
-import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-export const hasChromium = existsSync(CHROMIUM_PATH);
+import { withBrowserPage } from "./browser";
 
 export type GraphiqlRun = {
   /** The response pane's text once it shows `expected`. */
@@ -16,17 +12,7 @@ export type GraphiqlRun = {
 };
 
 export async function runInGraphiql(parameters: { url: string; query: string; expected: string; screenshotPath: string }): Promise<GraphiqlRun> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--no-sandbox"] });
-  try {
-    const page = await browser.newPage();
-    const origin = new URL(parameters.url).origin;
-    const foreignRequests: string[] = [];
-    // blob: URLs are the page's own web workers (Monaco's), created from bundled code.
-    page.on("request", (request) => {
-      const url = request.url();
-      if (!url.startsWith(origin) && !url.startsWith(`blob:${origin}`) && !url.startsWith("data:")) foreignRequests.push(url);
-    });
-    await page.goto(parameters.url);
+  return withBrowserPage(parameters.url, async ({ page, foreignRequests }) => {
     const editor = ".graphiql-query-editor .monaco-editor";
     await page.waitForSelector(editor, { timeout: 60_000 });
     await page.click(`${editor} .view-lines`);
@@ -46,7 +32,5 @@ export async function runInGraphiql(parameters: { url: string; query: string; ex
       throw new Error(`GraphiQL did not show ${parameters.expected}; query editor: ${typed}; response pane: ${response} (screenshot: ${parameters.screenshotPath})`);
     }
     return { response, foreignRequests };
-  } finally {
-    await browser.close();
-  }
+  });
 }
