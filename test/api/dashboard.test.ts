@@ -108,6 +108,9 @@ describe.skipIf(!hasChromium)("the revenue dashboard (/dashboard) in Chromium", 
       expect(answers.payouts.edges.map((edge) => edge.node.id)).not.toEqual(expect.arrayContaining(settled));
       expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
 
+      // The scenario spans several days: the screenshot shows them, re-read in day buckets.
+      await page.selectOption("#interval", "DAY");
+      await page.waitForFunction(() => document.getElementById("tasks-title")?.textContent === "Tasks per day and how they ended");
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(foreignRequests).toEqual([]);
     }, { width: 1280, height: 900 });

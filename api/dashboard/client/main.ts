@@ -108,8 +108,17 @@ const tasksChart = new Chart<"bar", number[], string>(element<HTMLCanvasElement>
 
 function setMoney(target: HTMLElement, money: Money, currency: Currency) {
   const value = currency === "FAR" ? money.amount : money.usdValue;
-  target.textContent = formatMoney(value, currency);
+  showDigits(target, formatMoney(value, currency));
   target.title = `${exactUnits(value)} ${currency}`;
+}
+
+/** Every digit, the fraction smaller: the text stays the exact figure. */
+function showDigits(target: HTMLElement, text: string) {
+  const [whole, fraction] = text.split(".");
+  const small = document.createElement("span");
+  small.className = "fraction";
+  small.textContent = fraction === undefined ? "" : `.${fraction}`;
+  target.replaceChildren(whole!, small);
 }
 
 function cell(row: HTMLTableRowElement, text: string, className?: string): HTMLTableCellElement {
@@ -147,8 +156,8 @@ function render(dashboard: Dashboard) {
   setMoney(element("total-revenue"), summary.total, currency);
   element("total-payouts").textContent = `${summary.total.payoutCount.toLocaleString("en")} payouts, all time`;
   const staked = element("total-staked");
-  staked.textContent = `${exactUnits(dashboard.stakingOverview.totalStaked)} FAR`;
-  staked.title = staked.textContent;
+  showDigits(staked, `${exactUnits(dashboard.stakingOverview.totalStaked)} FAR`);
+  staked.title = staked.textContent!;
   element("staker-count").textContent = `${dashboard.stakingOverview.stakerCount.toLocaleString("en")} stakers`;
   const bps = dashboard.stakingOverview.rewardRateBps;
   element("reward-rate").textContent = `${Math.trunc(bps / 100)}.${String(bps % 100).padStart(2, "0")} %`;
@@ -219,7 +228,7 @@ function render(dashboard: Dashboard) {
     const tr = nodeRows.insertRow();
     tr.dataset.node = row.node.address;
     cell(tr, String(index + 1));
-    cell(tr, row.node.address, "address");
+    cell(tr, row.node.address, "address").title = row.node.address;
     moneyCell(tr, row, currency);
     cell(tr, row.node.tasksCompleted.toLocaleString("en"), "count");
     cell(tr, `${row.node.reliability} %`, "count");
@@ -234,7 +243,7 @@ function render(dashboard: Dashboard) {
     if (announced.has(payout.id)) tr.classList.add("new");
     cell(tr, timeLabel(payout.timestamp, offsetHours));
     cell(tr, streamName(payout.stream));
-    cell(tr, payout.recipient, "address");
+    cell(tr, payout.recipient, "address").title = payout.recipient;
     moneyCell(tr, payout, currency);
     cell(tr, String(payout.blockNumber), "count");
     cell(tr, "");
