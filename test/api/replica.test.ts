@@ -62,6 +62,20 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     expect(await errorCodes(target.graphqlUrl, `{ tasks(first: 500) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
   });
 
+  it("serves the dashboard as the embedded API does: the page and its bundle, typed, with ETags", async () => {
+    const page = await fetch(`${replicaUrl}/dashboard`);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    expect(await page.text()).toContain('src="dashboard/app.js"');
+    for (const [file, type] of [["app.js", "text/javascript"], ["app.css", "text/css"]]) {
+      const asset = await fetch(`${replicaUrl}/dashboard/${file}`);
+      expect(asset.headers.get("content-type")).toBe(`${type}; charset=utf-8`);
+      expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      expect((await fetch(`${replicaUrl}/dashboard/${file}`, { headers: { "if-none-match": asset.headers.get("etag")! } })).status).toBe(304);
+    }
+    expect((await fetch(`${replicaUrl}/dashboard/other.js`)).status).toBe(404);
+  });
+
   it("runs the README's analyst SQL as the read-only role it creates, which cannot write", async () => {
     const readme = await readFile("README.md", "utf8");
     const [grants, daily, topNodes] = [...readme.matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => match[1]!);
