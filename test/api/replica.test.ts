@@ -11,6 +11,7 @@ import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
+import { patience } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -44,7 +45,8 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     });
     replicaUrl = `http://127.0.0.1:${port}`;
     for (let attempt = 0; !(await fetch(`${replicaUrl}/health`).then((r) => r.ok, () => false)); attempt++) {
-      if (attempt > 150 || replica.exitCode !== null) throw new Error("the replica did not start");
+      // Loading the replica's modules alone took 20 s on a busy 2-core machine: the deadline scales.
+      if (attempt > patience(15_000) / 100 || replica.exitCode !== null) throw new Error("the replica did not start");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
