@@ -14,7 +14,7 @@ import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";
 import { useLogging } from "./plugins/use-logging";
-import { observeSubscribers, useMetrics } from "./plugins/use-metrics";
+import { observeIndexing, observeSubscribers, useMetrics } from "./plugins/use-metrics";
 import { usePersistedQueries } from "./plugins/use-persisted-queries";
 import { createResponseCache } from "./plugins/use-response-cache";
 import { useSqlCount } from "./plugins/use-sql-count";
@@ -81,5 +81,6 @@ export function createApi(parameters: CreateApiParameters) {
     ],
   });
   if (parameters.feed) observeSubscribers(registry, parameters.feed);
+  observeIndexing(registry, { db: parameters.db, chain: parameters.chain, maxLagBlocks: config.API_SYNCED_MAX_LAG_BLOCKS });
   return { yoga, schema, maskError: maskApiError };
 }

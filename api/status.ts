@@ -60,10 +60,15 @@ export async function headFor(chain: ChainHeadReader | undefined): Promise<numbe
   return chainHead(chain).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
 }
 
+/** The indexer's progress and the rule's verdict on it, read now; undefined before Ponder's first checkpoint. */
+export async function readSync(db: ApiDb, chain: ChainHeadReader | undefined, maxLagBlocks: number): Promise<{ status: IndexingStatus; sync: SyncState } | undefined> {
+  const [status, head] = await Promise.all([readIndexingStatus(db).catch(() => undefined), headFor(chain)]);
+  return status && { status, sync: judgeSync(status, head, maxLagBlocks) };
+}
+
 /** What /ready answers (the replica's, and the embedded API's /synced): 200 when synced, else 503 with the reason. */
 export async function readiness(db: ApiDb, chain: ChainHeadReader | undefined, config: Pick<ApiConfig, "API_SYNCED_MAX_LAG_BLOCKS">) {
-  const [status, head] = await Promise.all([readIndexingStatus(db).catch(() => undefined), headFor(chain)]);
-  if (!status) return { ok: false, body: "the indexer has not written its first checkpoint yet" };
-  const sync = judgeSync(status, head, config.API_SYNCED_MAX_LAG_BLOCKS);
-  return { ok: sync.synced, body: sync.synced ? "ok" : sync.reason! };
+  const read = await readSync(db, chain, config.API_SYNCED_MAX_LAG_BLOCKS);
+  if (!read) return { ok: false, body: "the indexer has not written its first checkpoint yet" };
+  return { ok: read.sync.synced, body: read.sync.synced ? "ok" : read.sync.reason! };
 }

@@ -35,6 +35,7 @@ export function createIntake(parameters: {
     const published = await stream.deadLetter({ sourceId, code: dead.code, reason: dead.reason, payload: JSON.stringify(payload) });
     if (published === undefined) return;
     metrics.failed.inc({ class: dead.code });
+    metrics.deadLetters.inc({ code: dead.code });
     logger.warn({ msg: "dead-lettered", source_id: sourceId, code: dead.code, reason: dead.reason, ...fields });
   }
 

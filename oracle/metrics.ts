@@ -1,6 +1,8 @@
 /**
  * Prometheus metrics of one worker, in a registry of its own (no global state). Counts of
- * money are float64 because Prometheus samples are; the exact amounts live in the store.
+ * money are float64 because Prometheus samples are; the exact amounts live in the store (and
+ * the signer's balance on chain): float64 holds wei to about 16 significant digits, plenty to
+ * alert and chart on, never to account with.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
@@ -13,6 +15,7 @@ export function createMetrics() {
     registry,
     backlog: new Gauge({ name: "oracle_backlog", help: "Jobs by state, and stream entries not yet acknowledged", labelNames: ["state"], registers: [registry] }),
     settled: new Counter({ name: "oracle_settled_total", help: "Jobs confirmed on chain, by operation", labelNames: ["operation"], registers: [registry] }),
+    deadLetters: new Counter({ name: "oracle_dead_letters_total", help: "Messages and jobs dead-lettered (never settled: an operator decides), by code", labelNames: ["code"], registers: [registry] }),
     failed: new Counter({ name: "oracle_failed_total", help: "Failures by class (dead-letter reason, revert, transient)", labelNames: ["class"], registers: [registry] }),
     gasSpent: new Counter({ name: "oracle_gas_spent_wei_total", help: "Gas paid by mined oracle transactions, in wei", registers: [registry] }),
     attempts: new Counter({ name: "oracle_tx_attempts_total", help: "Signed attempts, by reason", labelNames: ["reason"], registers: [registry] }),
@@ -33,4 +36,22 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The signing account's native balance (gas money) in wei, read from the chain at each scrape,
+ * labelled with the address to fund. A failed read keeps the last value: the RPC's own trouble
+ * shows in the breaker and failure metrics.
+ */
+export function observeSignerBalance(metrics: OracleMetrics, address: string, read: () => Promise<bigint>) {
+  new Gauge({
+    name: "oracle_signer_balance_wei",
+    help: "The oracle signer's native balance (pays gas), in wei, as float64",
+    labelNames: ["address"],
+    registers: [metrics.registry],
+    async collect() {
+      const balance = await read().catch(() => undefined);
+      if (balance !== undefined) this.set({ address }, Number(balance));
+    },
+  });
 }

@@ -16,7 +16,7 @@ import { serveOracleHttp } from "./http";
 import { createIntake } from "./intake";
 import { loadOracleAccount } from "./keystore";
 import { createLogger, type Logger } from "../common/logger";
-import { createMetrics } from "./metrics";
+import { createMetrics, observeSignerBalance } from "./metrics";
 import { createJobStore } from "./settlement/jobs";
 import { createOutcomeHandler } from "./settlement/outcomes";
 import { createSettlementPipeline } from "./settlement/pipeline";
@@ -87,6 +87,7 @@ export async function startOracle(config: OracleConfig, options: { stream?: Resu
   const opened = await openOracle(config, options);
   const { logger, account, chainId, contract, sql, jobs, stream, publicClient } = opened;
   const metrics = createMetrics();
+  observeSignerBalance(metrics, account.address, () => publicClient.getBalance({ address: account.address }));
   const crash = createCrashPoints(config.ORACLE_CRASH_AT);
   const holder = `${config.ORACLE_CONSUMER}:${randomUUID()}`;
   const settings = txmSettings(config);

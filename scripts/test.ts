@@ -10,6 +10,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { CHROMIUM_PATH, hasChromium } from "../harness/browser";
+import { hasPromtool, PROMTOOL_PATH } from "../harness/promql";
 
 const contractsOnly = process.argv.includes("--contracts");
 
@@ -78,6 +79,7 @@ const skippedSuites = [
   ...(process.env.DATABASE_URL ? [] : ["Postgres suites (set DATABASE_URL to run them)"]),
   ...(process.env.REDIS_URL ? [] : ["Redis suites (set REDIS_URL to run them)"]),
   ...(hasChromium ? [] : [`the browser tests: GraphiQL and the dashboard (no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH)`]),
+  ...(hasPromtool ? [] : [`the alert rules' promtool checks (no promtool at ${PROMTOOL_PATH}: apt-get install prometheus)`]),
 ];
 for (const suite of skippedSuites) console.log(`skipping: ${suite}`);
 // The unit tests first and on their own, through `npm run test:unit`, so their time is seen.

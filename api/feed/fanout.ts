@@ -53,6 +53,7 @@ export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, s
   const statusListeners = new Set<(status: IndexingStatus) => void>();
   let status: IndexingStatus | undefined;
   let subscribers = 0;
+  let slowConsumersCut = 0;
 
   async function readStatus() {
     const next = await readIndexingStatus(db);
@@ -73,7 +74,8 @@ export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, s
     return () => index.delete(listener);
   };
   const track = (change: number) => (subscribers += change);
-  const groups = createGroups({ log, listen, logger, track, member: { maxQueue, stallGraceMs, logger } });
+  const memberSettings = { maxQueue, stallGraceMs, logger, onCutOff: () => (slowConsumersCut += 1) };
+  const groups = createGroups({ log, listen, logger, track, member: memberSettings });
   // One timer keeps every directly written SSE stream alive, as Yoga's does for the ones it writes.
   const pinged = new Set<ServerResponse>();
   const pinger = setInterval(() => {
@@ -108,9 +110,7 @@ export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, s
         accept: request.filter.accept,
         render: toEvent,
         sink,
-        maxQueue,
-        stallGraceMs,
-        logger,
+        ...memberSettings,
         onRelease: () => {
           unlisten();
           track(-1);
@@ -180,6 +180,8 @@ export function createFeedFanout({ db, log, logger, pollMs, commits, maxQueue, s
     statusUpdates,
     subscriberCount: () => subscribers,
     groupCount: groups.count,
+    /** Subscribers this process cut off as too slow (SLOW_CONSUMER) since it started. */
+    slowConsumersCut: () => slowConsumersCut,
     async stop() {
       clearInterval(pinger);
       untail();

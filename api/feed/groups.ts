@@ -40,7 +40,7 @@ type Group = {
   close: () => void;
 };
 
-export function createGroups({ log, listen, logger, track, member }: { log: FeedLog; listen: Listen; logger: Logger; track: (change: number) => void; member: { maxQueue: number; stallGraceMs: number; logger: Logger } }) {
+export function createGroups({ log, listen, logger, track, member }: { log: FeedLog; listen: Listen; logger: Logger; track: (change: number) => void; member: { maxQueue: number; stallGraceMs: number; logger: Logger; onCutOff: () => void } }) {
   const groups = new Map<string, Group>();
 
   function createGroup({ key, filter, createRender, epoch }: JoinParameters): Group {

@@ -52,11 +52,13 @@ export type StartMemberParameters<T> = {
   maxQueue: number;
   stallGraceMs: number;
   logger: Logger;
+  /** Called when the member is cut off as too slow (counted for operators). */
+  onCutOff: () => void;
   /** Called once, when the member stops taking entries (cut off, failed, or closed). */
   onRelease: () => void;
 };
 
-export function startMember<T>({ log, epoch, after, accept, render, sink, maxQueue, stallGraceMs, logger, onRelease }: StartMemberParameters<T>): FeedMember<T> {
+export function startMember<T>({ log, epoch, after, accept, render, sink, maxQueue, stallGraceMs, logger, onCutOff, onRelease }: StartMemberParameters<T>): FeedMember<T> {
   /** Live entries that came while the member was still finding where it starts, or replaying. */
   let waiting: [FeedEntry, T][] | undefined = [];
   let last = "";
@@ -76,6 +78,8 @@ export function startMember<T>({ log, epoch, after, accept, render, sink, maxQue
   }
 
   function cutOff() {
+    // Once per member: the rest of a batch being written can reach here again.
+    if (!released) onCutOff();
     logger.info({ msg: "subscriber cut off as too slow", max_queue: maxQueue });
     fail(new ApiError("SLOW_CONSUMER", `This subscriber fell more than ${maxQueue} messages behind; resume with after: "${encodeCursor(epoch, last)}"`));
     stalled = setTimeout(() => sink.flushed() || sink.drop(), stallGraceMs);

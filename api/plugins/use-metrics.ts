@@ -1,5 +1,7 @@
 /** Prometheus metrics per operation: requests, latency, errors by code, SQL statements. */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ApiDb } from "../db";
+import { readSync, type ChainHeadReader } from "../status";
 import { createOperationLabels, useObserver } from "./observe";
 
 /** Reuses a metric already registered, so that re-creating the API (Ponder's dev reload) does not throw. */
@@ -38,12 +40,15 @@ export function useMetrics(registry: Registry, maxOperations: number) {
   });
 }
 
-type FeedCounts = { subscriberCount: () => number; groupCount: () => number };
+type FeedCounts = { subscriberCount: () => number; groupCount: () => number; slowConsumersCut: () => number };
 
 /** Where each registry's feed gauges read from: the latest API created on it (Ponder's dev reload makes new ones). */
 const feedCounts = new WeakMap<Registry, FeedCounts>();
 
-/** The change feed's live subscribers and groups in this process, read at each scrape: shows slow ones being cut off. */
+/**
+ * The change feed's live subscribers and groups in this process, and those it cut off as too
+ * slow (SLOW_CONSUMER), read at each scrape.
+ */
 export function observeSubscribers(registry: Registry, feed: FeedCounts) {
   feedCounts.set(registry, feed);
   metric(registry, "graphql_feed_subscribers", () =>
@@ -63,6 +68,77 @@ export function observeSubscribers(registry: Registry, feed: FeedCounts) {
       registers: [registry],
       collect() {
         this.set(feedCounts.get(registry)?.groupCount() ?? 0);
+      },
+    }),
+  );
+  metric(registry, "graphql_feed_slow_consumers_total", () =>
+    new Counter({
+      name: "graphql_feed_slow_consumers_total",
+      help: "Subscribers cut off with SLOW_CONSUMER: more than API_FEED_MAX_QUEUE events behind",
+      registers: [registry],
+      // The feed counts; the counter shows its count (a new feed, after Ponder's dev reload, starts again at 0: a counter reset).
+      collect() {
+        this.reset();
+        this.inc(feedCounts.get(registry)?.slowConsumersCut() ?? 0);
+      },
+    }),
+  );
+}
+
+type IndexingSource = { db: ApiDb; chain: ChainHeadReader | undefined; maxLagBlocks: number };
+
+/** Where each registry's indexing gauges read from, as for the feed's. */
+const indexingSources = new WeakMap<Registry, IndexingSource>();
+
+/** One read of the indexer's progress and the head serves all five gauges of a scrape. */
+const SAMPLE_TTL_MS = 1_000;
+const samples = new WeakMap<IndexingSource, { readAt: number; read: ReturnType<typeof readSync> }>();
+
+function sample(registry: Registry): ReturnType<typeof readSync> {
+  const source = indexingSources.get(registry);
+  if (!source) return Promise.resolve(undefined);
+  const cached = samples.get(source);
+  if (cached && Date.now() - cached.readAt <= SAMPLE_TTL_MS) return cached.read;
+  const read = readSync(source.db, source.chain, source.maxLagBlocks);
+  samples.set(source, { readAt: Date.now(), read });
+  return read;
+}
+
+/**
+ * The indexer's progress as this API sees it, read at each scrape (blocks, by `chain`): the
+ * latest and finalized indexed blocks, the chain's head and the distance to it, and whether the
+ * readiness probe would pass (`far_indexing_synced`, the rule of /ready and /synced). A block
+ * the API cannot know (no checkpoint yet, no chain client, a failed head read) is left out
+ * rather than shown as 0, so no alert reads a made-up distance.
+ */
+export function observeIndexing(registry: Registry, source: IndexingSource) {
+  indexingSources.set(registry, source);
+  const blockGauge = (name: string, help: string, value: (read: NonNullable<Awaited<ReturnType<typeof readSync>>>) => number | null) =>
+    metric(registry, name, () =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["chain"],
+        registers: [registry],
+        async collect() {
+          const read = await sample(registry);
+          const known = read ? value(read) : null;
+          this.reset();
+          if (read && known !== null) this.set({ chain: read.status.chainName }, known);
+        },
+      }),
+    );
+  blockGauge("far_indexing_latest_block", "The latest block the indexer committed", (read) => read.status.latest.number);
+  blockGauge("far_indexing_finalized_block", "The latest finalized block the indexer committed", (read) => read.status.finalized.number);
+  blockGauge("far_indexing_head_block", "The chain's head block (absent where this API has no chain client or cannot read it)", (read) => read.sync.headBlock);
+  blockGauge("far_indexing_lag_blocks", "Blocks between the chain's head and the latest indexed block", (read) => read.sync.lagBlocks);
+  metric(registry, "far_indexing_synced", () =>
+    new Gauge({
+      name: "far_indexing_synced",
+      help: "1 while the readiness probe (/ready on a replica, /synced on the indexer) passes: backfilled and at most API_SYNCED_MAX_LAG_BLOCKS behind",
+      registers: [registry],
+      async collect() {
+        this.set((await sample(registry))?.sync.synced ? 1 : 0);
       },
     }),
   );

@@ -5,6 +5,7 @@
  * publish, its health checks, dependencies and volumes. `.env.example` is held to the same settings.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { API_SETTINGS, loadReplicaConfig } from "../../api/config";
@@ -32,7 +33,12 @@ const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true 
 const services = compose.services;
 const projectSettings = new Set([...COMMON_SETTINGS, ...API_SETTINGS, ...ORACLE_SETTINGS]);
 /** Variables the official images read themselves. */
-const imageSettings: Record<string, string[]> = { postgres: ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"] };
+const imageSettings: Record<string, string[]> = {
+  postgres: ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"],
+  grafana: ["GF_SECURITY_ADMIN_PASSWORD", "GF_USERS_ALLOW_SIGN_UP", "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"],
+};
+/** Variables compose itself reads from the shell or .env (`${NAME:-default}`) that no process of the project reads. */
+const composeOnly = [...readFileSync("docker-compose.yml", "utf8").matchAll(/\$\{(\w+)/g)].map((match) => match[1]!).filter((name) => !projectSettings.has(name));
 
 /** `${NAME:-default}` as compose resolves it with nothing set in the shell or .env. */
 function resolveDefaults(environment: Record<string, string> = {}): Record<string, string> {
@@ -45,7 +51,7 @@ const urlPort = (command: string[] = []) => Number(command.join(" ").match(/http
 
 describe("docker-compose.yml", () => {
   it("has the roles the design names: postgres, redis, anvil (profile), one indexer, API replicas behind one port, the oracle", () => {
-    expect(Object.keys(services).sort()).toEqual(["anvil", "api", "api-proxy", "deploy", "indexer", "oracle", "postgres", "redis"]);
+    expect(Object.keys(services).sort()).toEqual(["anvil", "api", "api-proxy", "deploy", "grafana", "indexer", "oracle", "postgres", "prometheus", "redis"]);
     expect(services.anvil!.profiles).toEqual(["anvil"]);
     expect(services.indexer!).not.toHaveProperty("deploy");
     expect((services.api as { deploy?: { replicas: number } }).deploy?.replicas).toBeGreaterThanOrEqual(2);
@@ -145,9 +151,75 @@ describe("docker-compose.yml", () => {
   });
 });
 
+describe("docker-compose.yml's monitoring (ops/)", () => {
+  /** A service's bind mounts of the project's files: container path → the project's path. */
+  const mountsOf = (service: Service) =>
+    Object.fromEntries((service.volumes ?? []).filter((volume) => volume.startsWith("./")).map((volume) => volume.split(":")).map(([source, target]) => [target!, source!.slice(2)]));
+  type ScrapeJob = { job_name: string; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] };
+  const prometheus = services.prometheus!;
+  const prometheusMounts = mountsOf(prometheus);
+  const configPath = prometheus.command!.find((argument) => argument.startsWith("--config.file="))!.split("=")[1]!;
+  const prometheusConfig = parse(readFileSync(prometheusMounts[configPath]!, "utf8")) as { rule_files: string[]; scrape_configs: ScrapeJob[] };
+  const prometheusPort = Number(prometheus.command!.find((argument) => argument.startsWith("--web.listen-address="))!.split(":").at(-1));
+  /** Jobs scraping a service another branch is adding (the payout webhook deliverer, on its metrics port 9465). */
+  const PENDING_SERVICES = ["webhooks"];
+
+  it("runs Prometheus on the project's configuration and rules, mounted where the configuration names them", () => {
+    expect(prometheusMounts[configPath]).toBe("ops/prometheus/prometheus.yml");
+    for (const ruleFile of prometheusConfig.rule_files) {
+      // Prometheus resolves a rule file beside its configuration: the same file must be there in the container.
+      const source = prometheusMounts[posix.join(posix.dirname(configPath), ruleFile)];
+      expect(source, ruleFile).toBe(posix.join("ops/prometheus", ruleFile));
+      expect(existsSync(source!), ruleFile).toBe(true);
+    }
+    expect(prometheus.ports!.map(containerPort)).toEqual([prometheusPort]);
+    expect(prometheus.ports!.every((mapping) => mapping.startsWith("127.0.0.1:")), "operators' port, the host's loopback only").toBe(true);
+    expect(urlPort(prometheus.healthcheck!.test)).toBe(prometheusPort);
+  });
+
+  it("scrapes every process of the stack on the port it listens on", () => {
+    const listening: Record<string, number> = {
+      indexer: Number(services.indexer!.command![services.indexer!.command!.indexOf("--port") + 1]),
+      api: loadReplicaConfig(resolveDefaults(services.api!.environment)).API_PORT,
+      oracle: loadOracleConfig(resolveDefaults(services.oracle!.environment)).ORACLE_HTTP_PORT,
+    };
+    const scraped = prometheusConfig.scrape_configs.flatMap((job) => [
+      ...(job.static_configs ?? []).flatMap((config) => config.targets),
+      ...(job.dns_sd_configs ?? []).flatMap((config) => config.names.map((name) => `${name}:${config.port}`)),
+    ]);
+    const [running, pending] = [scraped.filter((target) => !PENDING_SERVICES.includes(target.split(":")[0]!)), scraped.filter((target) => PENDING_SERVICES.includes(target.split(":")[0]!))];
+    expect(running.sort()).toEqual(Object.entries(listening).map(([service, port]) => `${service}:${port}`).sort());
+    expect(pending).toEqual(["webhooks:9465"]);
+    // Each job is named after the service it scrapes: the rules and the dashboard select by job.
+    expect(prometheusConfig.scrape_configs.map((job) => job.job_name).sort()).toEqual(scraped.map((target) => target.split(":")[0]).sort());
+  });
+
+  it("runs Grafana on that Prometheus, with the dashboard provisioned and its home", () => {
+    const grafana = services.grafana!;
+    const mounts = mountsOf(grafana);
+    const provisioning = mounts["/etc/grafana/provisioning"]!;
+    const datasources = parse(readFileSync(`${provisioning}/datasources/prometheus.yml`, "utf8")) as { datasources: { uid: string; type: string; url: string }[] };
+    const [datasource] = datasources.datasources;
+    expect(datasource!.type).toBe("prometheus");
+    expect(datasource!.url).toBe(`http://prometheus:${prometheusPort}`);
+    const providers = parse(readFileSync(`${provisioning}/dashboards/far.yml`, "utf8")) as { providers: { options: { path: string } }[] };
+    const dashboardsDir = providers.providers[0]!.options.path;
+    expect(mounts[dashboardsDir]).toBe("ops/grafana/dashboards");
+    const home = grafana.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!;
+    expect(posix.dirname(home)).toBe(dashboardsDir);
+    const dashboard = JSON.parse(readFileSync(`ops/grafana/dashboards/${posix.basename(home)}`, "utf8")) as { panels: { type: string; datasource?: { uid: string } }[] };
+    const panels = dashboard.panels.filter((panel) => panel.type !== "row");
+    expect(panels.length).toBeGreaterThan(10);
+    for (const panel of panels) expect(panel.datasource?.uid).toBe(datasource!.uid);
+    expect(grafana.ports!.every((mapping) => mapping.startsWith("127.0.0.1:"))).toBe(true);
+    expect(urlPort(grafana.healthcheck!.test)).toBe(containerPort(grafana.ports![0]!));
+  });
+});
+
 describe(".env.example", () => {
-  it("lists every setting the project reads, and nothing else", () => {
+  it("lists every setting the project reads and every variable docker-compose.yml reads, and nothing else", () => {
     const listed = [...readFileSync(".env.example", "utf8").matchAll(/^# ([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]!);
-    expect([...new Set(listed)].sort()).toEqual([...projectSettings].sort());
+    expect(composeOnly).toEqual(["GRAFANA_ADMIN_PASSWORD"]);
+    expect([...new Set(listed)].sort()).toEqual([...new Set([...projectSettings, ...composeOnly])].sort());
   });
 });

@@ -86,12 +86,15 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
   it("over SSE: frees the subscriber at once, tells a client that reads again, drops one that does not", { timeout: patience(240_000) }, async () => {
     const base = edge.ponder.baseUrl;
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
+    const cutBefore = (await metricValue(base, "graphql_feed_slow_consumers_total")) ?? 0;
     const reader = stalledSse(edge.embeddedUrl, HEAVY, { after: early.embedded });
     const silent = stalledSse(edge.embeddedUrl, HEAVY, { after: early.embedded });
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) >= before + 2, "both subscribers to be counted");
     // Live events while both are stalled in their replay: their queues pass the bound.
     await settle(60, 22);
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the fan-out to free both stalled subscribers", 60_000);
+    // Operators see them counted, once each (FarSubscribersCutSlow reads it).
+    expect(await metricValue(base, "graphql_feed_slow_consumers_total")).toBe(cutBefore + 2);
 
     reader.resume();
     await waitUntil(() => reader.closed() || /event: complete/.test(reader.text()), "the reader's stream to end");
@@ -111,6 +114,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
   it("over graphql-ws: the same, with the connection's socket paused", { timeout: patience(240_000) }, async () => {
     const base = edge.replicaUrl;
     const before = (await metricValue(base, "graphql_feed_subscribers")) ?? 0;
+    const cutBefore = (await metricValue(base, "graphql_feed_slow_consumers_total")) ?? 0;
     const clients = [0, 1].map(() => {
       const state: { ws?: WebSocket; socket?: Socket; errors: unknown[]; ended: boolean; reading: boolean } = { errors: [], ended: false, reading: false };
       const client = createClient({
@@ -144,6 +148,7 @@ describe.skipIf(!databaseUrl)("slow subscribers are cut off without reading agai
     await waitUntil(() => Boolean(reader.state.socket && silent.state.socket), "both sockets");
     await settle(60, 23);
     await waitUntil(async () => ((await metricValue(base, "graphql_feed_subscribers")) ?? 0) <= before, "the fan-out to free both stalled subscribers", 60_000);
+    expect(await metricValue(base, "graphql_feed_slow_consumers_total")).toBe(cutBefore + 2);
 
     // The reader reads again (and keeps reading): its operation ends with SLOW_CONSUMER and a cursor.
     reader.state.reading = true;
