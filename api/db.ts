@@ -46,14 +46,21 @@ export type IndexingStatus = ChainProgress & {
   version: string;
 };
 
-/** The indexer's progress, or undefined before Ponder wrote its first checkpoint. */
+/**
+ * The indexer's progress, or undefined before Ponder wrote its first checkpoint. One statement
+ * (the meta row in a subquery): every cached request runs it, through a pool it shares.
+ */
 export async function readIndexingStatus(db: ApiDb): Promise<IndexingStatus | undefined> {
-  const [[row], [app]] = await Promise.all([
-    db.select({ ...getTableColumns(ponder.checkpoint), version: sql<string>`xmin::text` }).from(ponder.checkpoint).limit(1),
-    db.select().from(ponder.meta).limit(1),
-  ]);
+  const [row] = await db
+    .select({
+      ...getTableColumns(ponder.checkpoint),
+      version: sql<string>`xmin::text`,
+      ready: sql<number | null>`(SELECT (${ponder.meta.value}->>'is_ready')::int FROM ${ponder.meta} LIMIT 1)`,
+    })
+    .from(ponder.checkpoint)
+    .limit(1);
   if (!row) return undefined;
-  return { ...progressOf(row), backfilled: app?.value.is_ready === 1, version: row.version };
+  return { ...progressOf(row), backfilled: row.ready === 1, version: row.version };
 }
 
 type SessionHolder = { session: { prepareQuery: (...args: unknown[]) => unknown } };

@@ -2,7 +2,7 @@
  * Loads by key, batched per request: every lookup a resolver makes by primary or foreign key
  * goes through one of these, so a page of N parents costs one statement per relation, not N.
  */
-import { asc, getTableName, inArray } from "drizzle-orm";
+import { asc, getTableName, sql, type SQL } from "drizzle-orm";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import { tokenStats } from "../schema";
 import type { ApiContext } from "./context";
@@ -10,11 +10,17 @@ import { propertyOf } from "./pagination";
 
 type Row = Record<string, unknown>;
 
+/**
+ * `column = any($1)`, the keys as one array parameter: one statement text whatever the batch's
+ * size, where `IN ($1, …, $n)` is another statement, parsed and planned afresh, for every n.
+ */
+const anyOf = (column: PgColumn, keys: readonly string[]): SQL => sql`${column} = any(${sql.param([...keys])})`;
+
 /** The row of `table` whose `column` equals the key, or undefined. */
 export function rowBy<T extends PgTable>(context: ApiContext, table: T, column: PgColumn) {
   const property = propertyOf(table, column);
   return context.loader<T["$inferSelect"] | undefined>(`${getTableName(table)}.${property}`, async (keys) => {
-    const rows = (await context.db.select().from(table as PgTable).where(inArray(column, [...keys]))) as Row[];
+    const rows = (await context.db.select().from(table as PgTable).where(anyOf(column, keys))) as Row[];
     const byKey = new Map(rows.map((row) => [row[property], row as T["$inferSelect"]]));
     return keys.map((key) => byKey.get(key));
   });
@@ -27,7 +33,7 @@ export function rowsBy<T extends PgTable>(context: ApiContext, table: T, column:
     const rows = (await context.db
       .select()
       .from(table as PgTable)
-      .where(inArray(column, [...keys]))
+      .where(anyOf(column, keys))
       .orderBy(...order.map((item) => asc(item)))) as Row[];
     const byKey = new Map<unknown, T["$inferSelect"][]>();
     for (const row of rows) byKey.set(row[property], [...(byKey.get(row[property]) ?? []), row as T["$inferSelect"]]);

@@ -44,3 +44,36 @@ export type ReorgTransaction = [transaction: { from: Address; to: Address; data:
 export async function reorg(publicClient: PublicClient, depth: number, transactions: ReorgTransaction[] = []) {
   await publicClient.request<{ Parameters: [depth: number, transactions: ReorgTransaction[]]; ReturnType: null }>({ method: "anvil_reorg", params: [depth, transactions] });
 }
+
+/**
+ * Steady chain traffic while something is measured: every `intervalMs` (a second by default),
+ * `send` sends one transaction, which anvil's automine mines into a block of its own, so the
+ * indexer commits a new block at that pace. `stop` ends it and says how many were sent and
+ * how many failed.
+ */
+export function steadyBlocks(send: () => Promise<unknown>, intervalMs = 1_000) {
+  let running = true;
+  let wake: (() => void) | undefined;
+  const counts = { sent: 0, failed: 0 };
+  const loop = (async () => {
+    for (let next = Date.now(); running; ) {
+      await send().then(
+        () => (counts.sent += 1),
+        () => (counts.failed += 1),
+      );
+      next += intervalMs;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, Math.max(0, next - Date.now()));
+      });
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      wake?.();
+      await loop;
+      return counts;
+    },
+  };
+}

@@ -6,10 +6,15 @@
  * row, which every commit writes: api/db.ts) followed by the SHA-256 of its document, operation
  * name and variables. It is only ever served for that state: a new block, a newly finalized block
  * or a block that replaced another after a reorg makes every later request a miss, and nothing
- * needs invalidating. The state is read once per request, before the lookup, and the request's
- * resolvers answer from it (api/context.ts); a client that saw block N asks after it, so it is
- * answered at N or later. An answer is stored only if its state is still the latest once it is
- * computed, so no stored answer holds rows of a block committed meanwhile.
+ * needs invalidating. The state is read once per request, before the lookup (requests arriving
+ * together share one read that started after they arrived), and the request's resolvers answer
+ * from it (api/context.ts); a client that saw block N asks after it, so it is answered at N or
+ * later. An answer is stored under the state it was read at: like any answer, it may also hold
+ * rows of a block committed while it was computed, never older ones.
+ *
+ * Identical requests arriving together compute once (single flight): the first computes, the
+ * others wait for its answer to be stored and are answered from the cache. A request with
+ * `Cache-Control: no-cache` or `no-store` bypasses the cache: no lookup, no store, no ETag.
  *
  * Yoga's plugin looks the key up before parsing (a hit skips parsing, validation, the limits and
  * execution), stores answers without errors, and sends the key as the ETag; a request whose
@@ -57,11 +62,54 @@ function keyOf(status: IndexingStatus, operation: { documentString: string; oper
 }
 
 /**
- * The store under Yoga's plugin. Keys carry their state, so nothing is invalidated and the
- * entities Yoga collects for invalidation are not kept; an answer is stored only if its state is
- * still the latest once computed; a store that fails (Redis away) is a miss, never an error.
+ * `Cache-Control: no-cache` or `no-store` on a request: the client wants it computed, not looked
+ * up. Not on a conditional request: the Fetch standard adds `Cache-Control: no-cache` to every
+ * request that carries If-None-Match, which asks to revalidate, and the check against the
+ * current state is that revalidation.
  */
-function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
+const wantsFresh = (request: Request) => !request.headers.has("if-none-match") && /\bno-(?:cache|store)\b/i.test(request.headers.get("cache-control") ?? "");
+
+/**
+ * One read of the indexed state for every request that arrives while another read is under
+ * way: they share the next read, which starts once the current one is over, so each is answered
+ * by a read that started after it arrived (a client that has seen block N is never given an
+ * older state) and at most one read runs at a time, however many requests come.
+ */
+function sharedReads<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const start = () => {
+    const reading = read();
+    running = reading;
+    const over = () => {
+      if (running === reading) running = undefined;
+    };
+    reading.then(over, over);
+    return reading;
+  };
+  return () => {
+    // Not started yet: it starts after this caller arrived.
+    if (queued) return queued;
+    if (!running) return start();
+    const next = running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      queued = undefined;
+      return start();
+    });
+    queued = next;
+    return next;
+  };
+}
+
+/**
+ * The store under Yoga's plugin. Keys carry their state, so nothing is invalidated and the
+ * entities Yoga collects for invalidation are not kept; an answer is stored under the state it
+ * was computed at; a store that fails (Redis away) is a miss, never an error. `stored` is how
+ * far the last store of each key has got, for the requests waiting on it (single flight).
+ */
+function stateKeyedCache(store: Cache, logger: Logger, stored: Map<string, Promise<unknown>>): Cache {
   return {
     get: async (key) => {
       try {
@@ -72,55 +120,88 @@ function stateKeyedCache(store: Cache, db: ApiDb, logger: Logger): Cache {
       }
     },
     set: (key, result, _entities, ttl) => {
-      // After the answer is sent: the re-read delays no one.
-      void (async () => {
-        const status = await readIndexingStatus(db);
-        if (status && key.startsWith(stateTag(status))) await store.set(key, result, [], ttl);
-      })().catch((error: unknown) => logger.debug({ msg: "Response cache store failed", err: error }));
+      const storing = Promise.resolve(store.set(key, result, [], ttl)).catch((error: unknown) => logger.debug({ msg: "Response cache store failed", err: error }));
+      stored.set(key, storing);
+      void storing.finally(() => stored.get(key) === storing && stored.delete(key));
     },
     invalidate: () => {},
   };
 }
 
+type Outcome = "hit" | "miss" | "not_modified" | "bypass";
+
 export function createResponseCache({ db, config, logger, registry }: { db: ApiDb; config: ApiConfig; logger: Logger; registry: Registry }) {
-  /** The state each request's key was built from: absent where it carries no key (graphql-ws, no checkpoint yet, a failed read). */
+  /** The state each request's key was built from: absent where it carries no key (graphql-ws, a bypass, no checkpoint yet, a failed read). */
   const statusOf = new WeakMap<Request, IndexingStatus>();
   /** Requests whose If-None-Match names another state than the current one: not for Yoga's 304. */
   const staleTags = new WeakSet<Request>();
+  /** Requests that asked not to be answered from the cache (`Cache-Control: no-cache|no-store`). */
+  const bypassed = new WeakSet<Request>();
+  const readStatus = sharedReads(() => readIndexingStatus(db));
   const readFor = async (request: Request): Promise<IndexingStatus | undefined> => {
     const known = statusOf.get(request);
     if (known) return known;
-    const status = await readIndexingStatus(db).catch((error: unknown) => {
+    const status = await readStatus().catch((error: unknown) => {
       logger.debug({ msg: "Indexing status unreadable; answering uncached", err: error });
       return undefined;
     });
     if (status) statusOf.set(request, status);
     return status;
   };
+  /**
+   * Single flight: the key each computing request is the first to compute, and what the others
+   * asking for the same key at the same time wait on before they look it up. One computation per
+   * key and state, however many ask at once; the wait ends when the answer is stored, or when
+   * its request ends without storing one (an error, an uncached field), and then each computes.
+   */
+  const computing = new Map<string, { request: Request; done: Promise<void>; release: () => void }>();
+  const stored = new Map<string, Promise<unknown>>();
+  const release = (request: Request) => {
+    const key = keyFor.get(request);
+    const flight = key === undefined ? undefined : computing.get(key);
+    if (!flight || flight.request !== request) return;
+    computing.delete(key!);
+    void (stored.get(key!) ?? Promise.resolve()).finally(flight.release);
+  };
+  const keyFor = new WeakMap<Request, string>();
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, `${config.API_FEED_PREFIX}:response:`, logger) : undefined;
   const store = redis ? createRedisCache({ redis }) : createInMemoryCache({ max: config.API_RESPONSE_CACHE_MAX_ENTRIES });
   const requests = metric(registry, "graphql_response_cache_requests_total", () =>
     new Counter({
       name: "graphql_response_cache_requests_total",
-      help: "GraphQL queries over HTTP the response cache answered (hit), had executed (miss), or answered 304 Not Modified (not_modified)",
+      help:
+        "GraphQL queries over HTTP the response cache answered (hit), had executed (miss), answered 304 Not Modified (not_modified), " +
+        "or left to execute because the request said Cache-Control: no-cache or no-store (bypass)",
       labelNames: ["outcome"],
       registers: [registry],
     }),
   );
+  const count = (outcome: Outcome) => requests.inc({ outcome });
 
   const plugin: Plugin = {
     onPluginInit({ addPlugin }) {
       // Added right after this plugin: this one's hooks run first.
       addPlugin(
         useYogaResponseCache({
-          cache: stateKeyedCache(store, db, logger),
+          cache: stateKeyedCache(store, logger, stored),
           // Every answer is public: the API knows no users.
           session: () => null,
           enabled: (request) => statusOf.has(request) && !staleTags.has(request),
           buildResponseCacheKey: async ({ request, ...operation }) => {
+            if (bypassed.has(request)) return "";
             const status = await readFor(request);
             // No state, no lookup (`enabled` is false): the key only has to be a string.
-            return status ? keyOf(status, operation) : "";
+            if (!status) return "";
+            const key = keyOf(status, operation);
+            keyFor.set(request, key);
+            const flight = computing.get(key);
+            if (flight) await flight.done;
+            else {
+              let done!: () => void;
+              const waiting = new Promise<void>((resolve) => (done = resolve));
+              computing.set(key, { request, done: waiting, release: done });
+            }
+            return key;
           },
           ttl: config.API_RESPONSE_CACHE_TTL_MS,
           ttlPerSchemaCoordinate: UNCACHED_FIELDS,
@@ -135,6 +216,10 @@ export function createResponseCache({ db, config, logger, registry }: { db: ApiD
      * indexer moved on: it may check only a key of the current state, which `enabled` allows.
      */
     async onRequest({ request }) {
+      if (wantsFresh(request)) {
+        bypassed.add(request);
+        return;
+      }
       const tag = request.headers.get("if-none-match");
       if (!tag) return;
       const status = await readFor(request);
@@ -145,11 +230,17 @@ export function createResponseCache({ db, config, logger, registry }: { db: ApiD
       staleTags.delete(request);
     },
     onExecutionResult({ request, result }) {
-      if (!statusOf.has(request) || !result || Symbol.asyncIterator in result) return;
-      requests.inc({ outcome: SERVED_FROM_CACHE in result ? "hit" : "miss" });
+      if (!result || Symbol.asyncIterator in result) return;
+      if (bypassed.has(request)) return count("bypass");
+      if (!statusOf.has(request)) return;
+      // A hit, or a miss whose answer is being stored: those waiting on this key may look it up.
+      release(request);
+      count(SERVED_FROM_CACHE in result ? "hit" : "miss");
     },
-    onResponse({ response }) {
-      if (response.status === 304) requests.inc({ outcome: "not_modified" });
+    onResponse({ request, response }) {
+      // Whatever became of the request (an error before execution included), nobody waits on it any longer.
+      release(request);
+      if (response.status === 304) count("not_modified");
       // A browser or proxy may keep an answer with an ETag, but must ask again (If-None-Match) before each use.
       if (response.headers.has("etag")) response.headers.set("cache-control", "no-cache");
     },

@@ -293,6 +293,79 @@ describe("the response cache, in process", () => {
   });
 });
 
+describe("bypass and single flight", () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+
+  it("computes a request that says Cache-Control: no-cache or no-store, without looking up or storing, and counts it as a bypass", async () => {
+    const cached = await api.cached({ query: PAYOUTS, variables: { first: 5 } });
+    for (const header of ["no-cache", "no-store", "max-age=0, No-Cache"]) {
+      const before = await api.outcomes();
+      const fresh = await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": header });
+      expect(fresh.status).toBe(200);
+      // Executed (its page of payouts read), not looked up: no cache metadata, no ETag.
+      expect(fresh.body.extensions?.sqlStatements, header).toBeGreaterThan(0);
+      expect(fresh.body.extensions?.responseCache, header).toBeUndefined();
+      expect(fresh.etag, header).toBeNull();
+      expect(fresh.body.data).toEqual(cached.body.data);
+      const after = await api.outcomes();
+      expect([(after.bypass ?? 0) - (before.bypass ?? 0), (after.hit ?? 0) - (before.hit ?? 0), (after.miss ?? 0) - (before.miss ?? 0)], header).toEqual([1, 0, 0]);
+    }
+    // Nothing was stored or evicted by the bypasses: the cached answer is still there.
+    expect((await api.post({ query: PAYOUTS, variables: { first: 5 } })).body.extensions?.responseCache?.hit).toBe(true);
+    // A conditional request is a revalidation, not a bypass: fetch adds Cache-Control: no-cache to every one.
+    const conditional = await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "no-cache", "if-none-match": cached.etag! });
+    expect(conditional.status).toBe(304);
+    // Any other Cache-Control is an ordinary request.
+    expect((await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "max-age=60" })).body.extensions?.responseCache?.hit).toBe(true);
+  });
+
+  it("computes N identical concurrent misses once: one execution, the others answered from its stored answer", async () => {
+    for (const first of [6, 7]) {
+      const before = { outcomes: await api.outcomes(), statements: api.statements() };
+      const replies = await Promise.all(Array.from({ length: 8 }, () => api.post({ query: PAYOUTS, variables: { first } })));
+      const executed = replies.filter((reply) => reply.body.extensions?.responseCache?.hit === false);
+      expect(executed).toHaveLength(1);
+      // The one execution ran the page's statement; the seven hits ran none.
+      expect(replies.map((reply) => reply.body.extensions?.sqlStatements).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+      for (const reply of replies) {
+        expect(reply.body.data).toEqual(executed[0]!.body.data);
+        expect(reply.etag).toBe(executed[0]!.etag);
+      }
+      const after = await api.outcomes();
+      expect([after.miss! - (before.outcomes.miss ?? 0), after.hit! - (before.outcomes.hit ?? 0)]).toEqual([1, 7]);
+      // And the eight shared their reads of the indexed block: fewer than one each, besides the one page.
+      expect(api.statements() - before.statements - 1).toBeLessThan(8 * statusStatements);
+      await commit();
+    }
+  });
+
+  it("never answers older than the block its ETag names, with blocks committed among concurrent identical requests", async () => {
+    const query = `{ indexingStatus { latestBlock { number } } payouts(first: 3) { edges { node { id blockNumber } } } }`;
+    const replies: Reply[] = [];
+    for (let round = 0; round < 3; round++) {
+      const asked = Array.from({ length: 6 }, () => api.post({ query }));
+      await commit();
+      asked.push(...Array.from({ length: 6 }, () => api.post({ query })));
+      replies.push(...(await Promise.all(asked)));
+      // After the commit, a new request is answered at the new block.
+      const after = await api.post({ query });
+      expect(blockOf(after.etag)).toBe(block);
+      expect(after.body.data!.payouts.edges[0].node.blockNumber).toBe(block);
+      replies.push(after);
+    }
+    for (const reply of replies) {
+      const tagged = blockOf(reply.etag);
+      expect(reply.body.data!.indexingStatus.latestBlock.number).toBe(tagged);
+      // Every block commits a payout: the newest one is at least the ETag's block.
+      expect(reply.body.data!.payouts.edges[0].node.blockNumber).toBeGreaterThanOrEqual(tagged);
+    }
+    expect(new Set(replies.map((reply) => blockOf(reply.etag))).size).toBeGreaterThan(1);
+  });
+});
+
 describe("the in-process bound", () => {
   it("holds the last API_RESPONSE_CACHE_MAX_ENTRIES answers, however many distinct queries come", async () => {
     const api = await startApi({ API_RESPONSE_CACHE_MAX_ENTRIES: "5" });
