@@ -25,6 +25,8 @@ const config: KnipConfig = {
     "ponder.config.ts",
     "ponder.schema.ts",
     "src/**/*.ts",
+    // The dashboard's browser code, bundled by esbuild at run time (api/dashboard/index.ts).
+    "api/dashboard/client/main.ts",
   ],
   project: ["**/*.{ts,cjs}"],
   // The generated ABIs export every contract's ABI and bytecode whether or not a service uses it.

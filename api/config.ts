@@ -12,6 +12,8 @@ const nonnegative = z.coerce.number().int().nonnegative();
 const apiSchema = z.object({
   API_GRAPHIQL: flag.default(true),
   API_INTROSPECTION: flag.default(true),
+  /** The live revenue dashboard at /dashboard (api/dashboard/), read through /graphql like any client. */
+  API_DASHBOARD: flag.default(true),
   /** Adds `extensions.sqlStatements` to every response; for tests and profiling. */
   API_EXPOSE_SQL_COUNT: flag.default(false),
   API_DEFAULT_PAGE_SIZE: positive.default(20),

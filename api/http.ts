@@ -14,6 +14,7 @@ import type { Logger } from "../common/logger";
 import type { ApiContext, Connection } from "./context";
 import type { ApiDb } from "./db";
 import { GRAPHQL_PATH } from "./create-api";
+import { mountDashboard } from "./dashboard";
 import { mountExports } from "./export";
 
 type Yoga = YogaServerInstance<{}, ApiContext>;
@@ -37,6 +38,7 @@ export type ApiRoutes = { yoga: Yoga; config: ApiConfig; logger: Logger; db: Api
  * One place, so the embedded API and a replica never drift apart.
  */
 export function mountApi(app: Hono, { yoga, config, logger, db }: ApiRoutes) {
+  mountDashboard(app, { config, logger });
   mountExports(app, { config, logger, db });
   if (config.API_RATE_LIMIT > 0) {
     app.use(

@@ -8,9 +8,8 @@ import type { PgColumn } from "drizzle-orm/pg-core";
 import type { Address } from "viem";
 import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../schema";
 import type { ApiContext } from "./context";
-import { ApiError } from "./errors";
-import { bucketStart, DAY, HOUR, INTERVAL_SECONDS, type Interval } from "../domain/buckets";
-import { assertRange, withinRange } from "./time";
+import { DAY, HOUR } from "../domain/buckets";
+import { bucketOf, bucketStarts, seriesBuckets, withinRange, type SeriesSpec } from "./time";
 
 /** A payout's revenue stream. */
 export type Stream = (typeof revenueStream.enumValues)[number];
@@ -85,53 +84,29 @@ const add = (a: RevenueTotals, b: RevenueTotals): RevenueTotals => ({
   payoutCount: a.payoutCount + b.payoutCount,
 });
 
-export type SeriesSpec = { interval: Interval; from: number; to: number; utcOffsetHours?: number | null };
-
-/** The bucket starts of a series: every bucket whose start lies in [from, to), the first one aligned down. */
-function seriesBuckets(context: ApiContext, spec: SeriesSpec) {
-  const offsetHours = spec.utcOffsetHours ?? 0;
-  if (!Number.isInteger(offsetHours) || offsetHours < -12 || offsetHours > 14) {
-    throw new ApiError("INVALID_RANGE", `utcOffsetHours must be a whole number of hours from -12 to 14, got ${offsetHours}`);
-  }
-  assertRange(spec.from, spec.to);
-  const offset = offsetHours * HOUR;
-  const size = INTERVAL_SECONDS[spec.interval];
-  const origin = bucketStart(spec.from, spec.interval, offset);
-  const count = spec.from === spec.to ? 0 : Math.ceil((spec.to - origin) / size);
-  if (count > context.config.API_MAX_SERIES_POINTS) {
-    throw new ApiError("INVALID_RANGE", `The range holds ${count} ${spec.interval} buckets; at most ${context.config.API_MAX_SERIES_POINTS} are served per request`);
-  }
-  // Day buckets nest in UTC days and weeks; a shifted day or week is assembled from hours.
-  const granularity = spec.interval === "HOUR" || offset % DAY !== 0 ? "HOUR" : "DAY";
-  return { origin, size, count, granularity } as const;
-}
-
 /**
  * Revenue series in `spec`'s buckets, zero-filled with running totals. With `filter.nodes`, one
  * series per node (in that order), in one statement; otherwise one series.
  */
 export async function revenueSeries(context: ApiContext, spec: SeriesSpec, filter: RevenueFilter): Promise<RevenuePoint[][]> {
-  const { origin, size, count, granularity } = seriesBuckets(context, spec);
+  const buckets = seriesBuckets(spec, context.config.API_MAX_SERIES_POINTS);
   const groups = filter.nodes ?? [""];
-  context.spendSeriesPoints(count * groups.length);
-  if (count === 0) return groups.map(() => []);
-  const source = sourceFor(filter, granularity);
-  const end = origin + count * size;
-  // Literals, not parameters: GROUP BY must repeat the selected expression exactly.
-  const bucket = sql<string>`${sql.raw(String(origin))} + ((${source.time} - ${sql.raw(String(origin))}) / ${sql.raw(String(size))}) * ${sql.raw(String(size))}`;
+  context.spendSeriesPoints(buckets.count * groups.length);
+  if (buckets.count === 0) return groups.map(() => []);
+  const source = sourceFor(filter, buckets.granularity);
+  const bucket = bucketOf(source.time, buckets);
   const byNode = filter.nodes && source.node ? [source.node] : [];
   const rows = await context.db
     .select({ bucket, stream: source.table.stream, node: byNode[0] ?? sql<string>`''`, ...totals(source) })
     .from(source.table)
-    .where(and(...filters(source, filter), withinRange(source.time, origin, end)))
+    .where(and(...filters(source, filter), withinRange(source.time, buckets.origin, buckets.end)))
     .groupBy(bucket, source.table.stream, ...byNode);
   const streams = filter.streams ?? revenueStream.enumValues;
   return groups.map((group) => {
     const cells = new Map<string, RevenueTotals>();
     for (const row of rows) if (String(row.node) === group) cells.set(`${Number(row.bucket)}:${row.stream}`, toTotals(row));
     let cumulative = ZERO;
-    return Array.from({ length: count }, (_, index) => {
-      const start = origin + index * size;
+    return bucketStarts(buckets).map((start) => {
       const byStream: StreamRevenue[] = streams.map((stream) => ({ stream, ...(cells.get(`${start}:${stream}`) ?? ZERO) }));
       const point = byStream.reduce<RevenueTotals>(add, ZERO);
       cumulative = add(cumulative, point);

@@ -2,11 +2,8 @@
  * GraphiQL driven the way a person uses it: headless Chromium (Debian's `chromium`) through
  * playwright-core, typing into the Monaco query editor and pressing the run button.
  */
-import { existsSync } from "node:fs";
-import { chromium, type Page } from "playwright-core";
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-export const hasChromium = existsSync(CHROMIUM_PATH);
+import type { Page } from "playwright-core";
+import { withBrowserPage } from "./browser";
 
 export type GraphiqlRun = {
   /** The response pane's text once it shows `expected`. */
@@ -31,17 +28,7 @@ async function responseShowing(page: Page, expected: string): Promise<string | u
  * response shows it), then types `query`, runs it and waits for `expected` in the response.
  */
 export async function runInGraphiql(parameters: { url: string; query: string; expected: string; screenshotPath: string; openedExpected?: string }): Promise<GraphiqlRun> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--no-sandbox"] });
-  try {
-    const page = await browser.newPage();
-    const origin = new URL(parameters.url).origin;
-    const foreignRequests: string[] = [];
-    // blob: URLs are the page's own web workers (Monaco's), created from bundled code.
-    page.on("request", (request) => {
-      const url = request.url();
-      if (!url.startsWith(origin) && !url.startsWith(`blob:${origin}`) && !url.startsWith("data:")) foreignRequests.push(url);
-    });
-    await page.goto(parameters.url);
+  return withBrowserPage(parameters.url, async ({ page, foreignRequests }) => {
     const editor = ".graphiql-query-editor .monaco-editor";
     await page.waitForSelector(editor, { timeout: 60_000 });
     const opened = {
@@ -68,7 +55,5 @@ export async function runInGraphiql(parameters: { url: string; query: string; ex
       throw new Error(`GraphiQL did not show ${parameters.expected}; query editor: ${typed}; response pane: ${await page.textContent(".graphiql-response")} (screenshot: ${parameters.screenshotPath})`);
     }
     return { response, foreignRequests, opened };
-  } finally {
-    await browser.close();
-  }
+  });
 }

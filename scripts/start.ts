@@ -34,6 +34,7 @@ import { createLogger } from "../common/logger";
 import { startOracle } from "../oracle/start-oracle";
 import { runSimulator } from "../oracle/simulator";
 import { createMemoryStream } from "../oracle/stream";
+import { DASHBOARD_PATH } from "../api/dashboard";
 import { deployFromConfig } from "./deploy";
 import { createShutdown } from "./shutdown";
 import { createTerminal } from "./terminal";
@@ -128,6 +129,7 @@ async function main() {
   say("ready");
   say(`GraphQL:    ${api}/graphql`);
   say(`GraphiQL:   ${api}/graphql (open in a browser)`);
+  say(`Dashboard:  ${api}${DASHBOARD_PATH} (live revenue, open in a browser)`);
   say(`RPC:        ${env.RPC_URL}`);
   if (isLocalChain(indexer.CHAIN)) say(`Manifest:   ${manifestPath(indexer.DEPLOYMENTS_DIR, LOCAL_CHAINS[indexer.CHAIN].id)}`);
   say(`Metrics:    ${api}/metrics`);

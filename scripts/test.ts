@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { CHROMIUM_PATH, hasChromium } from "../harness/graphiql";
+import { CHROMIUM_PATH, hasChromium } from "../harness/browser";
 import { hasPromtool, PROMTOOL_PATH } from "../harness/promql";
 
 const contractsOnly = process.argv.includes("--contracts");
@@ -78,7 +78,7 @@ console.log("\n== vitest ==");
 const skippedSuites = [
   ...(process.env.DATABASE_URL ? [] : ["Postgres suites (set DATABASE_URL to run them)"]),
   ...(process.env.REDIS_URL ? [] : ["Redis suites (set REDIS_URL to run them)"]),
-  ...(hasChromium ? [] : [`the GraphiQL browser test (no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH)`]),
+  ...(hasChromium ? [] : [`the browser tests: GraphiQL and the dashboard (no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH)`]),
   ...(hasPromtool ? [] : [`the alert rules' promtool checks (no promtool at ${PROMTOOL_PATH}: apt-get install prometheus)`]),
 ];
 for (const suite of skippedSuites) console.log(`skipping: ${suite}`);

@@ -6,6 +6,8 @@ import { builder } from "../builder";
 import type { ApiContext } from "../context";
 import { rowBy, rowsBy } from "../loaders";
 import { loadPage, sortedBy, type PageArgs } from "../pagination";
+import { taskSeries, type TaskPoint } from "../task-series";
+import { seriesArgs } from "./revenue";
 import { AccountRef, NodeRef, PayoutRef, TaskConnection, TaskRef, TaskStatusEnum, finalizedField, filteredListField, rowByKeyField, type TaskRow } from "./refs";
 
 /** Newest first; the id breaks ties between tasks created in one block. */
@@ -73,3 +75,23 @@ filteredListField("tasks", {
   rows: { table: task, ordering: newestFirst },
   filter: { type: TaskFilter, equal: { user: task.user, node: task.node, status: task.status }, range: { column: task.createdAt, from: "createdFrom", to: "createdTo" } },
 });
+
+const TaskPointRef = builder.objectRef<TaskPoint>("TaskPoint").implement({
+  description: "Tasks in one bucket: created in it, and ended in it by outcome.",
+  fields: (t) => ({
+    bucketStart: t.expose("bucketStart", { type: "DateTime" }),
+    created: t.exposeInt("created"),
+    completed: t.exposeInt("completed", { description: "Settled: the node was paid." }),
+    failed: t.exposeInt("failed", { description: "Cancelled because the node failed (full refund)." }),
+    expired: t.exposeInt("expired", { description: "Cancelled by the user after the task timed out (full refund)." }),
+  }),
+});
+
+builder.queryField("taskSeries", (t) =>
+  t.field({
+    type: [TaskPointRef],
+    description: "Tasks per bucket in [from, to): every bucket present (zero-filled). A task counts at its creation and at its outcome, each in its own bucket.",
+    args: seriesArgs,
+    resolve: (_root, spec, context) => taskSeries(context, spec),
+  }),
+);

@@ -11,6 +11,7 @@ import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
 import { freePort } from "../../harness/ports";
+import { patience } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -44,7 +45,8 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     });
     replicaUrl = `http://127.0.0.1:${port}`;
     for (let attempt = 0; !(await fetch(`${replicaUrl}/health`).then((r) => r.ok, () => false)); attempt++) {
-      if (attempt > 150 || replica.exitCode !== null) throw new Error("the replica did not start");
+      // Loading the replica's modules alone took 20 s on a busy 2-core machine: the deadline scales.
+      if (attempt > patience(15_000) / 100 || replica.exitCode !== null) throw new Error("the replica did not start");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
@@ -60,6 +62,20 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     expect(metrics).toMatch(/graphql_requests_total\{operation="Probe",outcome="ok"\} 1/);
     expect(metrics).toContain("far_api_process_cpu_seconds_total");
     expect(await errorCodes(target.graphqlUrl, `{ tasks(first: 500) { edges { cursor } } }`)).toEqual(["PAGE_TOO_LARGE"]);
+  });
+
+  it("serves the dashboard as the embedded API does: the page and its bundle, typed, with ETags", async () => {
+    const page = await fetch(`${replicaUrl}/dashboard`);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("connect-src 'self'");
+    expect(await page.text()).toContain('src="dashboard/app.js"');
+    for (const [file, type] of [["app.js", "text/javascript"], ["app.css", "text/css"]]) {
+      const asset = await fetch(`${replicaUrl}/dashboard/${file}`);
+      expect(asset.headers.get("content-type")).toBe(`${type}; charset=utf-8`);
+      expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      expect((await fetch(`${replicaUrl}/dashboard/${file}`, { headers: { "if-none-match": asset.headers.get("etag")! } })).status).toBe(304);
+    }
+    expect((await fetch(`${replicaUrl}/dashboard/other.js`)).status).toBe(404);
   });
 
   it("runs the README's analyst SQL as the read-only role it creates, which cannot write", async () => {

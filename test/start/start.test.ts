@@ -16,7 +16,8 @@ import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { anvilAccount, createClients, userAccounts } from "../../common/chain";
 import { reorg } from "../../harness/chain";
 import { readManifest } from "../../contracts/deploy/manifest";
-import { runInGraphiql, hasChromium, CHROMIUM_PATH } from "../../harness/graphiql";
+import { hasChromium, CHROMIUM_PATH } from "../../harness/browser";
+import { runInGraphiql } from "../../harness/graphiql";
 import { data, subscribeSse } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
 import { freePort, listeningAddresses } from "../../harness/ports";
@@ -92,6 +93,7 @@ describe("npm start", () => {
     expect((readyAt - started) / 1000).toBeLessThan(180);
     expect(output).toContain(`[far] GraphQL:    http://localhost:${port}/graphql`);
     expect(output).toContain(`[far] GraphiQL:   http://localhost:${port}/graphql`);
+    expect(output).toContain(`[far] Dashboard:  http://localhost:${port}/dashboard`);
     expect(output).toContain(`[far] RPC:        http://127.0.0.1:${anvilPort}`);
     expect(output).toMatch(/\[far\] Subscribe: {2}curl -N .*subscription \{ payouts/);
     const { indexingStatus } = await data<{ indexingStatus: { chainId: number } }>(graphqlUrl(), "{ indexingStatus { chainId latestBlock { number } } }");

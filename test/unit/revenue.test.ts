@@ -7,7 +7,8 @@
 import type { Address } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiError } from "../../api/errors";
-import { revenueSeries, revenueSummary, topEarningNodes, type RevenueFilter, type SeriesSpec } from "../../api/revenue";
+import { revenueSeries, revenueSummary, topEarningNodes, type RevenueFilter } from "../../api/revenue";
+import type { SeriesSpec } from "../../api/time";
 import type { RevenuePoint, RevenueTotals, Stream } from "../../api/revenue";
 import { seededRandom } from "../../common/random";
 import { nodeRevenueBucket, payout, revenueBucket, revenueStream } from "../../schema";
