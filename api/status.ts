@@ -22,6 +22,8 @@ export type SyncState = {
 
 /** Status queries and readiness probes share one head read per this long, however many ask. */
 const HEAD_TTL_MS = 1_000;
+/** How long a status read waits for the head before reporting it unreadable. */
+const HEAD_WAIT_MS = 2_000;
 
 const heads = new WeakMap<ChainHeadReader, { readAt: number; head: Promise<number> }>();
 
@@ -58,7 +60,14 @@ export function judgeSync(status: IndexingStatus, head: number | Error | undefin
 /** The head as judgeSync takes it: unknown without a chain client, an Error when the read failed. */
 export async function headFor(chain: ChainHeadReader | undefined): Promise<number | Error | undefined> {
   if (!chain) return undefined;
-  return chainHead(chain).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  // A stalled RPC would hold /ready, /metrics and every status query for its whole timeout.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Error>((resolve) => (timer = setTimeout(() => resolve(new Error(`the chain's RPC did not answer within ${HEAD_WAIT_MS} ms`)), HEAD_WAIT_MS)));
+  try {
+    return await Promise.race([chainHead(chain).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The indexer's progress and the rule's verdict on it, read now; undefined before Ponder's first checkpoint. */

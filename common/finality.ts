@@ -59,10 +59,17 @@ export function createChainFinality({ chain, logger, ttlMs = 500 }: CreateChainF
     }
   }
 
+  let settled = false;
   return {
     read() {
-      if (!pending || Date.now() - pending.at > ttlMs) pending = { at: Date.now(), answer: refresh() };
-      return pending.answer;
+      if (!pending || Date.now() - pending.at > ttlMs) {
+        const answer = refresh().finally(() => (settled = true));
+        pending = { at: Date.now(), answer };
+      }
+      // Once the chain has answered (or failed) once, a read never waits on the RPC: every status
+      // read, and so every query, would stall behind a slow RPC. The last answer is at most one
+      // refresh old, and a tag only ever moves forward, so it is never ahead of the chain.
+      return settled ? Promise.resolve(known) : pending.answer;
     },
   };
 }

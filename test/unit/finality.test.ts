@@ -4,13 +4,14 @@ import { describe, expect, it } from "vitest";
 import { createChainFinality } from "../../common/finality";
 import { withChainFinality, type ChainProgress } from "../../domain/progress";
 
-type Answer = { safe: number; finalized: number } | "no tags" | "down";
+type Answer = { safe: number; finalized: number } | "no tags" | "down" | "stalled";
 
 /** A chain whose tags answer whatever `answer` holds; counts the reads. */
 function fakeChain(initial: Answer) {
   const state = { answer: initial, reads: 0 };
   const getBlock = (async ({ blockTag }: { blockTag: "safe" | "finalized" }) => {
     state.reads += 1;
+    if (state.answer === "stalled") return new Promise(() => {});
     if (state.answer === "down") throw new HttpRequestError({ url: "http://fake-chain", details: "fetch failed" });
     if (state.answer === "no tags") throw new BlockNotFoundError({});
     const number = state.answer[blockTag];
@@ -21,6 +22,13 @@ function fakeChain(initial: Answer) {
 
 const logger = { warn: () => {}, debug: () => {} };
 const block = (number: number) => ({ number, timestamp: 1_000 + number });
+const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+/** A read once the refresh that a read starts has settled: reads answer the last settled refresh. */
+const readAfterRefresh = async (finality: ReturnType<typeof createChainFinality>) => {
+  await finality.read();
+  await tick();
+  return finality.read();
+};
 
 describe("the chain's finality", () => {
   it("reads both tags, and reuses one answer for ttlMs", async () => {
@@ -37,8 +45,8 @@ describe("the chain's finality", () => {
     const finality = createChainFinality({ chain, logger, ttlMs: 0 });
     await finality.read();
     state.answer = { safe: 5, finalized: 10 };
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(10) });
+    await tick();
+    expect(await readAfterRefresh(finality)).toEqual({ safe: block(9), finalized: block(10) });
   });
 
   it("keeps the last answer while the RPC fails, and follows the chain again once it answers", async () => {
@@ -46,11 +54,22 @@ describe("the chain's finality", () => {
     const finality = createChainFinality({ chain, logger, ttlMs: 0 });
     await finality.read();
     state.answer = "down";
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(8) });
+    await tick();
+    expect(await readAfterRefresh(finality)).toEqual({ safe: block(9), finalized: block(8) });
     state.answer = { safe: 12, finalized: 11 };
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    expect(await finality.read()).toEqual({ safe: block(12), finalized: block(11) });
+    await tick();
+    expect(await readAfterRefresh(finality)).toEqual({ safe: block(12), finalized: block(11) });
+  });
+
+  it("never waits on a stalled RPC once the chain has answered: the last answer, at once", async () => {
+    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
+    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
+    await finality.read();
+    state.answer = "stalled";
+    await tick();
+    const reads = state.reads;
+    expect(await finality.read()).toEqual({ safe: block(9), finalized: block(8) });
+    expect(state.reads).toBeGreaterThan(reads);
   });
 
   it("is undefined for a chain without the tags, and while the RPC has never answered", async () => {
