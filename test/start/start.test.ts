@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
@@ -238,7 +239,8 @@ describe("npm start", () => {
   it("writes each process's log under DATA_DIR/logs, prints their paths, and keeps the terminal to the banner, status lines and warnings", async () => {
     const logs = join(dataDir, "logs");
     for (const name of ["anvil", "ponder", "oracle", "simulator"]) expect(output).toContain(`${join(logs, `${name}.log`)}`);
-    const log = async (name: string) => readFile(join(logs, `${name}.log`), "utf8");
+    // Ponder colours its lines where it detects CI (CI=true), even into a file.
+    const log = async (name: string) => stripVTControlCharacters(await readFile(join(logs, `${name}.log`), "utf8"));
     expect(await log("ponder")).toMatch(/INFO +Indexed block/);
     expect(await log("oracle")).toMatch(/"name":"oracle".*"msg":"transaction confirmed"/);
     expect(await log("simulator")).toContain('"name":"simulator"');
