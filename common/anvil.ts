@@ -12,6 +12,11 @@ export type StartAnvilParameters = {
   port: number;
   /** Which local chain anvil presents (LOCAL_CHAINS: its chain id and finality tags); anvil's own unless given. */
   chain?: LocalChainName;
+  /**
+   * The chain id to present instead of the local chain's: a real chain's (BSC 56, its testnet
+   * 97), so that CHAIN=bsc / bsc-testnet run, with everything their settings imply, against anvil.
+   */
+  chainId?: number;
   /** Seconds between blocks (fractions too: 0.75); without it anvil mines one block per transaction. */
   blockTime?: number;
   /** Funded accounts of the development mnemonic (anvil's own default is 10). */
@@ -49,7 +54,7 @@ export async function startAnvil(parameters: StartAnvilParameters): Promise<Anvi
   const args = ["--port", String(parameters.port), "--host", "127.0.0.1", ...(parameters.logFd === undefined ? ["--silent"] : [])];
   args.push("--accounts", String(parameters.accounts ?? 64));
   const chain = LOCAL_CHAINS[parameters.chain ?? "anvil"];
-  args.push("--chain-id", String(chain.id), "--slots-in-an-epoch", String(chain.slotsInAnEpoch));
+  args.push("--chain-id", String(parameters.chainId ?? chain.id), "--slots-in-an-epoch", String(chain.slotsInAnEpoch));
   if (parameters.blockTime) args.push("--block-time", String(parameters.blockTime));
   if (parameters.loadState) args.push("--load-state", parameters.loadState);
   if (parameters.dumpState) args.push("--dump-state", parameters.dumpState);

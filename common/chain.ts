@@ -1,6 +1,6 @@
 /** viem clients for the configured chain, and the accounts of anvil's development mnemonic. */
-import { createPublicClient, createTestClient, createWalletClient, custom, type Account, type Chain, type Hex, type LocalAccount, type PublicClient } from "viem";
-import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import { createPublicClient, createTestClient, createWalletClient, custom, type Account, type Chain, type Hex, type PublicClient } from "viem";
+import { mnemonicToAccount, privateKeyToAccount, type HDAccount } from "viem/accounts";
 import { anvil, bsc, bscTestnet } from "viem/chains";
 import { ANVIL_MNEMONIC, type ChainConfig } from "./config";
 import { rpcTransport } from "./rpc";
@@ -13,7 +13,7 @@ export function chainOf(config: Pick<ChainConfig, "CHAIN">): Chain {
 }
 
 /** The n-th account of anvil's public mnemonic: 0 deploys, 1 is the oracle, 2 the treasury, users from USER_ACCOUNT_OFFSET, nodes from NODE_ACCOUNT_OFFSET. */
-export function anvilAccount(index: number): LocalAccount {
+export function anvilAccount(index: number): HDAccount {
   return mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: index });
 }
 

@@ -31,7 +31,7 @@ export const MIN_STAKE_LOCK_SECONDS = 24 * 3600;
 /** A yes/no setting: true, false, 1 or 0. */
 export const flag = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
 
-const address = z
+export const address = z
   .string()
   .refine((value) => isAddress(value, { strict: false }), "must be a 0x-prefixed 20-byte hex address")
   .transform((value) => value.toLowerCase() as Address);
@@ -61,6 +61,8 @@ const chainSchema = z.object({
 
 const deploySchema = chainSchema.extend({
   DEPLOYER_PRIVATE_KEY: privateKey.optional(),
+  /** An existing Chainlink-style FAR/USD feed (AnswerUpdated, latestRoundData); unset: a mock feed is deployed at FAR_USD_PRICE. */
+  PRICE_FEED_ADDRESS: address.optional(),
   ORACLE_ADDRESS: address.optional(),
   TREASURY_ADDRESS: address.optional(),
   INITIAL_SUPPLY: z.coerce.bigint().default(800_000_000n * 10n ** 18n),
@@ -118,6 +120,9 @@ const cliSchema = z.object({
 });
 
 export type ChainConfig = z.infer<typeof chainSchema>;
+export type ChainName = ChainConfig["CHAIN"];
+/** The real chains: their contracts' addresses come from settings (`npm run deploy` prints them), never from a manifest. */
+export type RemoteChainName = Exclude<ChainName, LocalChainName>;
 export type StartConfig = z.infer<typeof startSchema> & { embeddedAnvil: boolean };
 export type IndexerConfig = z.infer<typeof indexerSchema>;
 export type DeployConfig = z.infer<typeof deploySchema>;

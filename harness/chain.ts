@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAnvil, type StartAnvilParameters } from "../common/anvil";
 import type { Address, Hex, PublicClient } from "viem";
-import { anvilAccount, anvilTestClient, createClients } from "../common/chain";
-import { MIN_STAKE_LOCK_SECONDS } from "../common/config";
+import { anvilAccount, anvilTestClient, chainOf, createClients } from "../common/chain";
+import { LOCAL_CHAINS, MIN_STAKE_LOCK_SECONDS, type RemoteChainName } from "../common/config";
 import { deployContracts } from "../contracts/deploy/deploy";
 import { writeManifest } from "../contracts/deploy/manifest";
 import { freePort } from "./ports";
@@ -33,6 +33,19 @@ export async function startDeployedChain(parameters: Omit<StartAnvilParameters, 
   const manifestPath = await writeManifest(deploymentsDir, manifest);
   const walletFor = (index: number) => createClients(config, anvilAccount(index)).walletClient;
   return { anvil, config, publicClient, testClient: anvilTestClient(publicClient), manifest, deploymentsDir, manifestPath, walletFor };
+}
+
+/**
+ * Anvil standing in for a real chain (CHAIN=bsc or bsc-testnet): that chain's id, BSC's 0.75 s
+ * blocks and fast finality (bsc-local's tags: safe = head − 1, finalized = head − 2), nothing
+ * deployed, as `npm run deploy` finds a real chain.
+ */
+export async function startRemoteChainStandIn(name: RemoteChainName) {
+  const { blockTime } = LOCAL_CHAINS["bsc-local"];
+  const anvil = await startAnvil({ port: await freePort(), chain: "bsc-local", chainId: chainOf({ CHAIN: name }).id, blockTime });
+  const config = { CHAIN: name, RPC_URL: anvil.rpcUrl } as const;
+  const walletFor = (index: number) => createClients(config, anvilAccount(index)).walletClient;
+  return { anvil, config, publicClient: createClients(config, anvilAccount(0)).publicClient, walletFor };
 }
 
 /** A transaction `anvil_reorg` puts into the new blocks, sent from an unlocked account, and its block's offset from the fork point. */

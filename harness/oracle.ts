@@ -5,7 +5,7 @@ import type { startDeployedChain } from "./chain";
 export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
 
 /** Environment for a worker on `chain`, fast timings, everything else isolated per suite. */
-export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}): Record<string, string> {
+export function oracleEnv(chain: Pick<Chain, "anvil" | "deploymentsDir">, overrides: Record<string, string> = {}): Record<string, string> {
   const id = randomUUID().slice(0, 8);
   return {
     CHAIN: "anvil",

@@ -8,15 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
-import type { LocalChainName } from "../common/config";
+import type { ChainName } from "../common/config";
 import { readProgress, type QueryRows } from "../domain/progress";
 import { freePort } from "./ports";
 import { waitUntil } from "./wait";
 
 export type StartPonderParameters = {
   rpcUrl: string;
-  /** The local chain behind `rpcUrl` (harness/chain.ts's): anvil unless given. */
-  chain?: LocalChainName;
+  /**
+   * The chain behind `rpcUrl` (harness/chain.ts's): anvil unless given. Off a local chain (a
+   * stand-in for BSC) `env` names the contracts and START_BLOCK, as an operator's settings do.
+   */
+  chain?: ChainName;
   deploymentsDir: string;
   /** Postgres when set, else a fresh PGlite directory. */
   databaseUrl?: string;

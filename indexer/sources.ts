@@ -1,11 +1,11 @@
 /**
  * Where the indexer reads from: the chain and the three contracts, from the manifest on a local
- * chain (anvil, bsc-local) or from the environment on BSC.
+ * chain (anvil, bsc-local) or from the environment on BSC (`npm run deploy` prints the settings).
  */
 import type { Address } from "viem";
 import { chainOf } from "../common/chain";
 import { isLocalChain, LOCAL_CHAINS, type IndexerConfig } from "../common/config";
-import { readManifest } from "../contracts/deploy/manifest";
+import { indexerSettings, readManifest } from "../contracts/deploy/manifest";
 
 export type IndexerSources = {
   chainId: number;
@@ -16,21 +16,13 @@ export type IndexerSources = {
 };
 
 export function resolveSources(config: IndexerConfig): IndexerSources {
-  if (isLocalChain(config.CHAIN)) {
-    const manifest = readManifest(config.DEPLOYMENTS_DIR, LOCAL_CHAINS[config.CHAIN].id);
-    return {
-      chainId: manifest.chainId,
-      farToken: manifest.contracts.FARToken.address,
-      inferencePayment: manifest.contracts.InferencePayment.address,
-      priceFeed: manifest.contracts.PriceFeed.address,
-      startBlock: Math.min(manifest.deployBlock, manifest.contracts.PriceFeed.deployBlock),
-    };
-  }
+  // Off a local chain loadIndexerConfig has required every one of these.
+  const settings = isLocalChain(config.CHAIN) ? indexerSettings(readManifest(config.DEPLOYMENTS_DIR, LOCAL_CHAINS[config.CHAIN].id)) : config;
   return {
     chainId: chainOf(config).id,
-    farToken: config.FAR_TOKEN_ADDRESS!,
-    inferencePayment: config.INFERENCE_PAYMENT_ADDRESS!,
-    priceFeed: config.PRICE_FEED_ADDRESS!,
-    startBlock: config.START_BLOCK!,
+    farToken: settings.FAR_TOKEN_ADDRESS!,
+    inferencePayment: settings.INFERENCE_PAYMENT_ADDRESS!,
+    priceFeed: settings.PRICE_FEED_ADDRESS!,
+    startBlock: settings.START_BLOCK!,
   };
 }

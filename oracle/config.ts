@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { parseEther, parseGwei } from "viem";
 import { hostname } from "node:os";
-import { bearerToken, isLocalChain, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
+import { address, bearerToken, isLocalChain, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { DEFAULT_MODELS, type ModelTable } from "./pricing";
 
@@ -46,6 +46,8 @@ const modelTable = z
   );
 
 const oracleSchema = z.object({
+  /** Off a local chain the contract it settles on (the indexer's setting of the same name); on one, the manifest's. */
+  INFERENCE_PAYMENT_ADDRESS: address.optional(),
   ORACLE_PRIVATE_KEY: privateKey.optional(),
   ORACLE_KEYSTORE: z.string().min(1).optional(),
   ORACLE_KEYSTORE_PASSWORD: z.string().optional(),
@@ -116,6 +118,9 @@ export function loadOracleConfig(env: NodeJS.ProcessEnv = process.env): OracleCo
   }
   if (!isLocalChain(chain.CHAIN) && !settings.ORACLE_PRIVATE_KEY && !settings.ORACLE_KEYSTORE) {
     throw new ConfigError(`Invalid setting for CHAIN=${chain.CHAIN}: ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE is required off anvil`);
+  }
+  if (!isLocalChain(chain.CHAIN) && !settings.INFERENCE_PAYMENT_ADDRESS) {
+    throw new ConfigError(`Invalid setting for CHAIN=${chain.CHAIN}: INFERENCE_PAYMENT_ADDRESS is required off anvil`);
   }
   return { ...chain, ...settings, ORACLE_MODELS: settings.ORACLE_MODELS ?? DEFAULT_MODELS };
 }

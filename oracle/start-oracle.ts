@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { createPublicClient, type PublicClient } from "viem";
 import { chainOf } from "../common/chain";
+import { isLocalChain } from "../common/config";
 import { rpcTransport } from "../common/rpc";
 import { readManifest } from "../contracts/deploy/manifest";
 import type { OracleConfig } from "./config";
@@ -75,13 +76,13 @@ async function openOracle(config: OracleConfig, options: { stream?: ResultStream
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: "oracle" });
   const publicClient = createOracleClient(config);
   const chainId = await publicClient.getChainId();
-  const manifest = await readManifest(config.DEPLOYMENTS_DIR, chainId);
+  // Off a local chain from the settings, as the indexer's: no manifest is needed where it runs.
+  const contract = isLocalChain(config.CHAIN) ? readManifest(config.DEPLOYMENTS_DIR, chainId).contracts.InferencePayment.address : config.INFERENCE_PAYMENT_ADDRESS!;
   const account = await loadOracleAccount(config);
   const sql = await openSql(config);
-  const contract = manifest.contracts.InferencePayment.address;
   const jobs = createJobStore({ sql, schema: config.ORACLE_DB_SCHEMA, chainId, contract });
   const stream = options.stream ?? openStream(config);
-  return { logger, publicClient, chainId, manifest, account, sql, jobs, stream, contract };
+  return { logger, publicClient, chainId, account, sql, jobs, stream, contract };
 }
 
 export async function startOracle(config: OracleConfig, options: { stream?: ResultStream; logger?: Logger } = {}) {

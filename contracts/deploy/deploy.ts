@@ -1,5 +1,5 @@
 /**
- * Deploys FARToken, InferencePayment and (on a local chain) the mock price feed, wires their
+ * Deploys FARToken, InferencePayment and (without an existing feed) the mock price feed, wires their
  * roles, and returns the manifest. Registers no node and moves no tokens beyond the initial mint.
  */
 import {
@@ -55,8 +55,8 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
     return { address: receipt.contractAddress!.toLowerCase() as Address, deployBlock: Number(receipt.blockNumber) };
   };
 
-  const PriceFeed = parameters.priceFeed
-    ? { address: parameters.priceFeed.toLowerCase() as Address, deployBlock: 0 }
+  const mockFeed = parameters.priceFeed
+    ? undefined
     : await deployed(
         await walletClient.deployContract({
           abi: mockPriceFeedAbi,
@@ -64,6 +64,7 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
           args: [8, parameters.initialPrice],
         }),
       );
+  const priceFeedAddress = mockFeed?.address ?? (parameters.priceFeed!.toLowerCase() as Address);
 
   const FARToken = await deployed(
     await walletClient.deployContract({
@@ -77,9 +78,12 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
     await walletClient.deployContract({
       abi: inferencePaymentAbi,
       bytecode: inferencePaymentBytecode,
-      args: [admin, FARToken.address, treasury, PriceFeed.address, BigInt(parameters.taskTimeoutSeconds)],
+      args: [admin, FARToken.address, treasury, priceFeedAddress, BigInt(parameters.taskTimeoutSeconds)],
     }),
   );
+  // An existing feed is indexed from this deployment on, not from its own (years of rounds): the
+  // price in force before its first round here is read from the feed at the block (indexer/revenue.ts).
+  const PriceFeed = mockFeed ?? { address: priceFeedAddress, deployBlock: FARToken.deployBlock };
 
   await confirm(
     await walletClient.writeContract({

@@ -54,3 +54,18 @@ export function readManifest(directory: string, chainId: number): DeploymentMani
   if (!result.success) throw new ManifestError(`Deployment manifest ${path} is malformed`, { cause: result.error });
   return result.data;
 }
+
+/**
+ * Where the indexer finds the contracts, as the settings that say it off a local chain, where no
+ * manifest is read: on a local chain the indexer takes them from here; elsewhere `npm run deploy`
+ * prints them for the operator, so no block explorer is needed.
+ */
+export function indexerSettings(manifest: DeploymentManifest) {
+  return {
+    FAR_TOKEN_ADDRESS: manifest.contracts.FARToken.address,
+    INFERENCE_PAYMENT_ADDRESS: manifest.contracts.InferencePayment.address,
+    PRICE_FEED_ADDRESS: manifest.contracts.PriceFeed.address,
+    // A mock feed is deployed first: its first answer is indexed too.
+    START_BLOCK: Math.min(manifest.deployBlock, manifest.contracts.PriceFeed.deployBlock),
+  };
+}

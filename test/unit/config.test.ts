@@ -90,7 +90,8 @@ describe("values read from text", () => {
       { ORACLE_MODELS: { tiny: { pricePer1MTokens: 250_000_000_000_000_000n, tokensPerSecond: 100 } } },
     ],
     ["off anvil, with everything the indexer needs", () => loadIndexerConfig({ CHAIN: "bsc", FAR_TOKEN_ADDRESS: ADDRESS, INFERENCE_PAYMENT_ADDRESS: ADDRESS, PRICE_FEED_ADDRESS: ADDRESS, START_BLOCK: "0" }), { START_BLOCK: 0 }],
-    ["off anvil, the oracle with a keystore", () => loadOracleConfig({ CHAIN: "bsc-testnet", ORACLE_KEYSTORE: "/keys/oracle.json" }), { ORACLE_KEYSTORE: "/keys/oracle.json" }],
+    ["off anvil, the oracle with a keystore", () => loadOracleConfig({ CHAIN: "bsc-testnet", ORACLE_KEYSTORE: "/keys/oracle.json", INFERENCE_PAYMENT_ADDRESS: ADDRESS }), { ORACLE_KEYSTORE: "/keys/oracle.json", INFERENCE_PAYMENT_ADDRESS: ADDRESS.toLowerCase() }],
+    ["deploying with an existing price feed", () => loadDeployConfig({ PRICE_FEED_ADDRESS: ADDRESS }), { PRICE_FEED_ADDRESS: ADDRESS.toLowerCase() }],
     ["a bearer token with base64 padding", () => loadOracleConfig({ ORACLE_ADMIN_TOKEN: `${TOKEN}+/==` }), { ORACLE_ADMIN_TOKEN: `${TOKEN}+/==` }],
   ])("%s", (_what, load, expected) => {
     expect(load()).toMatchObject(expected as object);
@@ -132,6 +133,7 @@ describe("refusals name the setting", () => {
     ["an oracle key that is an address", () => loadOracleConfig({ ORACLE_PRIVATE_KEY: ADDRESS }), "Invalid setting ORACLE_PRIVATE_KEY: must be a 0x-prefixed 32-byte hex private key"],
     ["both a key and a keystore", () => loadOracleConfig({ ORACLE_PRIVATE_KEY: KEY, ORACLE_KEYSTORE: "/k.json" }), "Set either ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE, not both"],
     ["the oracle off anvil without a key", () => loadOracleConfig({ CHAIN: "bsc" }), "Invalid setting for CHAIN=bsc: ORACLE_PRIVATE_KEY or ORACLE_KEYSTORE is required off anvil"],
+    ["the oracle off anvil without its contract", () => loadOracleConfig({ CHAIN: "bsc", ORACLE_PRIVATE_KEY: KEY }), "Invalid setting for CHAIN=bsc: INFERENCE_PAYMENT_ADDRESS is required off anvil"],
     ["an oracle schema with capitals", () => loadOracleConfig({ ORACLE_DB_SCHEMA: "Oracle" }), "Invalid setting ORACLE_DB_SCHEMA: must be a lower-case SQL identifier"],
     ["an oracle schema longer than Postgres allows", () => loadOracleConfig({ ORACLE_DB_SCHEMA: "o".repeat(64) }), /^Invalid setting ORACLE_DB_SCHEMA: /],
     ["a fee bump under 10 %", () => loadOracleConfig({ ORACLE_BUMP_PERCENT: "9" }), /^Invalid setting ORACLE_BUMP_PERCENT: /],
