@@ -8,7 +8,7 @@
  * bsc-testnet deploys the mock price feed; bsc is given an existing one (PRICE_FEED_ADDRESS).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -82,15 +82,15 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
 
   // README.md, "For operators": what to set to deploy.
   const deploymentsDir = await mkdtemp(join(tmpdir(), "far-bsc-deploy-"));
-  const deploy = await npm(["deploy"], {
+  const deploySettings = {
     CHAIN: testCase.chain,
     RPC_URL: chain.anvil.rpcUrl,
     DEPLOYER_PRIVATE_KEY: privateKeyOf(0),
     ORACLE_ADDRESS: anvilAccount(1).address,
     TREASURY_ADDRESS: anvilAccount(2).address,
-    DEPLOYMENTS_DIR: deploymentsDir,
     ...(existingFeed ? { PRICE_FEED_ADDRESS: existingFeed } : {}),
-  });
+  };
+  const deploy = await npm(["deploy"], { ...deploySettings, DEPLOYMENTS_DIR: deploymentsDir });
   expect(deploy.code, deploy.stderr).toBe(0);
   const settings = Object.fromEntries([...deploy.stdout.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map((match) => [match[1]!, match[2]!]));
 
@@ -117,10 +117,8 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
   const taskId = taskIdOf(user, salt);
 
   // README.md, "For operators": what to set for the oracle.
-  const workerEnv = oracleEnv(
-    { anvil: chain.anvil, deploymentsDir: noManifests },
-    { REDIS_URL: process.env.REDIS_URL!, CHAIN: testCase.chain, ORACLE_PRIVATE_KEY: privateKeyOf(1), INFERENCE_PAYMENT_ADDRESS: settings.INFERENCE_PAYMENT_ADDRESS! },
-  );
+  const workerSettings = { CHAIN: testCase.chain, RPC_URL: chain.anvil.rpcUrl, ORACLE_PRIVATE_KEY: privateKeyOf(1), INFERENCE_PAYMENT_ADDRESS: settings.INFERENCE_PAYMENT_ADDRESS!, REDIS_URL: process.env.REDIS_URL! };
+  const workerEnv = oracleEnv({ anvil: chain.anvil, deploymentsDir: noManifests }, workerSettings);
   const keys = { stream: workerEnv.ORACLE_STREAM_KEY!, deadLetter: workerEnv.ORACLE_DEAD_LETTER_KEY! };
   cleanup.push(async () => {
     const redis = new Redis(process.env.REDIS_URL!);
@@ -135,7 +133,7 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
   await stream.close();
   const worker = await startWorker(workerEnv, cleanup);
 
-  return { ...testCase, chain, deploy, deploymentsDir, noManifests, settings, existingFeed, ponder, worker, workerEnv, token, payment, node, taskId, created };
+  return { ...testCase, chain, deploySettings, workerSettings, deploy, deploymentsDir, noManifests, settings, existingFeed, ponder, worker, workerEnv, token, payment, node, taskId, created };
 }
 
 /** `npm run oracle` in a process group of its own, as a service manager runs it. */
@@ -184,9 +182,15 @@ describe.skipIf(!process.env.REDIS_URL)("CHAIN=bsc-testnet and CHAIN=bsc, on anv
       const t = the();
       expect(await t.chain.publicClient.getChainId()).toBe(chainId);
       const manifest = readManifest(t.deploymentsDir, chainId);
-      expect(t.settings).toEqual(Object.fromEntries(Object.entries(indexerSettings(manifest)).map(([name, value]) => [name, String(value)])));
-      for (const name of SETTINGS) expect(t.deploy.stdout).toContain(`${name}=`);
+      expect(t.settings).toEqual(Object.fromEntries(Object.entries(indexerSettings(manifest)).map(([setting, value]) => [setting, String(value)])));
+      expect(Object.keys(t.settings).sort()).toEqual([...SETTINGS].sort());
       expect(t.deploy.stdout).toContain(`CHAIN=${name}`);
+      // What this test sets is what README's operator table tells an operator to set.
+      const readme = await readFile("README.md", "utf8");
+      const row = (who: string) => readme.split("\n").find((line) => line.startsWith(`  | ${who}`)) ?? "";
+      for (const setting of Object.keys(t.deploySettings)) expect(row("deploy, once"), setting).toContain(`\`${setting}\``);
+      for (const setting of Object.keys(t.workerSettings)) expect(row("the oracle"), setting).toContain(`\`${setting}\``);
+      for (const setting of SETTINGS) expect(row("deploy, once"), setting).toContain(`\`${setting}=…\``);
       const feed = await t.chain.publicClient.readContract({ address: t.payment, abi: inferencePaymentAbi, functionName: "priceFeed" });
       expect(feed.toLowerCase()).toBe(t.settings.PRICE_FEED_ADDRESS);
       if (t.existingFeed) {
