@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil, patience } from "../../harness/wait";
 import { freePort } from "../../harness/ports";
@@ -202,8 +203,9 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     const ponder = () => run.look().find((proc) => proc.args.includes("ponder start"));
     await waitUntil(() => ponder() !== undefined || run.child.exitCode !== null, "npm start to run Ponder", 240_000);
     // Frozen once it is well under way (its HTTP server answers /health), ready or not. Its log
-    // (npm start writes it under DATA_DIR/logs, emptied at each start) says when.
-    const ponderLog = () => readFileSync(join(dataDir, "logs", "ponder.log"), "utf8");
+    // (npm start writes it under DATA_DIR/logs, emptied at each start) says when; Ponder colours
+    // its lines where it detects CI, even into the file.
+    const ponderLog = () => stripVTControlCharacters(readFileSync(join(dataDir, "logs", "ponder.log"), "utf8"));
     await waitUntil(() => ponderLog().includes("Started returning 200 responses endpoint=/health") || run.ready() || run.child.exitCode !== null, "Ponder to listen", 240_000);
     expect(ponder(), run.output().slice(-3000)).toBeDefined();
     process.kill(ponder()!.pid, "SIGSTOP");
