@@ -5,7 +5,7 @@
 import { getTableColumns, sql } from "drizzle-orm";
 import { getTableConfig, pgSchema, pgTable, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { ChainFinality } from "../common/finality";
-import { progressOf, withChainFinality, type ChainProgress, type FinalitySource } from "../domain/progress";
+import { progressOf, withChainFinality, type BlockPoint, type ChainProgress, type FinalitySource } from "../domain/progress";
 import { payout } from "../schema";
 
 export type ApiDb = Pick<PgDatabase<PgQueryResultHKT>, "select">;
@@ -47,6 +47,8 @@ export type IndexingStatus = ChainProgress & {
   version: string;
   /** Whether safe and finalized follow the chain's tags or Ponder's fixed depth (domain/progress.ts). */
   finality: FinalitySource;
+  /** Ponder's own finalized block (its fixed depth), whatever `finality` says. */
+  finalizedByDepth: BlockPoint;
 };
 
 /**

@@ -5,7 +5,7 @@
  * falls back to its fixed depth.
  */
 import type { Logger } from "pino";
-import { BaseError, BlockNotFoundError, InvalidParamsRpcError, type BlockTag, type PublicClient } from "viem";
+import { BaseError, BlockNotFoundError, InvalidParamsRpcError, type BlockTag, type Hex, type PublicClient } from "viem";
 
 /** A block the chain tagged: its number and timestamp (seconds). */
 export type TaggedBlock = { number: number; timestamp: number };
@@ -15,6 +15,12 @@ export type ChainTags = { safe?: TaggedBlock; finalized?: TaggedBlock };
 export type ChainFinality = {
   /** The chain's safe and finalized blocks, or undefined while the chain has never answered the tags. */
   read: () => Promise<ChainTags | undefined>;
+  /**
+   * The chain's block hash at a height it has finalized, once read: the first ask starts the read
+   * and answers undefined, so a caller never waits on the RPC. Only for heights at or below a
+   * finalized tag `read` gave, whose hash can no longer change (which is why it is kept).
+   */
+  finalizedHash: (blockNumber: number) => Hex | undefined;
 };
 
 export type CreateChainFinalityParameters = {
@@ -29,7 +35,12 @@ const TAGS = ["safe", "finalized"] as const satisfies readonly BlockTag[];
 /** The later of two blocks: a tag never moves back, whatever a lagging node behind a load balancer answers. */
 const later = (known: TaggedBlock | undefined, next: TaggedBlock | undefined) => (known && (!next || next.number < known.number) ? known : next);
 
+/** Finalized hashes kept: the feed asks for the few blocks between the chain's tag and the indexer's fixed depth. */
+const FINALIZED_HASHES_KEPT = 1_024;
+
 export function createChainFinality({ chain, logger, ttlMs = 500 }: CreateChainFinalityParameters): ChainFinality {
+  const finalizedHashes = new Map<number, Hex>();
+  const reading = new Set<number>();
   let known: ChainTags | undefined;
   let pending: { at: number; answer: Promise<ChainTags | undefined> } | undefined;
   let failing = false;
@@ -61,6 +72,22 @@ export function createChainFinality({ chain, logger, ttlMs = 500 }: CreateChainF
 
   let settled = false;
   return {
+    finalizedHash(blockNumber) {
+      const known = finalizedHashes.get(blockNumber);
+      if (known || reading.has(blockNumber)) return known;
+      reading.add(blockNumber);
+      chain
+        .getBlock({ blockNumber: BigInt(blockNumber) })
+        .then((block) => {
+          if (!block.hash) return;
+          finalizedHashes.set(blockNumber, block.hash);
+          // A Map iterates in insertion order: the first key is the oldest read.
+          if (finalizedHashes.size > FINALIZED_HASHES_KEPT) finalizedHashes.delete(finalizedHashes.keys().next().value!);
+        })
+        .catch((error: unknown) => logger.debug({ msg: "Cannot read a finalized block's hash; asking again at the next step", blockNumber, err: error }))
+        .finally(() => reading.delete(blockNumber));
+      return undefined;
+    },
     read() {
       if (!pending || Date.now() - pending.at > ttlMs) {
         const answer = refresh().finally(() => (settled = true));

@@ -43,16 +43,18 @@ export type FinalitySource = "chain" | "depth";
 /**
  * The progress with the chain's own tags applied: a tagged block counts as safe (finalized) only
  * once the indexer committed it, so neither ever runs ahead of the committed block, and neither
- * moves behind the indexer's own fixed-depth answer. Without tags, that fixed depth.
+ * moves behind the indexer's own fixed-depth answer (kept as `finalizedByDepth`: a block below it
+ * is final whatever fork the indexer read it from, since Ponder itself no longer reorgs it). Without
+ * tags, that fixed depth.
  */
-export function withChainFinality<P extends ChainProgress>(progress: P, tags: ChainTags | undefined): P & { finality: FinalitySource } {
-  if (!tags) return { ...progress, finality: "depth" };
+export function withChainFinality<P extends ChainProgress>(progress: P, tags: ChainTags | undefined): P & { finality: FinalitySource; finalizedByDepth: BlockPoint } {
+  if (!tags) return { ...progress, finality: "depth", finalizedByDepth: progress.finalized };
   const committed = (own: BlockPoint, tagged: TaggedBlock | undefined): BlockPoint => {
     if (!tagged) return own;
     const point = tagged.number >= progress.latest.number ? progress.latest : tagged;
     return point.number > own.number ? point : own;
   };
-  return { ...progress, safe: committed(progress.safe, tags.safe), finalized: committed(progress.finalized, tags.finalized), finality: "chain" };
+  return { ...progress, safe: committed(progress.safe, tags.safe), finalized: committed(progress.finalized, tags.finalized), finality: "chain", finalizedByDepth: progress.finalized };
 }
 
 export async function readProgress(query: QueryRows): Promise<ChainProgress[]> {

@@ -7,6 +7,7 @@ export type Db = Context<"FARToken:Transfer">["db"];
 /** Where a log sits on the chain: what every history row records. */
 export type ChainPosition = {
   blockNumber: number;
+  blockHash: Hex;
   logIndex: number;
   timestamp: number;
   transactionHash: Hex;
@@ -17,6 +18,7 @@ type AnyLogEvent = Pick<Event<"FARToken:Transfer">, "block" | "log" | "transacti
 export function positionOf(event: AnyLogEvent): ChainPosition {
   return {
     blockNumber: Number(event.block.number),
+    blockHash: event.block.hash,
     logIndex: event.log.logIndex,
     timestamp: Number(event.block.timestamp),
     transactionHash: event.transaction.hash,

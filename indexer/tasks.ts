@@ -18,6 +18,7 @@ function settledAt(position: ChainPosition, createdAt: number) {
     settledTx: position.transactionHash,
     durationSeconds: position.timestamp - createdAt,
     updatedBlock: position.blockNumber,
+    updatedBlockHash: position.blockHash,
     updatedLogIndex: position.logIndex,
   };
 }
@@ -36,6 +37,7 @@ ponder.on("InferencePayment:TaskCreated", async ({ event, context }) => {
     createdBlock: position.blockNumber,
     createdTx: position.transactionHash,
     updatedBlock: position.blockNumber,
+    updatedBlockHash: position.blockHash,
     updatedLogIndex: position.logIndex,
   });
   await updateEscrow(context.db, user, position, (row) => ({

@@ -18,9 +18,13 @@ export const integers = <const Name extends string>(t: PgColumnsBuilders, ...nam
 /** Required int8 columns read as JavaScript numbers (block numbers, unix seconds). */
 export const numbers = <const Name extends string>(t: PgColumnsBuilders, ...names: Name[]) => each(() => t.int8({ mode: "number" }).notNull(), names);
 
-/** Where an event row's log stands in the chain. */
+/**
+ * Where an event row's log stands in the chain. The block's hash tells which fork the row was
+ * indexed from: the change feed checks it against the chain before calling the row final.
+ */
 export const logPosition = (t: PgColumnsBuilders) => ({
   blockNumber: t.int8({ mode: "number" }).notNull(),
+  blockHash: t.hex().notNull(),
   logIndex: t.integer().notNull(),
   timestamp: t.int8({ mode: "number" }).notNull(),
   transactionHash: t.hex().notNull(),

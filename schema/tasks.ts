@@ -26,6 +26,8 @@ export const task = onchainTable(
     settledTx: t.hex(),
     durationSeconds: t.int8({ mode: "number" }),
     updatedBlock: t.int8({ mode: "number" }).notNull(),
+    /** The hash of `updatedBlock` as indexed (see logPosition). */
+    updatedBlockHash: t.hex().notNull(),
     updatedLogIndex: t.integer().notNull(),
   }),
   (table) => ({

@@ -5,6 +5,7 @@
  * FINALIZED. Nothing at or below a finalized block is ever looked at again, so nothing final is
  * ever retracted.
  */
+import type { Hex } from "viem";
 import type { FeedChange, FeedRow, FeedTopic } from "./messages";
 
 export type FeedReaderState = {
@@ -34,6 +35,33 @@ export function locate(topic: FeedTopic, row: FeedRow): LocatedRow {
   }
   const positioned = row as FeedRow<"payout"> | FeedRow<"staking">;
   return { topic, row, key: positioned.id, blockNumber: positioned.blockNumber, logIndex: positioned.logIndex };
+}
+
+/** The hash of the block a row was indexed from (a task's: the block of the update it holds). */
+function indexedHash(located: LocatedRow): Hex {
+  return located.topic === "task" ? (located.row as FeedRow<"task">).updatedBlockHash : (located.row as FeedRow<"payout"> | FeedRow<"staking">).blockHash;
+}
+
+/** A block the feed would make final, the hash it was indexed at, and the chain's own hash there (undefined: not read yet). */
+export type BlockToConfirm = { number: number; indexedHash: Hex; chainHash: Hex | undefined };
+
+/** The blocks with rows in `lower < block <= upper`, in chain order, each with the hash its rows were indexed at. */
+export function blocksWithRows(rows: LocatedRow[], lower: number, upper: number): { number: number; indexedHash: Hex }[] {
+  const blocks = new Map<number, Hex>();
+  for (const row of rows) if (row.blockNumber > lower && row.blockNumber <= upper && !blocks.has(row.blockNumber)) blocks.set(row.blockNumber, indexedHash(row));
+  return [...blocks].sort(([a], [b]) => a - b).map(([number, hash]) => ({ number, indexedHash: hash }));
+}
+
+/**
+ * How far the chain's finalized tag may finalize the feed. The tag names a height; the indexer
+ * may still hold another fork's block there (a reorg it has not polled yet, or reached the tag
+ * first), and a row announced FINALIZED is never looked at again. So finality stops just below
+ * the first block whose indexed hash is not the chain's (or not read yet); once the indexer
+ * replaced it, its rows are retracted and the next step goes on.
+ */
+export function confirmedFinalized(finalized: number, blocks: BlockToConfirm[]): number {
+  const first = blocks.find((block) => block.number <= finalized && block.chainHash !== block.indexedHash);
+  return first ? first.number - 1 : finalized;
 }
 
 const TOPIC_ORDER: Record<FeedTopic, number> = { task: 0, staking: 1, payout: 2 };

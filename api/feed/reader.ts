@@ -7,7 +7,7 @@ import { and, gt, lte } from "drizzle-orm";
 import { payout, stakingEvent, task } from "../../schema";
 import type { ChainFinality } from "../../common/finality";
 import { readIndexingStatus, type ApiDb } from "../db";
-import { diffStep, initialState, locate, stepWindow, type CommittedHeights, type FeedReaderState, type FeedStep, type LocatedRow } from "./diff";
+import { blocksWithRows, confirmedFinalized, diffStep, initialState, locate, stepWindow, type CommittedHeights, type FeedReaderState, type FeedStep, type LocatedRow } from "./diff";
 
 export type CreateFeedReaderParameters = {
   db: ApiDb;
@@ -28,9 +28,20 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
   }
 
   /** `commitKey` identifies the commit read: the whole indexing status (written in every commit's transaction), as JSON. */
-  async function committedHeights(): Promise<(CommittedHeights & { commitKey: string }) | undefined> {
+  async function committedHeights() {
     const status = await readIndexingStatus(db, finality);
-    return status && { latest: status.latest.number, finalized: status.finalized.number, commitKey: JSON.stringify(status) };
+    return status && { latest: status.latest.number, finalized: status.finalized.number, finalizedByDepth: status.finalizedByDepth.number, commitKey: JSON.stringify(status) };
+  }
+
+  /**
+   * The finalized height a step may use. Above the indexer's own fixed depth, the chain's tag
+   * counts only for blocks the indexer read from the chain's own fork (api/feed/diff.ts
+   * confirmedFinalized); the hashes are read without waiting, so a step never waits on the RPC.
+   */
+  function confirmedHeights(state: FeedReaderState, heights: CommittedHeights & { finalizedByDepth: number }, rows: LocatedRow[], upper: number): CommittedHeights {
+    if (!finality || heights.finalized <= heights.finalizedByDepth) return heights;
+    const blocks = blocksWithRows(rows, Math.max(state.finalizedBlock, heights.finalizedByDepth), Math.min(heights.finalized, upper));
+    return { ...heights, finalized: confirmedFinalized(heights.finalized, blocks.map((block) => ({ ...block, chainHash: finality.finalizedHash(block.number) }))) };
   }
 
   /**
@@ -53,8 +64,11 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
       const heights = await committedHeights();
       if (!heights || (settled?.commitKey === heights.commitKey && settled.state === state)) return { changes: [], state };
       const { lower, upper } = stepWindow(state, heights, maxBlocksPerStep);
-      const next = diffStep(state, heights, await rowsIn(lower, upper), maxBlocksPerStep);
-      settled = { commitKey: heights.commitKey, state: next.state };
+      const rows = await rowsIn(lower, upper);
+      const confirmed = confirmedHeights(state, heights, rows, upper);
+      const next = diffStep(state, confirmed, rows, maxBlocksPerStep);
+      // Finality held back for a hash still being read goes on at the next step, commit or not.
+      settled = confirmed.finalized === heights.finalized ? { commitKey: heights.commitKey, state: next.state } : undefined;
       return next;
     },
   };

@@ -58,6 +58,7 @@ function payoutChange(recipient: Hex, stream: "NODE_PAYMENT" | "TREASURY" = "NOD
       logIndex: 0,
       timestamp: 1_700_000_000 + block,
       transactionHash: `0x${block.toString(16).padStart(64, "f")}`,
+      blockHash: `0x${block.toString(16).padStart(64, "b")}`,
     },
   };
 }

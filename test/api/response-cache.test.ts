@@ -56,6 +56,7 @@ function payoutAt(number: number, index: number) {
     logIndex: index,
     timestamp: 1_700_000_000 + number,
     transactionHash: `0x${"ab".repeat(32)}` as `0x${string}`,
+    blockHash: `0x${"cd".repeat(32)}` as `0x${string}`,
   };
 }
 

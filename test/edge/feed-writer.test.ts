@@ -36,7 +36,7 @@ async function dropKeys(prefix: string) {
 function payoutAt(block: number) {
   const row: FeedRow<"payout"> = {
     id: `p${block}`, stream: "NODE_PAYMENT", recipient: "0x0000000000000000000000000000000000000001", amount: BigInt(block) * FAR, usdValue: 1n, farUsdPrice: 1n,
-    taskId: null, node: null, blockNumber: block, logIndex: 0, timestamp: block, transactionHash: "0x01",
+    taskId: null, node: null, blockNumber: block, logIndex: 0, timestamp: block, transactionHash: "0x01", blockHash: "0x02",
   };
   return locate("payout", row);
 }

@@ -3,20 +3,20 @@
  * into, and, over random histories, that the events a client applies rebuild the indexer's table.
  */
 import { describe, expect, it } from "vitest";
-import { diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
+import { blocksWithRows, confirmedFinalized, diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
 import type { FeedChange, FeedRow } from "../../api/feed/messages";
 import { seededRandom } from "../../common/random";
 
 const ZERO = "0x0000000000000000000000000000000000000000" as const;
 
 /** A payout row at `block`:`logIndex`; its id is its name. */
-function payout(id: string, block: number, logIndex = 0): LocatedRow {
-  const row: FeedRow<"payout"> = { id, stream: "NODE_PAYMENT", recipient: ZERO, amount: 1n, usdValue: 1n, farUsdPrice: 1n, taskId: null, node: null, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01" };
+function payout(id: string, block: number, logIndex = 0, blockHash: `0x${string}` = "0x02"): LocatedRow {
+  const row: FeedRow<"payout"> = { id, stream: "NODE_PAYMENT", recipient: ZERO, amount: 1n, usdValue: 1n, farUsdPrice: 1n, taskId: null, node: null, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01", blockHash };
   return locate("payout", row);
 }
 
 function staking(id: string, block: number, logIndex = 0): LocatedRow {
-  const row: FeedRow<"staking"> = { id, staker: ZERO, action: "STAKE", amount: 1n, stakedAfter: 1n, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01" };
+  const row: FeedRow<"staking"> = { id, staker: ZERO, action: "STAKE", amount: 1n, stakedAfter: 1n, blockNumber: block, logIndex, timestamp: block, transactionHash: "0x01", blockHash: "0x02" };
   return locate("staking", row);
 }
 
@@ -25,7 +25,7 @@ function task(id: string, block: number, logIndex = 0): LocatedRow {
   const row: FeedRow<"task"> = {
     id: id as `0x${string}`, user: ZERO, node: null, status: "CREATED", failed: false, escrow: 1n, actualCost: null, nodePayment: null, stakerPayment: null,
     treasuryPayment: null, refund: null, performanceScore: null, createdAt: block, createdBlock: block, createdTx: "0x01", settledAt: null, settledBlock: null,
-    settledLogIndex: null, settledTx: null, durationSeconds: null, updatedBlock: block, updatedLogIndex: logIndex,
+    settledLogIndex: null, settledTx: null, durationSeconds: null, updatedBlock: block, updatedBlockHash: "0x02", updatedLogIndex: logIndex,
   };
   return locate("task", row);
 }
@@ -200,5 +200,38 @@ describe("the feed's step over random histories", () => {
     while (step());
     expect([...live].sort()).toEqual(history.rows().map((row) => row.key).sort());
     expect([...final].sort()).toEqual(history.finalRows().map((row) => row.key).sort());
+  });
+});
+
+describe("finality from the chain's tag, held to the fork the indexer read", () => {
+  const cases: { name: string; finalized: number; blocks: { number: number; indexedHash: `0x${string}`; chainHash: `0x${string}` | undefined }[]; expect: number }[] = [
+    { name: "no block with rows: the tag", finalized: 9, blocks: [], expect: 9 },
+    { name: "every hash the chain's: the tag", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xa8" }], expect: 9 },
+    { name: "a block from another fork: just below it", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 7 },
+    { name: "the first of two stale blocks", finalized: 9, blocks: [{ number: 6, indexedHash: "0xa6", chainHash: "0xb6" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 5 },
+    { name: "a hash not read yet: just below it", finalized: 9, blocks: [{ number: 7, indexedHash: "0xa7", chainHash: undefined }], expect: 6 },
+    { name: "a stale block above the tag does not count", finalized: 6, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 6 },
+  ];
+  for (const c of cases) it(c.name, () => expect(confirmedFinalized(c.finalized, c.blocks)).toBe(c.expect));
+
+  it("lists each block with rows in the window once, in chain order, with its indexed hash", () => {
+    const rows = [payout("p9", 9, 0, "0xa9"), payout("p5", 5, 1, "0xa5"), payout("q5", 5, 2, "0xa5"), payout("p2", 2, 0, "0xa2"), payout("p12", 12, 0, "0xac")];
+    expect(blocksWithRows(rows, 2, 10)).toEqual([{ number: 5, indexedHash: "0xa5" }, { number: 9, indexedHash: "0xa9" }]);
+  });
+
+  it("announces a payout the indexer read from a stale fork RETRACTED, never FINALIZED, once the chain finalized the height", () => {
+    // The payout at block 5 was announced; the chain then replaced block 5 and finalized its replacement.
+    let state = initialState(h(5, 3), [payout("old", 5, 0, "0xa5")]);
+    const chainHash = "0xb5" as const;
+    // The indexer has not seen the reorg yet: its block 5 is still the old one.
+    const confirmed = confirmedFinalized(6, [{ number: 5, indexedHash: "0xa5", chainHash }]);
+    expect(confirmed).toBe(4);
+    let step = diffStep(state, h(6, confirmed), [payout("old", 5, 0, "0xa5")], 100);
+    expect(step.changes.map(word)).toEqual([]);
+    state = step.state;
+    // The indexer replaced block 5: the old payout goes, the new one comes, and then it is final.
+    const replaced = [payout("new", 5, 0, chainHash)];
+    step = diffStep(state, h(7, confirmedFinalized(7, blocksWithRows(replaced, 4, 7).map((block) => ({ ...block, chainHash })))), replaced, 100);
+    expect(step.changes.map(word)).toEqual(["RETRACTED old", "ADDED! new"]);
   });
 });

@@ -31,6 +31,27 @@ const readAfterRefresh = async (finality: ReturnType<typeof createChainFinality>
 };
 
 describe("the chain's finality", () => {
+  it("answers a finalized block's hash without waiting: undefined while read, then kept; a failed read is asked again", async () => {
+    let down = true;
+    let reads = 0;
+    const getBlock = (async ({ blockNumber }: { blockNumber: bigint }) => {
+      reads += 1;
+      if (down) throw new HttpRequestError({ url: "http://fake-chain", details: "fetch failed" });
+      return { number: blockNumber, hash: `0x${blockNumber.toString(16).padStart(64, "0")}` };
+    }) as unknown as PublicClient["getBlock"];
+    const finality = createChainFinality({ chain: { getBlock }, logger });
+    expect(finality.finalizedHash(7)).toBeUndefined();
+    await tick();
+    expect(finality.finalizedHash(7)).toBeUndefined();
+    down = false;
+    await tick();
+    expect(finality.finalizedHash(7)).toBeUndefined();
+    await tick();
+    expect(finality.finalizedHash(7)).toBe(`0x${"7".padStart(64, "0")}`);
+    expect(finality.finalizedHash(7)).toBe(`0x${"7".padStart(64, "0")}`);
+    expect(reads).toBe(3);
+  });
+
   it("reads both tags, and reuses one answer for ttlMs", async () => {
     const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
     const finality = createChainFinality({ chain, logger, ttlMs: 60_000 });
@@ -82,7 +103,7 @@ describe("a progress with the chain's tags applied", () => {
   const progress: ChainProgress = { chainName: "bsc-local", chainId: 56, latest: block(100), safe: block(85), finalized: block(70) };
 
   it("follows the tags below the committed block", () => {
-    expect(withChainFinality(progress, { safe: block(99), finalized: block(98) })).toEqual({ ...progress, safe: block(99), finalized: block(98), finality: "chain" });
+    expect(withChainFinality(progress, { safe: block(99), finalized: block(98) })).toEqual({ ...progress, safe: block(99), finalized: block(98), finality: "chain", finalizedByDepth: progress.finalized });
   });
 
   it("never runs ahead of the committed block", () => {
@@ -91,6 +112,6 @@ describe("a progress with the chain's tags applied", () => {
 
   it("never falls behind the indexer's fixed depth, and is that depth without tags", () => {
     expect(withChainFinality(progress, { safe: block(50), finalized: undefined })).toMatchObject({ safe: block(85), finalized: block(70), finality: "chain" });
-    expect(withChainFinality(progress, undefined)).toEqual({ ...progress, finality: "depth" });
+    expect(withChainFinality(progress, undefined)).toEqual({ ...progress, finality: "depth", finalizedByDepth: progress.finalized });
   });
 });

@@ -36,6 +36,7 @@ function payouts(count: number, seed: number): Payout[] {
     logIndex: random.int(3),
     timestamp: 1_700_000_000,
     transactionHash: "0x01",
+    blockHash: "0x02",
   }));
 }
 

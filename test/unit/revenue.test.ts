@@ -47,6 +47,7 @@ function payouts(count: number, seed: number): Payout[] {
       logIndex: 0,
       timestamp,
       transactionHash: "0x01",
+      blockHash: "0x02",
     });
   }
   return rows;

@@ -50,6 +50,7 @@ function tasks(count: number, seed: number): (Task & { outcome: (typeof OUTCOMES
       settledTx: settledAt === null ? null : "0x02",
       durationSeconds: settledAt === null ? null : settledAt - createdAt,
       updatedBlock: i,
+      updatedBlockHash: "0x02",
       updatedLogIndex: 0,
     };
   });
