@@ -10,8 +10,8 @@ import { LOCAL_CHAINS } from "../../common/config";
 import { verifyIndexedState } from "../../ops/verify";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
-import { openIndexedTables, startPonder } from "../../harness/ponder";
-import { runScenario } from "../../harness/scenario";
+import { openIndexedTables, startPonder, type PonderProcess } from "../../harness/ponder";
+import { runScenario, type ScenarioResult } from "../../harness/scenario";
 import { waitUntil } from "../../harness/wait";
 import { cleanupAfterAll } from "../helpers/cleanup";
 
@@ -19,6 +19,32 @@ const backends = [
   { name: "PGlite", databaseUrl: undefined },
   { name: "Postgres", databaseUrl: process.env.DATABASE_URL },
 ] as const;
+
+/** Every indexed value equals the contracts' views at `head`, with at least `least` payouts and values checked. */
+async function expectIndexIsTheChain(parameters: {
+  chain: Awaited<ReturnType<typeof startDeployedChain>>;
+  database: { url: string } | undefined;
+  ponder: PonderProcess;
+  scenario: ScenarioResult;
+  head: bigint;
+  cleanup: ReturnType<typeof cleanupAfterAll>;
+  least: { payouts: number; checked: number };
+}) {
+  const { chain, database, ponder, scenario, head } = parameters;
+  const tables = await openIndexedTables({ databaseUrl: database?.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
+  parameters.cleanup.push(() => tables.close());
+  const [{ n: payouts }] = (await tables.query(`SELECT COUNT(*)::int AS n FROM payout`)) as [{ n: number }];
+  expect(payouts).toBeGreaterThan(parameters.least.payouts);
+  const result = await verifyIndexedState({
+    publicClient: chain.publicClient,
+    manifest: chain.manifest,
+    query: tables.query,
+    blockNumber: head,
+    extraAccounts: [...scenario.users, ...scenario.nodes],
+  });
+  expect(result.differences).toEqual([]);
+  expect(result.checked).toBeGreaterThan(parameters.least.checked);
+}
 
 for (const backend of backends) {
   describe.skipIf(backend.name === "Postgres" && !backend.databaseUrl)(`truth test on ${backend.name}`, () => {
@@ -38,20 +64,7 @@ for (const backend of backends) {
       await ponder.waitForBlock(head);
       if (!database) await ponder.stop();
 
-      const tables = await openIndexedTables({ databaseUrl: database?.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
-      cleanup.push(() => tables.close());
-      const [{ n: payouts }] = (await tables.query(`SELECT COUNT(*)::int AS n FROM payout`)) as [{ n: number }];
-      expect(payouts).toBeGreaterThan(50);
-
-      const result = await verifyIndexedState({
-        publicClient: chain.publicClient,
-        manifest: chain.manifest,
-        query: tables.query,
-        blockNumber: head,
-        extraAccounts: [...scenario.users, ...scenario.nodes],
-      });
-      expect(result.differences).toEqual([]);
-      expect(result.checked).toBeGreaterThan(300);
+      await expectIndexIsTheChain({ chain, database, ponder, scenario, head, cleanup, least: { payouts: 50, checked: 300 } });
     });
   });
 }
@@ -79,18 +92,6 @@ describe.skipIf(!process.env.DATABASE_URL)("truth test live on a BSC-like chain 
     await waitUntil(async () => (await chain.publicClient.getBlockNumber()) >= head, "two more blocks");
     await ponder.waitForBlock(head);
 
-    const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
-    cleanup.push(() => tables.close());
-    const [{ n: payouts }] = (await tables.query(`SELECT COUNT(*)::int AS n FROM payout`)) as [{ n: number }];
-    expect(payouts).toBeGreaterThan(10);
-    const result = await verifyIndexedState({
-      publicClient: chain.publicClient,
-      manifest: chain.manifest,
-      query: tables.query,
-      blockNumber: head,
-      extraAccounts: [...scenario.users, ...scenario.nodes],
-    });
-    expect(result.differences).toEqual([]);
-    expect(result.checked).toBeGreaterThan(150);
+    await expectIndexIsTheChain({ chain, database, ponder, scenario, head, cleanup, least: { payouts: 10, checked: 150 } });
   });
 });
