@@ -201,7 +201,9 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
     const run = startRun(await envWithFreePorts());
     runs.push(run);
     const ponder = () => run.look().find((proc) => proc.args.includes("ponder start"));
-    await waitUntil(() => ponder() !== undefined || run.child.exitCode !== null, "npm start to run Ponder", 240_000);
+    await waitUntil(() => ponder() !== undefined || run.child.exitCode !== null, "npm start to run Ponder", 240_000).catch((error: Error) => {
+      throw new Error(`${error.message}; npm start said:\n${run.output().slice(-3000)}`);
+    });
     // Frozen once it is well under way (its HTTP server answers /health), ready or not. Its log
     // (npm start writes it under DATA_DIR/logs, emptied at each start) says when; Ponder colours
     // its lines where it detects CI, even into the file.
