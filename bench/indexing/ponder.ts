@@ -1,7 +1,8 @@
 /**
  * One timed backfill by `ponder start` as a child process: from spawning it to its /ready answering
  * 200 (Ponder turns ready once the backfill is done and its indexes are built), with the
- * backfill's own duration read from Ponder's log.
+ * backfill's own duration read from Ponder's log. Both projects run from a root of re-exports
+ * with the bench's config (bench/indexing/ponder.config.ts: ours, with Ponder's RPC cache on).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,6 +15,10 @@ import { ponderRoot } from "../ponder-root";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const EMPTY = join(REPO, "bench/indexing/empty");
+const PROJECTS = {
+  ours: { schema: join(REPO, "ponder.schema.ts"), indexing: join(REPO, "src/index.ts"), api: join(REPO, "src/api/index.ts") },
+  empty: { schema: join(EMPTY, "ponder.schema.ts"), indexing: join(EMPTY, "src/index.ts"), api: join(EMPTY, "src/api/index.ts") },
+};
 
 export type PonderRun = {
   /** Spawn to /ready 200. */
@@ -35,6 +40,14 @@ export type RunPonderParameters = {
   rpcUrl: string;
   deploymentsDir: string;
   databaseUrl?: string;
+  /**
+   * The PGlite directory (without databaseUrl), kept after the run; unset, a fresh one removed
+   * after. Ponder's RPC cache (`ponder_sync`) lives in the database, so a run on the directory or
+   * database of an earlier run on the same chain is a re-index with that cache warm.
+   */
+  pgliteDir?: string;
+  /** The app schema; a run on a schema an earlier run of the same build finished would resume it, not re-index. */
+  schema?: string;
   lastEventBlock: number;
   timeoutMs: number;
   /** Extra arguments for node, e.g. --cpu-prof. */
@@ -45,27 +58,18 @@ export type RunPonderParameters = {
 
 export async function runPonder(parameters: RunPonderParameters): Promise<PonderRun> {
   const port = await freePort();
-  const pgliteDir = await mkdtemp(join(tmpdir(), "far-bench-pglite-"));
+  const pgliteDir = parameters.pgliteDir ?? (await mkdtemp(join(tmpdir(), "far-bench-pglite-")));
   const env = anvilIndexerEnv({ rpcUrl: parameters.rpcUrl, deploymentsDir: parameters.deploymentsDir, pgliteDir, databaseUrl: parameters.databaseUrl });
   // The embedded API's feed then stays in-process: nothing written to a Redis others may share.
   delete env.REDIS_URL;
   if (parameters.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} ${parameters.nodeOptions}`.trim();
-  const root =
-    parameters.project === "empty"
-      ? await ponderRoot({
-          config: join(EMPTY, "ponder.config.ts"),
-          schema: join(EMPTY, "ponder.schema.ts"),
-          indexing: join(EMPTY, "src/index.ts"),
-          api: join(EMPTY, "src/api/index.ts"),
-        })
-      : undefined;
-  const rootArgs = root ? ["--root", root] : [];
+  const root = await ponderRoot({ config: join(REPO, "bench/indexing/ponder.config.ts"), ...PROJECTS[parameters.project] });
 
   let log = "";
   const started = performance.now();
   const child = spawn(
     join(REPO, "node_modules/.bin/ponder"),
-    [...rootArgs, "start", "--schema", "bench", "--port", String(port), "--log-format", "json", "--log-level", "info"],
+    ["--root", root, "start", "--schema", parameters.schema ?? "bench", "--port", String(port), "--log-format", "json", "--log-level", "info"],
     { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
@@ -106,7 +110,7 @@ export async function runPonder(parameters: RunPonderParameters): Promise<Ponder
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     await exited;
-    await rm(pgliteDir, { recursive: true, force: true });
-    if (root) await rm(root, { recursive: true, force: true });
+    if (!parameters.pgliteDir) await rm(pgliteDir, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
   }
 }
