@@ -27,6 +27,8 @@ export type PonderRun = {
   backfillSeconds: number;
   /** Ponder's "Created database indexes" duration, after the backfill and before /ready. */
   indexesSeconds: number;
+  /** When the child was spawned and when its backfill started and ended, by the wall clock (ms since the epoch). */
+  clock: { spawnedAt: number; backfillFrom: number; backfillTo: number };
   /** The block /status reported once ready. */
   statusBlock: number;
   /** Events Ponder says it processed (ponder_indexing_completed_events), to check against the history. */
@@ -66,6 +68,7 @@ export async function runPonder(parameters: RunPonderParameters): Promise<Ponder
   const root = await ponderRoot({ config: join(REPO, "bench/indexing/ponder.config.ts"), ...PROJECTS[parameters.project] });
 
   let log = "";
+  const spawnedAt = Date.now();
   const started = performance.now();
   const child = spawn(
     join(REPO, "node_modules/.bin/ponder"),
@@ -95,13 +98,14 @@ export async function runPonder(parameters: RunPonderParameters): Promise<Ponder
     const messages = log
       .split("\n")
       .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as { msg?: string; duration?: number });
+      .map((line) => JSON.parse(line) as { msg?: string; duration?: number; time?: number });
     const duration = (msg: string) => messages.find((entry) => entry.msg === msg)?.duration;
-    const backfill = duration("Completed backfill indexing across all chains");
-    if (backfill === undefined) throw new Error(`${parameters.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
+    const completed = messages.find((entry) => entry.msg === "Completed backfill indexing across all chains");
+    if (completed?.duration === undefined || completed.time === undefined) throw new Error(`${parameters.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
     return {
       totalSeconds,
-      backfillSeconds: backfill / 1000,
+      backfillSeconds: completed.duration / 1000,
+      clock: { spawnedAt, backfillFrom: completed.time - completed.duration, backfillTo: completed.time },
       indexesSeconds: (duration("Created database indexes") ?? 0) / 1000,
       statusBlock,
       events,
