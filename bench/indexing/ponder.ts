@@ -15,6 +15,8 @@ import { ponderRoot } from "../ponder-root";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const EMPTY = join(REPO, "bench/indexing/empty");
+/** Ponder's log line at the end of the backfill, with its duration. */
+const BACKFILL_DONE = "Completed backfill indexing across all chains";
 const PROJECTS = {
   ours: { schema: join(REPO, "ponder.schema.ts"), indexing: join(REPO, "src/index.ts"), api: join(REPO, "src/api/index.ts") },
   empty: { schema: join(EMPTY, "ponder.schema.ts"), indexing: join(EMPTY, "src/index.ts"), api: join(EMPTY, "src/api/index.ts") },
@@ -94,13 +96,15 @@ export async function runPonder(parameters: RunPonderParameters): Promise<Ponder
     const statusBlock = status.anvil?.block?.number ?? -1;
     if (statusBlock < parameters.lastEventBlock) throw new Error(`${parameters.project} ponder ready at block ${statusBlock}, before the last event's ${parameters.lastEventBlock}`);
     const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    // /ready can answer before the line that ends the backfill has come through the pipe.
+    for (const giveUp = Date.now() + 10_000; !log.includes(BACKFILL_DONE) && Date.now() < giveUp; ) await new Promise((resolve) => setTimeout(resolve, 50));
     const events = [...metrics.matchAll(/^ponder_indexing_completed_events\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
     const messages = log
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as { msg?: string; duration?: number; time?: number });
     const duration = (msg: string) => messages.find((entry) => entry.msg === msg)?.duration;
-    const completed = messages.find((entry) => entry.msg === "Completed backfill indexing across all chains");
+    const completed = messages.find((entry) => entry.msg === BACKFILL_DONE);
     if (completed?.duration === undefined || completed.time === undefined) throw new Error(`${parameters.project} ponder logged no backfill duration:\n${log.slice(-4000)}`);
     return {
       totalSeconds,
