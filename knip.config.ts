@@ -18,8 +18,9 @@ const config: KnipConfig = {
     "bench/indexing/raw.ts",
     "bench/subscriptions/clients.ts",
     // Ponder projects' files loaded by Ponder from generated roots (bench/ponder-root.ts): the
-    // empty-handler project, and the API entry that adds Ponder's GraphQL beside ours.
+    // empty-handler project, the indexing bench's config, and the API entry that adds Ponder's GraphQL beside ours.
     "bench/indexing/empty/**/*.ts",
+    "bench/indexing/ponder.config.ts",
     "bench/queries/ponder-api.ts",
     // Ponder loads the config, the schema and src/ (the indexing functions and the embedded API).
     "ponder.config.ts",

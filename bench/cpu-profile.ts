@@ -5,9 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import WebSocket from "ws";
-
-type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
-type Profile = { nodes: ProfileNode[]; samples: number[] };
+import { byFunction, selfTime, type CpuProfile } from "./profile-summary";
 
 const [port, seconds, out] = process.argv.slice(2);
 if (!port || !seconds || !out) throw new Error("usage: bench/cpu-profile.ts <inspector port> <seconds> <out.cpuprofile>");
@@ -31,16 +29,9 @@ await call("Profiler.enable");
 await call("Profiler.setSamplingInterval", { interval: 500 });
 await call("Profiler.start");
 await new Promise((resolve) => setTimeout(resolve, Number(seconds) * 1000));
-const { profile } = await call<{ profile: Profile }>("Profiler.stop");
+const { profile } = await call<{ profile: CpuProfile }>("Profiler.stop");
 writeFileSync(out, JSON.stringify(profile));
 socket.close();
 
-const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
-const selfTime = new Map<string, number>();
-for (const sample of profile.samples) {
-  const { functionName, url, lineNumber } = nodes.get(sample)!.callFrame;
-  const name = `${functionName || "(anon)"} ${url.split("/").slice(-2).join("/")}:${lineNumber}`;
-  selfTime.set(name, (selfTime.get(name) ?? 0) + 1);
-}
 console.log("samples", profile.samples.length);
-for (const [name, count] of [...selfTime].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(((100 * count) / profile.samples.length).toFixed(1).padStart(5), name);
+for (const [name, share] of selfTime(profile, byFunction).slice(0, 30)) console.log((100 * share).toFixed(1).padStart(5), name);

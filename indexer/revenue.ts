@@ -27,37 +27,62 @@ async function farUsdPrice(context: IndexingContext, position: ChainPosition) {
   return row;
 }
 
+type BucketTotals = Pick<typeof revenueBucket.$inferSelect, "amount" | "usdValue" | "payoutCount">;
+
+/** Totals per bucket key: payouts of one log that fall in the same bucket are added up first. */
+function sumByBucket<Bucket extends BucketTotals>(buckets: Bucket[], keyOf: (bucket: Bucket) => string): Map<string, Bucket> {
+  const sums = new Map<string, Bucket>();
+  for (const bucket of buckets) {
+    const key = keyOf(bucket);
+    const sum = sums.get(key);
+    sums.set(key, sum ? { ...sum, ...addTotals(sum, bucket) } : bucket);
+  }
+  return sums;
+}
+
+const addTotals = (row: BucketTotals, plus: BucketTotals): BucketTotals => ({
+  amount: row.amount + plus.amount,
+  usdValue: row.usdValue + plus.usdValue,
+  payoutCount: row.payoutCount + plus.payoutCount,
+});
+
+const revenueKey = (bucket: Pick<typeof revenueBucket.$inferSelect, "interval" | "bucketStart" | "stream">) =>
+  `${bucket.interval} ${bucket.bucketStart} ${bucket.stream}`;
+const nodeRevenueKey = (bucket: Pick<typeof nodeRevenueBucket.$inferSelect, "interval" | "bucketStart" | "stream" | "node">) =>
+  `${revenueKey(bucket)} ${bucket.node}`;
+
 /**
  * Records the payouts of one log, all priced by the one answer in force there: looked up once
- * (not per payout), and only if some payout moves money.
+ * (not per payout), and only if some payout moves money. One store call per table, however many
+ * payouts and buckets (a settlement's three payouts touch six buckets and six node buckets): each
+ * call costs Ponder's store a lock, a copy and a round trip through the event loop, per call.
  */
 export async function recordPayouts(context: IndexingContext, inputs: PayoutInput[], position: ChainPosition) {
   const paid = inputs.filter((input) => input.amount !== 0n);
   if (paid.length === 0) return;
   const price = await farUsdPrice(context, position);
-  for (const input of paid) {
-    const usdValue = (input.amount * price.answer) / 10n ** BigInt(price.decimals);
-    await context.db.insert(payout).values({
-      id: logId(position, input.stream),
-      ...input,
-      usdValue,
-      farUsdPrice: price.answer,
-      ...position,
-    });
-    for (const interval of STORED_INTERVALS) {
-      const key = { interval, bucketStart: bucketStart(position.timestamp, interval), stream: input.stream };
-      await context.db
-        .insert(revenueBucket)
-        .values({ ...key, amount: input.amount, usdValue, payoutCount: 1 })
-        .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
-      if (input.node) {
-        await context.db
-          .insert(nodeRevenueBucket)
-          .values({ ...key, node: input.node, amount: input.amount, usdValue, payoutCount: 1 })
-          .onConflictDoUpdate((row) => ({ amount: row.amount + input.amount, usdValue: row.usdValue + usdValue, payoutCount: row.payoutCount + 1 }));
-      }
-    }
-  }
+  const priced = paid.map((input) => ({ ...input, usdValue: (input.amount * price.answer) / 10n ** BigInt(price.decimals) }));
+  await context.db.insert(payout).values(priced.map((input) => ({ id: logId(position, input.stream), ...input, farUsdPrice: price.answer, ...position })));
+  const added = priced.flatMap(({ stream, node, amount, usdValue }) =>
+    STORED_INTERVALS.map((interval) => ({ interval, bucketStart: bucketStart(position.timestamp, interval), stream, node, amount, usdValue, payoutCount: 1 })),
+  );
+  const overall = sumByBucket(
+    added.map(({ node: _node, ...bucket }) => bucket),
+    revenueKey,
+  );
+  await context.db
+    .insert(revenueBucket)
+    .values([...overall.values()])
+    .onConflictDoUpdate((row) => addTotals(row, overall.get(revenueKey(row))!));
+  const byNode = sumByBucket(
+    added.flatMap(({ node, ...bucket }) => (node ? [{ ...bucket, node }] : [])),
+    nodeRevenueKey,
+  );
+  if (byNode.size === 0) return;
+  await context.db
+    .insert(nodeRevenueBucket)
+    .values([...byNode.values()])
+    .onConflictDoUpdate((row) => addTotals(row, byNode.get(nodeRevenueKey(row))!));
 }
 
 export async function treasuryOf(context: IndexingContext): Promise<Hex> {

@@ -42,17 +42,18 @@ export async function updateTokenStats(
 }
 
 /**
- * Applies `delta` to a holder's balance and returns how the holder count changes (−1, 0, +1).
- * One upsert that adds to the stored row, not a find then a write: the balance before is the
- * balance after minus `delta` (zero for a new holder).
+ * Applies each holder's delta to their balance, in one upsert for all of them (a transfer moves
+ * two), and returns how the holder count changes. Adding to the stored row, not a find then a
+ * write: a holder's balance before is the balance after minus the delta (zero for a new holder).
  */
-async function moveBalance(db: Db, holder: Address, delta: bigint, position: ChainPosition): Promise<number> {
+async function moveBalances(db: Db, deltas: Map<Address, bigint>, position: ChainPosition): Promise<number> {
+  if (deltas.size === 0) return 0;
   const updated = { updatedBlock: position.blockNumber, updatedAt: position.timestamp };
-  const { balance: after } = await db
+  const after = await db
     .insert(account)
-    .values({ address: holder, balance: delta, firstSeenBlock: position.blockNumber, ...updated })
-    .onConflictDoUpdate((row) => ({ balance: row.balance + delta, ...updated }));
-  return Number(after > 0n) - Number(after - delta > 0n);
+    .values([...deltas].map(([address, delta]) => ({ address, balance: delta, firstSeenBlock: position.blockNumber, ...updated })))
+    .onConflictDoUpdate((row) => ({ balance: row.balance + deltas.get(row.address)!, ...updated }));
+  return after.reduce((holders, { address, balance }) => holders + Number(balance > 0n) - Number(balance - deltas.get(address)! > 0n), 0);
 }
 
 ponder.on("FARToken:Transfer", async ({ event, context }) => {
@@ -60,9 +61,11 @@ ponder.on("FARToken:Transfer", async ({ event, context }) => {
   const from = lower(event.args.from);
   const to = lower(event.args.to);
   const { value } = event.args;
-  let holders = 0;
-  if (from !== zeroAddress) holders += await moveBalance(context.db, from, -value, position);
-  if (to !== zeroAddress) holders += await moveBalance(context.db, to, value, position);
+  // A transfer to oneself nets to zero on the one row.
+  const deltas = new Map<Address, bigint>();
+  if (from !== zeroAddress) deltas.set(from, -value);
+  if (to !== zeroAddress) deltas.set(to, (deltas.get(to) ?? 0n) + value);
+  const holders = await moveBalances(context.db, deltas, position);
   const supplyDelta = (from === zeroAddress ? value : 0n) - (to === zeroAddress ? value : 0n);
   if (holders !== 0 || supplyDelta !== 0n) {
     await updateTokenStats(context.db, lower(event.log.address), position, (row) => ({

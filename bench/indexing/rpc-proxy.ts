@@ -6,7 +6,8 @@
  * such call on this history: PriceFeed `decimals()` at the block of the feed's first
  * AnswerUpdated. `decimals` is an immutable of the feed, so asking it at the latest block gives
  * the same answer; the proxy moves that call (and only that call) to "latest". Every variant of
- * the benchmark goes through the proxy, so its cost is paid alike.
+ * the benchmark goes through the proxy, so its cost is paid alike. It counts the calls by method,
+ * which tells a re-index on Ponder's warm RPC cache (no eth_getLogs) from a cold one.
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,6 +20,7 @@ const DECIMALS = toFunctionSelector("decimals()");
 export async function startRpcProxy(target: string, priceFeed: Address) {
   const upstream = new URL(target);
   let rewritten = 0;
+  const calls = new Map<string, number>();
   const rewrite = (call: RpcCall) => {
     const [tx] = call.params ?? [];
     const { to, data, input } = (tx ?? {}) as { to?: string; data?: string; input?: string };
@@ -32,10 +34,11 @@ export async function startRpcProxy(target: string, priceFeed: Address) {
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
     incoming.on("end", () => {
       let body = Buffer.concat(chunks);
-      const text = body.toString();
-      if (text.includes('"eth_call"')) {
-        const parsed = JSON.parse(text) as RpcCall | RpcCall[];
-        for (const call of Array.isArray(parsed) ? parsed : [parsed]) rewrite(call);
+      const parsed = JSON.parse(body.toString()) as RpcCall | RpcCall[];
+      const batch = Array.isArray(parsed) ? parsed : [parsed];
+      for (const call of batch) calls.set(call.method ?? "?", (calls.get(call.method ?? "?") ?? 0) + 1);
+      if (batch.some((call) => call.method === "eth_call")) {
+        for (const call of batch) rewrite(call);
         body = Buffer.from(JSON.stringify(parsed));
       }
       const forward = request(
@@ -55,6 +58,8 @@ export async function startRpcProxy(target: string, priceFeed: Address) {
   return {
     rpcUrl: `http://127.0.0.1:${port}`,
     rewritten: () => rewritten,
+    /** Calls so far by method: take the difference around a run for that run's. */
+    calls: () => new Map(calls),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
