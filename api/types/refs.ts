@@ -71,12 +71,17 @@ export function finalizedField<Row>(blockOf: (row: Row) => number) {
 }
 
 /** The fields of a row that one event log made: where and when the log stands, and whether a reorg can still remove it. */
-export function logFields<Row extends { blockNumber: number; logIndex: number; timestamp: number; transactionHash: string }>(
+export function logFields<Row extends { blockNumber: number; blockHash: string; logIndex: number; timestamp: number; transactionHash: string }>(
   t: PothosSchemaTypes.ObjectFieldBuilder<Types, Row>,
   { logIndex = false } = {},
 ) {
   return {
     blockNumber: t.int({ resolve: (row) => row.blockNumber }),
+    blockHash: t.field({
+      type: "Bytes32",
+      description: "The hash of the block the indexer read this from: on a chain that reorgs, it names the fork.",
+      resolve: (row) => row.blockHash,
+    }),
     ...(logIndex ? { logIndex: t.int({ resolve: (row) => row.logIndex }) } : {}),
     timestamp: t.field({ type: "DateTime", resolve: (row) => row.timestamp }),
     transactionHash: t.field({ type: "Bytes32", resolve: (row) => row.transactionHash }),

@@ -46,7 +46,7 @@ const connection = (name: string, fields: string, args = "") =>
 const blank = (value: unknown) => (value === null || value === undefined ? "" : String(value));
 const byKey = (rows: Row[], key: string) => [...rows].sort((a, b) => (a[key]! < b[key]! ? -1 : a[key]! > b[key]! ? 1 : 0));
 
-const PAYOUT_FIELDS = "id stream recipient amount usdValue farUsdPrice blockNumber logIndex timestamp transactionHash node { address } task { id }";
+const PAYOUT_FIELDS = "id stream recipient amount usdValue farUsdPrice blockNumber blockHash logIndex timestamp transactionHash node { address } task { id }";
 const payoutRow = (p: any): Row => ({
   id: p.id,
   stream: p.stream,
@@ -57,6 +57,7 @@ const payoutRow = (p: any): Row => ({
   task_id: blank(p.task?.id),
   node: blank(p.node?.address),
   block_number: String(p.blockNumber),
+  block_hash: p.blockHash,
   log_index: String(p.logIndex),
   timestamp: p.timestamp,
   transaction_hash: p.transactionHash,
