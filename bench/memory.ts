@@ -74,12 +74,12 @@ async function parentOf(pid: number): Promise<number | undefined> {
 /** What a process of the tree is, by its command line; esbuild services are named by their parent. */
 function roleOf(argv: string[], parentRole: string | undefined): string {
   const line = argv.join(" ");
+  if (basename(argv[0] ?? "") === "sh") return "sh (npm's script shell)";
   if (line.includes("scripts/start.ts")) return "start script: oracle (own PGlite), simulator, status";
   if (/\/ponder start /.test(line)) return "Ponder: indexer + embedded API (PGlite)";
   if (basename(argv[0] ?? "") === "anvil") return "anvil";
   if (line.includes("esbuild")) return `esbuild service of the ${parentRole?.split(":")[0] ?? "?"}`;
   if (/\bnpm\b/.test(line)) return "npm";
-  if (basename(argv[0] ?? "") === "sh") return "sh (npm's script shell)";
   return basename(argv[0] ?? "?");
 }
 
@@ -296,11 +296,11 @@ function printTables(readings: Reading[]) {
   console.log(`| **total** | ${totals.map((total) => `**${mib(total.rss)}** (${mib(total.anon)} + ${mib(total.file)})`).join(" | ")} |`);
 
   console.log("");
-  console.log("| node process | point | RSS MiB | V8 heap used / allocated MiB | external MiB (ArrayBuffers: PGlite's WASM memory, buffers) | RSS − heap allocated − external MiB (code, native, allocator) |");
+  console.log("| node process | point | RSS MiB | V8 heap used / allocated MiB | external MiB (ArrayBuffers: PGlite's WASM memory as sized, not as resident) | RSS − heap allocated MiB (WASM, code, native) |");
   console.log("|---|---|---:|---:|---:|---:|");
   for (const reading of readings) {
     for (const [name, heap] of [["Ponder", reading.ponderHeap], ["start script (oracle)", reading.oracleHeap]] as const) {
-      console.log(`| ${name} | ${reading.point} | ${mib(heap.rss)} | ${mib(heap.used)} / ${mib(heap.total)} | ${mib(heap.external)} | ${mib(heap.rss - heap.total - heap.external)} |`);
+      console.log(`| ${name} | ${reading.point} | ${mib(heap.rss)} | ${mib(heap.used)} / ${mib(heap.total)} | ${mib(heap.external)} | ${mib(heap.rss - heap.total)} |`);
     }
   }
 }
