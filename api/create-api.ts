@@ -2,7 +2,6 @@
  * The GraphQL server, the same in both modes: given a database, settings, a logger and a
  * metrics registry, it returns a Yoga instance that serves `/graphql` as a fetch handler.
  */
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { createYoga, maskError, useExecutionCancellation } from "graphql-yoga";
 import type { Logger } from "pino";
@@ -10,7 +9,7 @@ import type { Registry } from "prom-client";
 import { createContext, type ApiDependencies, type Connection } from "./context";
 import { RequestAbortedError } from "./db";
 import { ApiError, asClientError, isRequestError } from "./errors";
-import { graphiqlOptions } from "./graphiql-examples";
+import { graphiqlOptions, renderGraphiQL } from "./graphiql-examples";
 import { useClientErrors } from "./plugins/use-client-errors";
 import { useLimits } from "./plugins/use-limits";
 import { useLoadShedding } from "./plugins/use-load-shedding";

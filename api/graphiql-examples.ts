@@ -4,6 +4,8 @@
  * against the schema, its variables included, and equal to the README's text). Their variables
  * name `npm start`'s local chain: the simulator's first user and node, and the last week.
  */
+import { createRequire } from "node:module";
+import type { renderGraphiQL as RenderGraphiQL } from "@graphql-yoga/render-graphiql";
 import type { GraphiQLOptions } from "graphql-yoga";
 import { nodeAddresses, userAccounts } from "../common/chain";
 
@@ -74,3 +76,19 @@ export const graphiqlOptions = (): GraphiQLOptions => ({
   title: "FAR data service",
   defaultTabs: graphiqlExamples().map(({ query, variables }) => ({ query, variables: variables && JSON.stringify(variables, null, 2) })),
 });
+
+const requireNative = createRequire(import.meta.url);
+let renderer: typeof RenderGraphiQL | undefined;
+
+/**
+ * GraphiQL's page. Its renderer holds the whole GraphiQL bundle as one 17 MB string, so it is
+ * loaded on the first page request, and through Node's own require: imported, inside Ponder it
+ * would go through vite-node, which transforms it (hundreds of MB of garbage while starting)
+ * and keeps it three times over (executed source, transformed code, source map): ~60 MB of
+ * heap in every API process whether or not anyone opens GraphiQL (bench/README.md, "Issue 15:
+ * memory of npm start").
+ */
+export function renderGraphiQL(options: GraphiQLOptions): string {
+  renderer ??= (requireNative("@graphql-yoga/render-graphiql") as { renderGraphiQL: typeof RenderGraphiQL }).renderGraphiQL;
+  return renderer(options);
+}
