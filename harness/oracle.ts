@@ -8,7 +8,8 @@ export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
 export function oracleEnv(chain: Chain, overrides: Record<string, string> = {}): Record<string, string> {
   const id = randomUUID().slice(0, 8);
   return {
-    CHAIN: "anvil",
+    // The worker signs for the chain's id: bsc-local's (56), not anvil's.
+    CHAIN: chain.config.CHAIN,
     RPC_URL: chain.anvil.rpcUrl,
     DEPLOYMENTS_DIR: chain.deploymentsDir,
     ORACLE_DATA_DIR: "memory://",
