@@ -1,12 +1,12 @@
 /**
- * `npm run bench:oracle [-- --quick] [--tasks N] [--repeats N] [--designs baseline,current] [--modes automine,1s]`
+ * `npm run bench:oracle [-- --quick] [--tasks N] [--repeats N] [--designs baseline,current] [--modes automine,1s,bsc]`
  *
  * Settlement throughput, transactions and gas per task of the oracle worker, two designs side by
  * side in one run: "baseline" is the tree of commit 2d2d461 (extracted once into
  * .bench-baseline/), "current" is the working tree. The worker is a black box: a child process
  * `node --import tsx scripts/oracle.ts` of the design's tree with environment settings only (its
  * own defaults for batching and in-flight limits, the test suites' timings), reading a Redis
- * stream, settling on a fresh anvil (automine, or 1 s blocks) with the design's own contracts.
+ * stream, settling on a fresh anvil (automine, 1 s blocks, or bsc-local's 0.75 s blocks) with the design's own contracts.
  * Per run: tasks created on chain first, then every result posted at once (10% `failed`, 20% of
  * the messages posted twice); timed from the first post until the last task's
  * TaskCompleted/TaskCancelled is on chain. Every run ends with an exactly-once check and fails
@@ -25,6 +25,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { getAddress, parseEther, toHex, type Address, type Hash, type Hex, type LocalAccount } from "viem";
 import { anvilAccount, nodeAddresses, USER_ACCOUNT_OFFSET, userAccounts } from "../common/chain";
+import { LOCAL_CHAINS } from "../common/config";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
@@ -46,8 +47,16 @@ const DESIGNS = {
 } as const;
 type Design = keyof typeof DESIGNS;
 
-/** anvil's block time per chain mode (none: one block per transaction, mined at once). */
-const CHAIN_MODES = { automine: undefined, "1s": 1 } as const;
+/**
+ * The chain of each mode: anvil's block time (none: one block per transaction, mined at once), and
+ * for `bsc` the BSC-like profile (chain 56, 0.75 s blocks; the baseline's chain helper predates
+ * profiles and ignores `chain`, so its runs get 0.75 s blocks on chain 31337).
+ */
+const CHAIN_MODES = {
+  automine: { label: "anvil automine", chain: { blockTime: undefined } },
+  "1s": { label: "anvil, 1 s blocks", chain: { blockTime: 1 } },
+  bsc: { label: "bsc-local, 0.75 s blocks", chain: { chain: "bsc-local", blockTime: LOCAL_CHAINS["bsc-local"].blockTime } },
+} as const;
 type ChainMode = keyof typeof CHAIN_MODES;
 
 const args = benchArgs({ tasks: { type: "string" }, repeats: { type: "string" }, designs: { type: "string" }, modes: { type: "string" } });
@@ -174,7 +183,7 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
   const id = randomUUID().slice(0, 8);
   const keyPrefix = `bench:oracle:${id}:`;
   const schema = `bench_oracle_${id}`;
-  const chain: Chain = await tree.startDeployedChain({ blockTime: CHAIN_MODES[mode] });
+  const chain: Chain = await tree.startDeployedChain(CHAIN_MODES[mode].chain);
   const stream = createRedisStream({ url: REDIS_URL!, stream: `${keyPrefix}results`, deadLetter: `${keyPrefix}dead`, group: "oracle" });
   const redis = new Redis(REDIS_URL!);
   let worker: Worker | undefined;
@@ -372,7 +381,7 @@ const metrics = [
 for (const mode of modes) {
   const columns = designs.map((design) => results.filter((result) => result.mode === mode && result.design === design));
   const ratio = designs.length === 2;
-  console.log(`\n### ${mode === "automine" ? "anvil automine" : "anvil, 1 s blocks"}: ${TASKS} tasks per run, median (min–max) of ${REPEATS}\n`);
+  console.log(`\n### ${CHAIN_MODES[mode].label}: ${TASKS} tasks per run, median (min–max) of ${REPEATS}\n`);
   console.log(`| metric | ${designs.map((design) => DESIGNS[design].label).join(" | ")} |${ratio ? ` ${designs[1]} / ${designs[0]} |` : ""}`);
   console.log(`|---|${designs.map(() => "---:|").join("")}${ratio ? "---:|" : ""}`);
   for (const metric of metrics) {
