@@ -227,7 +227,7 @@ async function main() {
 
   // The measured window.
   const pids = { anvil: chain.anvil.process.pid!, ponder: ponder.child.pid!, oracle: worker.pid };
-  const cpu = async () => ({ at: Date.now(), bench: process.cpuUsage(), ...Object.fromEntries(await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, await cpuSeconds(pid)] as const))) }) as { at: number; bench: NodeJS.CpuUsage } & Record<keyof typeof pids, number>;
+  const cpu = async () => ({ bench: process.cpuUsage(), anvil: await cpuSeconds(pids.anvil), ponder: await cpuSeconds(pids.ponder), oracle: await cpuSeconds(pids.oracle) });
   const loadBefore = load();
   const cpuBefore = await cpu();
   const windowStart = Date.now();
