@@ -1,12 +1,12 @@
 /**
- * `npm run bench:oracle [-- --quick] [--tasks N] [--repeats N] [--designs baseline,current] [--modes automine,1s]`
+ * `npm run bench:oracle [-- --quick] [--tasks N] [--repeats N] [--designs baseline,current] [--modes automine,1s,bsc]`
  *
  * Settlement throughput, transactions and gas per task of the oracle worker, two designs side by
  * side in one run: "baseline" is the tree of commit 2d2d461 (extracted once into
  * .bench-baseline/), "current" is the working tree. The worker is a black box: a child process
  * `node --import tsx scripts/oracle.ts` of the design's tree with environment settings only (its
  * own defaults for batching and in-flight limits, the test suites' timings), reading a Redis
- * stream, settling on a fresh anvil (automine, or 1 s blocks) with the design's own contracts.
+ * stream, settling on a fresh anvil (automine, 1 s blocks, or bsc-local's 0.75 s blocks) with the design's own contracts.
  * Per run: tasks created on chain first, then every result posted at once (10% `failed`, 20% of
  * the messages posted twice); timed from the first post until the last task's
  * TaskCompleted/TaskCancelled is on chain. Every run ends with an exactly-once check and fails
@@ -15,7 +15,7 @@
  * Needs REDIS_URL; Postgres when DATABASE_URL is set (a schema per run, dropped after), else
  * PGlite in memory.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,12 +25,14 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { getAddress, parseEther, toHex, type Address, type Hash, type Hex, type LocalAccount } from "viem";
 import { anvilAccount, nodeAddresses, USER_ACCOUNT_OFFSET, userAccounts } from "../common/chain";
+import { LOCAL_CHAINS } from "../common/config";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
 import { FAR } from "../harness/chain";
 import { oracleEnv, type Chain } from "../harness/oracle";
 import { benchArgs } from "./args";
+import { startWorker, type Worker } from "./oracle/worker";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const BASELINE_COMMIT = "2d2d461";
@@ -45,8 +47,16 @@ const DESIGNS = {
 } as const;
 type Design = keyof typeof DESIGNS;
 
-/** anvil's block time per chain mode (none: one block per transaction, mined at once). */
-const CHAIN_MODES = { automine: undefined, "1s": 1 } as const;
+/**
+ * The chain of each mode: anvil's block time (none: one block per transaction, mined at once), and
+ * for `bsc` the BSC-like profile (chain 56, 0.75 s blocks; the baseline's chain helper predates
+ * profiles and ignores `chain`, so its runs get 0.75 s blocks on chain 31337).
+ */
+const CHAIN_MODES = {
+  automine: { label: "anvil automine", chain: { blockTime: undefined } },
+  "1s": { label: "anvil, 1 s blocks", chain: { blockTime: 1 } },
+  bsc: { label: "bsc-local, 0.75 s blocks", chain: { chain: "bsc-local", blockTime: LOCAL_CHAINS["bsc-local"].blockTime } },
+} as const;
 type ChainMode = keyof typeof CHAIN_MODES;
 
 const args = benchArgs({ tasks: { type: "string" }, repeats: { type: "string" }, designs: { type: "string" }, modes: { type: "string" } });
@@ -66,12 +76,7 @@ const NODES = 3;
 /** How often the bench asks the chain for new blocks while the worker settles. */
 const POLL_MS = 20;
 const SETTLE_TIMEOUT_MS = 300_000;
-/** The worker's default ORACLE_SHUTDOWN_TIMEOUT_MS (30 s) plus room to exit. */
-const STOP_TIMEOUT_MS = 45_000;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** A deadline to race against: it must not keep the bench alive once the race is won. */
-const deadline = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function fail(message: string): never {
   console.error(message);
@@ -120,71 +125,6 @@ async function loadTree(design: Design): Promise<Tree> {
   const load = (path: string) => import(pathToFileURL(join(treeRoot, path)).href);
   const chainModule = (await load(DESIGNS[design].chainHelper)) as typeof import("../harness/chain");
   return { root: treeRoot, startDeployedChain: chainModule.startDeployedChain, abis: (await load("abis/index.ts")) as typeof import("../abis") };
-}
-
-/** The settings neither design may take from the shell: each runs with its own defaults. */
-const isOwnSetting = (name: string) => name.startsWith("ORACLE_") || name.startsWith("SIMULATOR_") || name === "LOG_LEVEL";
-
-type Worker = { oracleAddress: Address; exited: () => boolean; stop: () => Promise<void>; kill: () => void; output: () => string };
-
-/** The worker of `treeRoot` as a child process; resolves once it logged "oracle started". */
-async function startWorker(treeRoot: string, env: Record<string, string>): Promise<Worker> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !isOwnSetting(name)));
-  // Node with tsx's loader, not the tsx CLI: a signal then reaches the worker itself.
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/oracle.ts"], {
-    cwd: treeRoot,
-    env: { ...inherited, ...env, LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let tail = "";
-  let lines = "";
-  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code, signal) => {
-      exit = { code, signal };
-      resolve();
-    }),
-  );
-  const ready = new Promise<Address>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      tail = (tail + chunk.toString()).slice(-8000);
-      lines += chunk.toString();
-      const complete = lines.split("\n");
-      lines = complete.pop()!;
-      for (const line of complete) {
-        if (!line.includes('"oracle started"')) continue;
-        const address = (JSON.parse(line) as { oracle_address?: string }).oracle_address;
-        if (address) resolve(getAddress(address));
-        else reject(new Error(`"oracle started" without oracle_address: ${line}`));
-      }
-    });
-    void exited.then(() => reject(new Error(`worker exited before it started (${exit?.code ?? exit?.signal}):\n${tail}`)));
-    void deadline(60_000).then(() => reject(new Error(`worker did not start within 60 s:\n${tail}`)));
-  });
-  child.stderr!.on("data", (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-8000)));
-  const kill = () => {
-    if (!exit) child.kill("SIGKILL");
-  };
-  const oracleAddress = await ready.catch((error: unknown) => {
-    kill();
-    throw error;
-  });
-  return {
-    oracleAddress,
-    exited: () => exit !== undefined,
-    output: () => tail,
-    kill,
-    async stop() {
-      // Graceful: whatever it still has in flight is confirmed before it exits.
-      child.kill("SIGTERM");
-      const stopped = await Promise.race([exited.then(() => true), deadline(STOP_TIMEOUT_MS).then(() => false)]);
-      if (!stopped) {
-        kill();
-        throw new Error(`worker did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM:\n${tail}`);
-      }
-      if (exit?.code !== 0) throw new Error(`worker exited with ${exit?.code ?? exit?.signal} on SIGTERM:\n${tail}`);
-    },
-  };
 }
 
 /**
@@ -243,7 +183,7 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
   const id = randomUUID().slice(0, 8);
   const keyPrefix = `bench:oracle:${id}:`;
   const schema = `bench_oracle_${id}`;
-  const chain: Chain = await tree.startDeployedChain({ blockTime: CHAIN_MODES[mode] });
+  const chain: Chain = await tree.startDeployedChain(CHAIN_MODES[mode].chain);
   const stream = createRedisStream({ url: REDIS_URL!, stream: `${keyPrefix}results`, deadLetter: `${keyPrefix}dead`, group: "oracle" });
   const redis = new Redis(REDIS_URL!);
   let worker: Worker | undefined;
@@ -441,7 +381,7 @@ const metrics = [
 for (const mode of modes) {
   const columns = designs.map((design) => results.filter((result) => result.mode === mode && result.design === design));
   const ratio = designs.length === 2;
-  console.log(`\n### ${mode === "automine" ? "anvil automine" : "anvil, 1 s blocks"}: ${TASKS} tasks per run, median (min–max) of ${REPEATS}\n`);
+  console.log(`\n### ${CHAIN_MODES[mode].label}: ${TASKS} tasks per run, median (min–max) of ${REPEATS}\n`);
   console.log(`| metric | ${designs.map((design) => DESIGNS[design].label).join(" | ")} |${ratio ? ` ${designs[1]} / ${designs[0]} |` : ""}`);
   console.log(`|---|${designs.map(() => "---:|").join("")}${ratio ? "---:|" : ""}`);
   for (const metric of metrics) {

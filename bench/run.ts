@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const passThrough = process.argv.slice(2).filter((arg) => arg === "--quick");
-const BENCHES = ["indexing", "queries", "subscriptions", "oracle", "overload", "memory"];
+const BENCHES = ["indexing", "queries", "subscriptions", "oracle", "overload", "memory", "bsc"];
 
 type Outcome = { name: string; code: number; seconds: number; tables: string[] };
 

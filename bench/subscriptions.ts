@@ -20,7 +20,6 @@ import { encodeFunctionData, getAddress, maxUint256, toHex, type Address, type H
 import { farTokenAbi, inferencePaymentAbi } from "../abis";
 import { anvilAccount, nodeAddresses, userAccounts } from "../common/chain";
 import { taskIdOf, taskSalt } from "../domain/tasks";
-import { readProgress } from "../domain/progress";
 import { FAR, startDeployedChain } from "../harness/chain";
 import { createTestDatabase } from "../harness/database";
 import { openIndexedTables, startPonder } from "../harness/ponder";
@@ -29,6 +28,7 @@ import { waitUntil } from "../harness/wait";
 import { seededRandom } from "../common/random";
 import { benchArgs } from "./args";
 import { hardFdLimit, spawnNode, startClientProcess, stopProcess } from "./subscriptions/processes";
+import { cpuSeconds, percentile, watchCommits } from "./measure";
 import { ACTIONS, type Collected, type Progress, type SubscriberSpec } from "./subscriptions/protocol";
 
 const args = benchArgs({ subscribers: { type: "string" }, replicas: { type: "string" }, grouping: { type: "string" }, blocks: { type: "string" }, "block-ms": { type: "string" }, settlements: { type: "string" }, "per-process": { type: "string" } });
@@ -47,7 +47,6 @@ if (!databaseUrl || !redisUrl) throw new Error("bench/subscriptions.ts needs DAT
 
 const root = new URL("..", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
 
 /** Steps that stop what the bench started, newest last: a case unwinds its own, the end or a signal all. */
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -188,13 +187,6 @@ async function memoryAfterGc(inspectPort: number): Promise<Memory> {
   }
 }
 
-/** CPU seconds (user + system) from /proc/<pid>/stat, in clock ticks of 10 ms. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The run.
 // ---------------------------------------------------------------------------------------------
@@ -293,30 +285,13 @@ async function main() {
 
     const tables = await openIndexedTables({ databaseUrl: database.url, schema, pgliteDir: "" });
     cleanup.push(() => tables.close());
-    // Commit time: the start of the first 10 ms poll of Ponder's checkpoint row (written in the
-    // same transaction as the rows) that showed the block. Its own connection, apart from the API under test.
+    // Commit times (bench/measure.ts), on a connection of their own, apart from the API under test.
     const watcher = await openIndexedTables({ databaseUrl: database.url, schema, pgliteDir: "" });
-    const committedAt = new Map<number, number>();
-    let committed = 0;
-    const watch = (async () => {
-      while (watching) {
-        const asked = Date.now();
-        const [progress] = await readProgress(watcher.query).catch(() => []);
-        if (progress && progress.latest.number > committed) {
-          for (let block = committed + 1; block <= progress.latest.number; block++) committedAt.set(block, asked);
-          committed = progress.latest.number;
-        }
-        await sleep(10);
-      }
-    })();
+    const { committedAt, waitCommitted, stop: stopWatching } = watchCommits(watcher.query);
     cleanup.push(async () => {
-      watching = false;
-      await watch;
+      await stopWatching();
       await watcher.close();
     });
-    const waitCommitted = async (block: number, timeoutMs = 120_000) => {
-      await waitUntil(() => committed >= block, `block ${block} to be committed`, timeoutMs, 20);
-    };
 
     const rowsIn = async (from: number, to: number): Promise<Rows> => {
       const payouts = await tables.query(`SELECT id, recipient, node, stream, block_number FROM payout WHERE block_number BETWEEN ${from} AND ${to}`);

@@ -1,14 +1,16 @@
 /** A settlement worker on a harness chain: its settings and the accounts that post work to it. */
 import { randomUUID } from "node:crypto";
+import type { ChainConfig } from "../common/config";
 import type { startDeployedChain } from "./chain";
 
 export type Chain = Awaited<ReturnType<typeof startDeployedChain>>;
 
 /** Environment for a worker on `chain`, fast timings, everything else isolated per suite. */
-export function oracleEnv(chain: Pick<Chain, "anvil" | "deploymentsDir">, overrides: Record<string, string> = {}): Record<string, string> {
+export function oracleEnv(chain: Pick<Chain, "anvil" | "deploymentsDir"> & { config: { CHAIN: ChainConfig["CHAIN"] } }, overrides: Record<string, string> = {}): Record<string, string> {
   const id = randomUUID().slice(0, 8);
   return {
-    CHAIN: "anvil",
+    // The worker signs for the chain's id: bsc-local's (56), not anvil's.
+    CHAIN: chain.config.CHAIN,
     RPC_URL: chain.anvil.rpcUrl,
     DEPLOYMENTS_DIR: chain.deploymentsDir,
     ORACLE_DATA_DIR: "memory://",

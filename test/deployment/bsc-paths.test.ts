@@ -118,7 +118,7 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
 
   // README.md, "For operators": what to set for the oracle.
   const workerSettings = { CHAIN: testCase.chain, RPC_URL: chain.anvil.rpcUrl, ORACLE_PRIVATE_KEY: privateKeyOf(1), INFERENCE_PAYMENT_ADDRESS: settings.INFERENCE_PAYMENT_ADDRESS!, REDIS_URL: process.env.REDIS_URL! };
-  const workerEnv = oracleEnv({ anvil: chain.anvil, deploymentsDir: noManifests }, workerSettings);
+  const workerEnv = oracleEnv({ anvil: chain.anvil, config: chain.config, deploymentsDir: noManifests }, workerSettings);
   const keys = { stream: workerEnv.ORACLE_STREAM_KEY!, deadLetter: workerEnv.ORACLE_DEAD_LETTER_KEY! };
   cleanup.push(async () => {
     const redis = new Redis(process.env.REDIS_URL!);
