@@ -30,7 +30,21 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
   /** `commitKey` identifies the commit read: the whole indexing status (written in every commit's transaction), as JSON. */
   async function committedHeights() {
     const status = await readIndexingStatus(db, finality);
-    return status && { latest: status.latest.number, finalized: status.finalized.number, finalizedByDepth: status.finalizedByDepth.number, commitKey: JSON.stringify(status) };
+    return status && { latest: status.latest.number, finalized: status.finalized.number, finalizedByDepth: status.finalizedByDepth.number, version: status.version, commitKey: JSON.stringify(status) };
+  }
+
+  /**
+   * Rows of the same commit as `heights`, or undefined if the indexer committed in between. The
+   * checkpoint and the rows are separate statements (a shared embedded database cannot hold a
+   * transaction for a reader): a commit between them — a reorg's revert among them — would pair
+   * one commit's rows with another's heights, and a height the chain's tag finalizes could be
+   * passed with its replaced rows gone and the new ones not yet read, never to be read again.
+   * Ponder writes the checkpoint in every commit's transaction, so an unchanged version before and
+   * after means the rows read in between are that commit's.
+   */
+  async function rowsOfCommit(heights: { version: string }, lower: number, upper: number): Promise<LocatedRow[] | undefined> {
+    const rows = await rowsIn(lower, upper);
+    return (await readIndexingStatus(db))?.version === heights.version ? rows : undefined;
   }
 
   /**
@@ -55,8 +69,12 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
   return {
     /** Where a feed that starts now begins; undefined before the indexer committed anything. */
     async initialState(): Promise<FeedReaderState | undefined> {
-      const heights = await committedHeights();
-      return heights && initialState(heights, await rowsIn(heights.finalized, heights.latest));
+      for (;;) {
+        const heights = await committedHeights();
+        if (!heights) return undefined;
+        const rows = await rowsOfCommit(heights, heights.finalized, heights.latest);
+        if (rows) return initialState(heights, rows);
+      }
     },
 
     /** One step: the changes since `state`, in order, and the state after them (`state` itself when nothing changed). */
@@ -64,7 +82,9 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
       const heights = await committedHeights();
       if (!heights || (settled?.commitKey === heights.commitKey && settled.state === state)) return { changes: [], state };
       const { lower, upper } = stepWindow(state, heights, maxBlocksPerStep);
-      const rows = await rowsIn(lower, upper);
+      const rows = await rowsOfCommit(heights, lower, upper);
+      // The indexer committed meanwhile: the next step reads that commit whole.
+      if (!rows) return { changes: [], state };
       const confirmed = confirmedHeights(state, heights, rows, upper);
       const next = diffStep(state, confirmed, rows, maxBlocksPerStep);
       // Finality held back for a hash still being read goes on at the next step, commit or not.

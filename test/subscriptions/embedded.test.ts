@@ -1,7 +1,8 @@
 /**
  * Payout subscriptions over SSE from the embedded API (Ponder on PGlite): a subscriber sees
  * exactly the payouts table, in chain order; one that disconnects at random and resumes with its
- * cursor ends with the same, without duplicates; reorgs retract exactly what they removed.
+ * cursor ends with the same, without duplicates; reorgs retract exactly what they removed. The
+ * first also live on a chain like BSC (0.75 s blocks, finality from the chain's tags).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { createWalletClient, getAddress, http, type Hex } from "viem";
@@ -17,6 +18,7 @@ import { runScenario, type ScenarioResult } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, resumingSubscriber, type PayoutEvent } from "./helpers";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 import { cleanupAfterAll } from "../helpers/cleanup";
+import { LOCAL_CHAINS } from "../../common/config";
 
 describe("payout subscriptions, embedded (SSE)", () => {
   let chain: Awaited<ReturnType<typeof startDeployedChain>>;
@@ -35,30 +37,7 @@ describe("payout subscriptions, embedded (SSE)", () => {
   });
 
   it("delivers every payout exactly once, in order, to a steady and to a resuming subscriber", async () => {
-    const steady = subscribeSse<PayoutEvent>(url, PAYOUTS);
-    cleanup.push(() => steady.close());
-    const resuming = resumingSubscriber(url, seededRandom(3).next);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-
-    scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 5, steps: 300 });
-    await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
-    while (resuming.reconnects() < 20) await new Promise((resolve) => setTimeout(resolve, 50));
-    const last = await resuming.finish();
-    cleanup.push(() => last.close());
-
-    const table = await payoutTable(url);
-    expect(table.length).toBeGreaterThan(50);
-    await waitUntil(() => netPayouts(steady.received).length >= table.length, "the steady subscriber to catch up", 30_000);
-    await waitUntil(() => netPayouts(resuming.events).length >= table.length, "the resuming subscriber to catch up", 30_000);
-
-    expect(steady.errors).toEqual([]);
-    expect(steady.received.every((event) => event.action === "ADDED")).toBe(true);
-    expect(steady.received.map((event) => event.payout.id)).toEqual(table);
-    expect(resuming.errors).toEqual([]);
-    expect(resuming.reconnects()).toBeGreaterThanOrEqual(20);
-    expect(resuming.events.map((event) => event.payout.id)).toEqual(table);
-    const cursors = resuming.events.map((event) => event.cursor);
-    expect(new Set(cursors).size).toBe(cursors.length);
+    scenario = await expectExactlyOnceDelivery({ chain, ponder, url, cleanup });
   });
 
   it("retracts exactly the payouts a reorg of depth 1 to 5 removes", async () => {
@@ -165,3 +144,49 @@ describe("payout subscriptions, embedded (SSE)", () => {
 function isRemovedAnywhere(events: PayoutEvent[]) {
   return (retraction: PayoutEvent) => events.some((event) => event.action === "ADDED" && event.payout.id === retraction.payout.id);
 }
+
+/**
+ * While a random scenario runs, a steady subscriber and one that disconnects at random and
+ * resumes with its cursor each receive exactly the payouts table, in chain order, once.
+ */
+async function expectExactlyOnceDelivery({ chain, ponder, url, cleanup }: { chain: Awaited<ReturnType<typeof startDeployedChain>>; ponder: PonderProcess; url: string; cleanup: (() => unknown)[] }) {
+  const steady = subscribeSse<PayoutEvent>(url, PAYOUTS);
+  cleanup.push(() => steady.close());
+  const resuming = resumingSubscriber(url, seededRandom(3).next);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  const scenario = await runScenario({ rpcUrl: chain.anvil.rpcUrl, publicClient: chain.publicClient, manifest: chain.manifest, seed: 5, steps: 300 });
+  await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
+  while (resuming.reconnects() < 20) await new Promise((resolve) => setTimeout(resolve, 50));
+  const last = await resuming.finish();
+  cleanup.push(() => last.close());
+
+  const table = await payoutTable(url);
+  expect(table.length).toBeGreaterThan(50);
+  await waitUntil(() => netPayouts(steady.received).length >= table.length, "the steady subscriber to catch up", 30_000);
+  await waitUntil(() => netPayouts(resuming.events).length >= table.length, "the resuming subscriber to catch up", 30_000);
+
+  expect(steady.errors).toEqual([]);
+  expect(steady.received.every((event) => event.action === "ADDED")).toBe(true);
+  expect(steady.received.map((event) => event.payout.id)).toEqual(table);
+  expect(resuming.errors).toEqual([]);
+  expect(resuming.reconnects()).toBeGreaterThanOrEqual(20);
+  expect(resuming.events.map((event) => event.payout.id)).toEqual(table);
+  const cursors = resuming.events.map((event) => event.cursor);
+  expect(new Set(cursors).size).toBe(cursors.length);
+  return scenario;
+}
+
+/** The same on a chain that behaves like BSC: 0.75 s blocks, many transactions a block, finality from the chain's tags. */
+describe("payout subscriptions, embedded (SSE), live on a BSC-like chain (0.75 s blocks)", () => {
+  const cleanup = cleanupAfterAll();
+
+  it("delivers every payout exactly once, in order, to a steady and to a resuming subscriber", async () => {
+    const chain = await startDeployedChain({ chain: "bsc-local", blockTime: LOCAL_CHAINS["bsc-local"].blockTime });
+    cleanup.push(() => chain.anvil.stop());
+    const ponder = await startPonder({ chain: "bsc-local", rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, env: { API_FEED_POLL_MS: "100" } });
+    cleanup.push(() => ponder.kill());
+    await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
+    await expectExactlyOnceDelivery({ chain, ponder, url: `${ponder.baseUrl}/graphql`, cleanup });
+  });
+});
