@@ -30,7 +30,7 @@ import { LOCAL_CHAINS } from "../common/config";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
-import { FAR, startDeployedChain } from "../harness/chain";
+import { FAR, mined, startDeployedChain } from "../harness/chain";
 import { createTestDatabase } from "../harness/database";
 import { subscribeSse, type SubscriptionHandle } from "../harness/graphql";
 import { oracleEnv } from "../harness/oracle";
@@ -97,10 +97,6 @@ async function main() {
   const token = getAddress(manifest.contracts.FARToken.address);
   const payment = getAddress(manifest.contracts.InferencePayment.address);
   const nodes = nodeAddresses(NODES);
-  const mined = async (hash: Hash | Promise<Hash>) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash, pollingInterval: 100 });
-    if (receipt.status !== "success") throw new Error(`setup transaction ${receipt.transactionHash} reverted`);
-  };
 
   const id = `${process.pid}_${Date.now().toString(36)}`;
   const keyPrefix = `bench:bsc:${id}:`;
@@ -117,13 +113,13 @@ async function main() {
   // A staker, so every settlement pays all three streams; nodes registered by the oracle's key
   // from outside the worker (which then starts past those nonces), as bench/oracle.ts does.
   const staker = walletFor(USER_ACCOUNT_OFFSET + USERS);
-  await mined(walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
-  await mined(staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));
+  await mined(publicClient, walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
+  await mined(publicClient, staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));
   const oracleWallet = walletFor(1);
   const registrations: Hash[] = [];
   for (const node of nodes) registrations.push(await oracleWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }));
   const simulator = createSimulator({ publicClient, chainId: manifest.chainId, funder: anvilAccount(0) as LocalAccount, users: userAccounts(USERS), nodes, token, payment, stream, models: DEFAULT_MODELS });
-  await Promise.all([...registrations.map((hash) => mined(hash)), simulator.fundUsers(parseEther("100000"))]);
+  await Promise.all([...registrations.map((hash) => mined(publicClient, hash)), simulator.fundUsers(parseEther("100000"))]);
 
   const database = await createTestDatabase(databaseUrl!, "bench_bsc");
   cleanup.push(() => database.drop());

@@ -36,8 +36,11 @@ const ROUND_SECONDS = 300;
 const TRAILING_BLOCKS = 64;
 
 export type History = {
+  /** bench/data/history-<N>/, where the history is saved once and loaded by every run after. */
   dir: string;
+  /** anvil's `--dump-state` file of the whole chain. */
   statePath: string;
+  /** The deployment manifest's folder, as DEPLOYMENTS_DIR takes it. */
   deploymentsDir: string;
   manifest: DeploymentManifest;
   /** Logs of handled events from the indexed contracts, constructor events included. */

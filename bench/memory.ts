@@ -31,6 +31,7 @@ import { stripVTControlCharacters } from "node:util";
 import { startAnvil, type AnvilInstance } from "../common/anvil";
 import { LOCAL_CHAINS } from "../common/config";
 import { freePort } from "../harness/ports";
+import { npmStartEnv } from "../harness/start";
 import { waitUntil } from "../harness/wait";
 import { benchArgs } from "./args";
 import { ensureHistory, type History } from "./history";
@@ -148,18 +149,7 @@ async function startSystem(history: History | undefined): Promise<System> {
   const anvil = history && (await startAnvil({ port: await freePort(), loadState: history.statePath, blockTime: LOCAL_CHAINS.anvil.blockTime }));
   const proxy = history && anvil && (await startRpcProxy(anvil.rpcUrl, history.manifest.contracts.PriceFeed.address));
   if (history) await cp(history.deploymentsDir, join(dataDir, "deployments"), { recursive: true });
-  const [port, anvilPort, oraclePort] = [await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    ANVIL_PORT: String(anvilPort),
-    ORACLE_HTTP_PORT: String(oraclePort),
-    DATA_DIR: dataDir,
-    DEPLOYMENTS_DIR: join(dataDir, "deployments"),
-    STATUS_INTERVAL_MS: "600000",
-  };
-  for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN", "NODE_OPTIONS"]) delete env[name];
-  if (proxy) env.RPC_URL = proxy.rpcUrl;
+  const { env, port, oraclePort } = await npmStartEnv(dataDir, { STATUS_INTERVAL_MS: "600000", ...(proxy ? { RPC_URL: proxy.rpcUrl } : {}) });
   let output = "";
   // A process group of its own: stopped with SIGINT to the group, as Ctrl-C in a terminal does.
   const child = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });

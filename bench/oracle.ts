@@ -29,7 +29,7 @@ import { LOCAL_CHAINS } from "../common/config";
 import { DEFAULT_MODELS } from "../oracle/pricing";
 import { createSimulator, type SimulatedTask } from "../oracle/simulator";
 import { createRedisStream } from "../oracle/stream";
-import { FAR } from "../harness/chain";
+import { FAR, mined } from "../harness/chain";
 import { oracleEnv, type Chain } from "../harness/oracle";
 import { benchArgs } from "./args";
 import { startWorker, type Worker } from "./oracle/worker";
@@ -193,10 +193,6 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
     const token = getAddress(manifest.contracts.FARToken.address);
     const payment = getAddress(manifest.contracts.InferencePayment.address);
     const nodes = nodeAddresses(NODES);
-    const mined = async (hash: Hash | Promise<Hash>) => {
-      const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash, pollingInterval: 100 });
-      if (receipt.status !== "success") throw new Error(`setup transaction ${receipt.transactionHash} reverted`);
-    };
     const simulator = createSimulator({
       publicClient,
       chainId: manifest.chainId,
@@ -211,9 +207,9 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
 
     // Untimed set-up. A staker, as in `npm run gas`: every settlement then pays the stakers' share too.
     const staker = walletFor(USER_ACCOUNT_OFFSET + USERS);
-    await mined(walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
+    await mined(publicClient, walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [staker.account.address, 1_000n * FAR] }));
     // Alone: its gas is estimated on the token's state, which the users' funding below would change under it.
-    await mined(staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));
+    await mined(publicClient, staker.writeContract({ address: token, abi: farTokenAbi, functionName: "stake", args: [1_000n * FAR] }));
     // Nodes registered by the oracle's key from outside the worker, which then starts past these nonces.
     const oracleWallet = walletFor(1);
     const registrations: Hash[] = [];
@@ -221,7 +217,7 @@ async function run(tree: Tree, design: Design, mode: ChainMode, repeat: number):
       registrations.push(await oracleWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] }));
     }
     await Promise.all([
-      ...registrations.map((hash) => mined(hash)),
+      ...registrations.map((hash) => mined(publicClient, hash)),
       simulator.fundUsers(parseEther("100000")),
     ]);
     const tasks = await simulator.createTasks(TASKS);

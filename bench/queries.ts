@@ -31,14 +31,7 @@ import { benchArgs } from "./args";
 import { ponderRoot } from "./ponder-root";
 import { buildMix, QUESTION_NAMES, type Question, type Target } from "./queries/mix";
 
-const args = benchArgs({
-  events: { type: "string" },
-  seconds: { type: "string" },
-  repeats: { type: "string" },
-  connections: { type: "string" },
-  "frontend-connections": { type: "string" },
-  inspect: { type: "string" },
-});
+const args = benchArgs({ events: { type: "string" }, seconds: { type: "string" }, repeats: { type: "string" }, connections: { type: "string" }, "frontend-connections": { type: "string" }, inspect: { type: "string" } });
 const { quick } = args;
 const EVENTS = Number(args.events ?? (quick ? 3_000 : 30_000));
 const SECONDS = Number(args.seconds ?? (quick ? 2 : 10));

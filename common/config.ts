@@ -39,6 +39,16 @@ export const privateKey = z
   .string()
   .refine((value) => isHex(value) && value.length === 66, "must be a 0x-prefixed 32-byte hex private key")
   .transform((value) => value as Hex);
+/** A setting holding JSON, parsed before its own schema is applied with `.pipe`; `expected` says what the JSON must be. */
+export const jsonText = (expected: string) =>
+  z.string().transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: "custom", message: `must be ${expected}` });
+      return z.NEVER;
+    }
+  });
 export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 export type LogLevel = z.infer<typeof logLevel>;
 /** A secret sent as `Authorization: Bearer <token>`: long enough not to be guessed, and only characters a bearer token may hold (RFC 6750). */

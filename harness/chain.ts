@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAnvil, type StartAnvilParameters } from "../common/anvil";
-import type { Address, Hex, PublicClient } from "viem";
+import type { Address, Hash, Hex, PublicClient, TransactionReceipt } from "viem";
 import { anvilAccount, anvilTestClient, chainOf, createClients } from "../common/chain";
 import { LOCAL_CHAINS, MIN_STAKE_LOCK_SECONDS, type RemoteChainName } from "../common/config";
 import { deployContracts } from "../contracts/deploy/deploy";
@@ -46,6 +46,16 @@ export async function startRemoteChainStandIn(name: RemoteChainName) {
   const config = { CHAIN: name, RPC_URL: anvil.rpcUrl } as const;
   const walletFor = (index: number) => createClients(config, anvilAccount(index)).walletClient;
   return { anvil, config, publicClient: createClients(config, anvilAccount(0)).publicClient, walletFor };
+}
+
+/**
+ * Waits for a transaction's receipt and fails if it reverted: setup traffic that silently reverted
+ * would leave a test or a bench measuring a chain other than the one it meant to build.
+ */
+export async function mined(publicClient: PublicClient, hash: Hash | Promise<Hash>): Promise<TransactionReceipt> {
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash, pollingInterval: 100 });
+  if (receipt.status !== "success") throw new Error(`transaction ${receipt.transactionHash} reverted`);
+  return receipt;
 }
 
 /** A transaction `anvil_reorg` puts into the new blocks, sent from an unlocked account, and its block's offset from the fork point. */

@@ -1,4 +1,5 @@
 /** The GraphQL client of tests, benches and scripts over real transports: plain HTTP (with a page walker), SSE subscriptions, and graphql-ws. */
+import { EventSourceParserStream } from "eventsource-parser/stream";
 import { createClient, type Client } from "graphql-ws";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
@@ -85,27 +86,17 @@ export function subscribeSse<T>(url: string, text: string, variables: Record<str
       body: JSON.stringify({ query: text, variables }),
       signal: abort.signal,
     });
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
+    const messages = response.body!.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      let boundary: number;
-      while ((boundary = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, boundary);
-        buffer = buffer.slice(boundary + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (event === "complete") return;
-        if (event !== "next" || !data) continue;
-        const payload = JSON.parse(data) as { data?: Record<string, T>; errors?: unknown[] };
-        if (payload.errors) errors.push(...payload.errors);
-        if (payload.data) {
-          const item = Object.values(payload.data)[0]!;
-          received.push(item);
-          onEvent?.(item);
-        }
+      const { value: message, done } = await messages.read();
+      if (done || message.event === "complete") return;
+      if (message.event !== "next" || !message.data) continue;
+      const payload = JSON.parse(message.data) as { data?: Record<string, T>; errors?: unknown[] };
+      if (payload.errors) errors.push(...payload.errors);
+      if (payload.data) {
+        const item = Object.values(payload.data)[0]!;
+        received.push(item);
+        onEvent?.(item);
       }
     }
   })().catch((error: unknown) => {

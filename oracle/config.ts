@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { parseEther, parseGwei } from "viem";
 import { hostname } from "node:os";
-import { address, bearerToken, isLocalChain, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
+import { address, bearerToken, isLocalChain, jsonText, loadChainConfig, logLevel, parseEnv, privateKey, settingNames, type ChainConfig } from "../common/config";
 import { ConfigError } from "../common/errors";
 import { DEFAULT_MODELS, type ModelTable } from "./pricing";
 
@@ -16,16 +16,7 @@ const gwei = z
   .regex(/^\d+(\.\d+)?$/, "must be a decimal amount of gwei")
   .transform((value) => parseGwei(value));
 
-const modelTable = z
-  .string()
-  .transform((text, context) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      context.addIssue({ code: "custom", message: "must be JSON" });
-      return z.NEVER;
-    }
-  })
+const modelTable = jsonText("JSON")
   .pipe(
     z.record(
       z.string().min(1),

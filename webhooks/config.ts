@@ -3,16 +3,10 @@
  * definition shared by configuration (WEBHOOKS_ENDPOINTS) and the operators' CLI.
  */
 import { z } from "zod";
-import { isAddress } from "viem";
-import { logLevel, parseEnv, settingNames } from "../common/config";
+import { address, jsonText, logLevel, parseEnv, settingNames } from "../common/config";
 
 /** The `payouts` subscription's stream names (api/schema.graphql, RevenueStream). */
 export const REVENUE_STREAMS = ["NODE_PAYMENT", "STAKER_SHARE", "STAKING_REWARD", "TREASURY"] as const;
-
-const address = z
-  .string()
-  .refine((value) => isAddress(value, { strict: false }), "must be a 0x-prefixed 20-byte hex address")
-  .transform((value) => value.toLowerCase());
 
 /** An endpoint: where to POST, the secret that signs, and the filters of the `payouts` subscription. */
 export const endpointSchema = z.object({
@@ -30,16 +24,7 @@ export const endpointSchema = z.object({
 });
 export type EndpointDefinition = z.infer<typeof endpointSchema>;
 
-const endpointList = z
-  .string()
-  .transform((text, context) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      context.addIssue({ code: "custom", message: "must be a JSON array of endpoints" });
-      return z.NEVER;
-    }
-  })
+const endpointList = jsonText("a JSON array of endpoints")
   .pipe(z.array(endpointSchema.strict()))
   .refine((list) => new Set(list.map((endpoint) => endpoint.name)).size === list.length, "names must be unique");
 

@@ -4,6 +4,7 @@
  * endpoint, with their attempts), the log of every attempt, and the dead letters.
  */
 import { fileURLToPath } from "node:url";
+import type { Address } from "viem";
 import { applyMigrations } from "../common/migrate";
 import { createPostgresSql, type Sql } from "../common/sql";
 import type { EndpointDefinition } from "./config";
@@ -29,14 +30,26 @@ export async function openWebhookStore(parameters: { url: string; schema: string
     name: row.name as string,
     url: row.url as string,
     secret: row.secret as string,
-    recipient: (row.recipient as string | null) ?? undefined,
-    node: (row.node as string | null) ?? undefined,
+    recipient: (row.recipient as Address | null) ?? undefined,
+    node: (row.node as Address | null) ?? undefined,
     streams: (row.streams as EndpointDefinition["streams"] | null) ?? undefined,
     includeFinality: row.include_finality as boolean,
     source: row.source as EndpointRow["source"],
     receivedCursor: row.received_cursor as string | null,
     generation: row.generation as number,
   });
+  /** One attempt in the delivery log, inside the transaction that moves its event on. */
+  const logDelivery = (tx: Sql, event: { endpoint: string; cursor: string; eventType: string }, attempt: number, result: AttemptResult) =>
+    tx.query(`insert into ${s}.delivery (endpoint, cursor, event_type, attempt, outcome, status, error, duration_ms) values ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+      event.endpoint,
+      event.cursor,
+      event.eventType,
+      attempt,
+      result.outcome,
+      result.status,
+      result.error,
+      result.durationMs,
+    ]);
   const values = (endpoint: EndpointDefinition) => [endpoint.name, endpoint.url, endpoint.secret, endpoint.recipient ?? null, endpoint.node ?? null, endpoint.streams ?? null, endpoint.includeFinality];
 
   return {
@@ -133,16 +146,7 @@ export async function openWebhookStore(parameters: { url: string; schema: string
     /** Logs an attempt and moves its event on: delivered or dead leave the outbox (dead into the dead letters), failed waits for `retryAt`. */
     async recordAttempt(row: OutboxRow, attempt: number, result: AttemptResult, retryAt?: Date): Promise<void> {
       await sql.transaction(async (tx) => {
-        await tx.query(`insert into ${s}.delivery (endpoint, cursor, event_type, attempt, outcome, status, error, duration_ms) values ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-          row.endpoint,
-          row.cursor,
-          row.eventType,
-          attempt,
-          result.outcome,
-          result.status,
-          result.error,
-          result.durationMs,
-        ]);
+        await logDelivery(tx, { endpoint: row.endpoint, cursor: row.cursor, eventType: row.eventType }, attempt, result);
         if (result.outcome === "failed") {
           await tx.query(`update ${s}.outbox set attempts = $2, next_attempt_at = $3, last_error = $4 where id = $1`, [row.id, attempt, retryAt, result.error]);
           return;
@@ -178,16 +182,7 @@ export async function openWebhookStore(parameters: { url: string; schema: string
 
     async markRedelivered(id: string, result: AttemptResult, attempt: number, letter: { endpoint: string; cursor: string; event_type: string }): Promise<void> {
       await sql.transaction(async (tx) => {
-        await tx.query(`insert into ${s}.delivery (endpoint, cursor, event_type, attempt, outcome, status, error, duration_ms) values ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-          letter.endpoint,
-          letter.cursor,
-          letter.event_type,
-          attempt,
-          result.outcome,
-          result.status,
-          result.error,
-          result.durationMs,
-        ]);
+        await logDelivery(tx, { endpoint: letter.endpoint, cursor: letter.cursor, eventType: letter.event_type }, attempt, result);
         if (result.outcome === "delivered") await tx.query(`update ${s}.dead_letter set redelivered_at = now() where id = $1`, [id]);
       });
     },

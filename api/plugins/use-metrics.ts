@@ -52,26 +52,20 @@ const feedCounts = new WeakMap<Registry, FeedCounts>();
  */
 export function observeSubscribers(registry: Registry, feed: FeedCounts) {
   feedCounts.set(registry, feed);
-  metric(registry, "graphql_feed_subscribers", () =>
-    new Gauge({
-      name: "graphql_feed_subscribers",
-      help: "Change-feed subscriptions this process serves",
-      registers: [registry],
-      collect() {
-        this.set(feedCounts.get(registry)?.subscriberCount() ?? 0);
-      },
-    }),
-  );
-  metric(registry, "graphql_feed_groups", () =>
-    new Gauge({
-      name: "graphql_feed_groups",
-      help: "Groups of subscriptions sharing one execution per event (same operation and variables)",
-      registers: [registry],
-      collect() {
-        this.set(feedCounts.get(registry)?.groupCount() ?? 0);
-      },
-    }),
-  );
+  const feedGauge = (name: string, help: string, read: (feed: FeedCounts) => number) =>
+    metric(registry, name, () =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const feed = feedCounts.get(registry);
+          this.set(feed ? read(feed) : 0);
+        },
+      }),
+    );
+  feedGauge("graphql_feed_subscribers", "Change-feed subscriptions this process serves", (feed) => feed.subscriberCount());
+  feedGauge("graphql_feed_groups", "Groups of subscriptions sharing one execution per event (same operation and variables)", (feed) => feed.groupCount());
   metric(registry, "graphql_feed_slow_consumers_total", () =>
     new Counter({
       name: "graphql_feed_slow_consumers_total",

@@ -5,7 +5,6 @@
  * blocks and limits answer with their codes. Embedded in Ponder on PGlite, and on a Postgres
  * replica where DATABASE_URL is set.
  */
-import { spawn } from "node:child_process";
 import { parse } from "csv-parse/sync";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createWalletClient, getAddress, http, type Address } from "viem";
@@ -17,7 +16,7 @@ import { FAR, startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { allPages, data } from "../../harness/graphql";
 import { startPonder } from "../../harness/ponder";
-import { freePort } from "../../harness/ports";
+import { startReplica } from "../../harness/replica";
 import { runScenario, type RunScenarioParameters } from "../../harness/scenario";
 import { waitUntil } from "../../harness/wait";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -275,21 +274,6 @@ describe("exports pinned to a block, embedded in Ponder (PGlite)", () => {
 
 const databaseUrl = process.env.DATABASE_URL;
 
-/** `tsx scripts/api.ts` with these settings; its base URL once it listens. */
-async function startReplica(settings: Record<string, string>, cleanup: (() => unknown)[]) {
-  const port = await freePort();
-  const env = { ...process.env, API_PORT: String(port), API_LOG_LEVEL: "warn", ...settings };
-  const replica = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
-  const exited = new Promise((resolve) => replica.once("exit", resolve));
-  cleanup.push(async () => {
-    replica.kill("SIGTERM");
-    await exited;
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitUntil(() => fetch(`${baseUrl}/health`).then((r) => r.ok, () => false), "the replica to listen", 30_000);
-  return baseUrl;
-}
-
 describe.skipIf(!databaseUrl)("exports pinned to a block, on a Postgres replica", () => {
   const cleanup = cleanupAfterAll();
   let target: Target;
@@ -305,7 +289,7 @@ describe.skipIf(!databaseUrl)("exports pinned to a block, on a Postgres replica"
     const ponder = await startPonder({ rpcUrl: chain.anvil.rpcUrl, deploymentsDir: chain.deploymentsDir, databaseUrl: database.url, env: { API_LOG_LEVEL: "warn" } });
     cleanup.push(() => ponder.kill());
     await ponder.waitForBlock(await chain.publicClient.getBlockNumber());
-    const replica = (extra: Record<string, string>) => startReplica({ DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_FEED_PREFIX: `far-test-${ponder.schema}`, ...extra }, cleanup);
+    const replica = (extra: Record<string, string>) => startReplica({ DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_FEED_PREFIX: `far-test-${ponder.schema}`, ...extra }, cleanup).then((replica) => replica.baseUrl);
     const baseUrl = await replica({});
     small = await replica({ API_EXPORT_MAX_ROWS: "5", API_EXPORT_MAX_CONCURRENT: "1" });
     target = {

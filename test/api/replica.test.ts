@@ -3,15 +3,13 @@
  * indexes into a Postgres database of the suite's own, and the replica reads it over postgres.js.
  */
 import { data, graphql } from "../../harness/graphql";
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import postgres from "postgres";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
 import { createTestDatabase } from "../../harness/database";
 import { openIndexedTables, startPonder } from "../../harness/ponder";
-import { freePort } from "../../harness/ports";
-import { patience } from "../../harness/wait";
+import { startReplica } from "../../harness/replica";
 import { runScenario } from "../../harness/scenario";
 import { apiChecks, errorCodes, type ApiTarget } from "./suite";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -35,20 +33,7 @@ describe.skipIf(!databaseUrl)("GraphQL API as a standalone replica on Postgres",
     const head = await chain.publicClient.getBlockNumber();
     await ponder.waitForBlock(head);
     analystSql = { databaseUrl: database.url, schema: ponder.schema };
-    const port = await freePort();
-    const env = { ...process.env, DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_PORT: String(port), API_HOST: "127.0.0.1", RPC_URL: chain.anvil.rpcUrl, API_LOG_LEVEL: "warn", API_FEED_PREFIX: `far-test-${ponder.schema}` };
-    const replica = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
-    const exited = new Promise((resolve) => replica.once("exit", resolve));
-    cleanup.push(async () => {
-      replica.kill("SIGTERM");
-      await exited;
-    });
-    replicaUrl = `http://127.0.0.1:${port}`;
-    for (let attempt = 0; !(await fetch(`${replicaUrl}/health`).then((r) => r.ok, () => false)); attempt++) {
-      // Loading the replica's modules alone took 20 s on a busy 2-core machine: the deadline scales.
-      if (attempt > patience(15_000) / 100 || replica.exitCode !== null) throw new Error("the replica did not start");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    ({ baseUrl: replicaUrl } = await startReplica({ DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_HOST: "127.0.0.1", RPC_URL: chain.anvil.rpcUrl, API_FEED_PREFIX: `far-test-${ponder.schema}` }, cleanup));
     const tables = await openIndexedTables({ databaseUrl: database.url, schema: ponder.schema, pgliteDir: ponder.pgliteDir });
     cleanup.push(() => tables.close());
     target = { graphqlUrl: `${replicaUrl}/graphql`, publicClient: chain.publicClient, manifest: chain.manifest, scenario, head, rows: async () => tables.query };

@@ -97,6 +97,15 @@ async function replyOf(response: Response): Promise<Reply> {
 const started: { stop: () => Promise<void> }[] = [];
 
 /** An API over the test's tables with `env`'s settings, counting every statement it runs (its cache key's included). */
+/** An API of its own for the tests of the enclosing describe block, started before them: `api()` is it. */
+function apiOfSuite() {
+  let api: Api | undefined;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  return () => api!;
+}
+
 async function startApi(env: Record<string, string> = {}, { withFeed = false } = {}) {
   let statements = 0;
   const config = loadApiConfig({ API_EXPOSE_SQL_COUNT: "true", API_FEED_POLL_MS: "50", ...env });
@@ -196,48 +205,45 @@ afterAll(async () => {
 });
 
 describe("the response cache, in process", () => {
-  let api: Api;
-  beforeAll(async () => {
-    api = await startApi();
-  });
+  const api = apiOfSuite();
 
   it("answers a repeated query from the cache, running nothing but the read of the indexed block", async () => {
-    const first = await api.post({ query: PAYOUTS, variables: { first: 10 } });
+    const first = await api().post({ query: PAYOUTS, variables: { first: 10 } });
     expect(first.body.extensions?.responseCache).toMatchObject({ hit: false, didCache: true });
     // The page of payouts: its resolvers answer from the indexed block read for its key.
     expect(first.body.extensions?.sqlStatements).toBe(1);
-    const hit = await api.cached({ query: PAYOUTS, variables: { first: 10 } });
+    const hit = await api().cached({ query: PAYOUTS, variables: { first: 10 } });
     expect(hit.body.data).toEqual(first.body.data);
     expect(hit.etag).toBe(first.etag);
     expect(blockOf(hit.etag)).toBe(block);
     expect(hit.body.data!.indexingStatus.latestBlock.number).toBe(block);
-    const before = { statements: api.statements(), outcomes: await api.outcomes() };
-    const again = await api.post({ query: PAYOUTS, variables: { first: 10 } });
+    const before = { statements: api().statements(), outcomes: await api().outcomes() };
+    const again = await api().post({ query: PAYOUTS, variables: { first: 10 } });
     expect(again.body.extensions?.responseCache?.hit).toBe(true);
     expect(again.body.extensions?.sqlStatements).toBe(0);
     expect(Object.keys(again.body.extensions!).sort()).toEqual(["responseCache", "sqlStatements"]);
-    expect(api.statements() - before.statements).toBe(statusStatements);
-    const after = await api.outcomes();
+    expect(api().statements() - before.statements).toBe(statusStatements);
+    const after = await api().outcomes();
     expect([after.hit! - before.outcomes.hit!, after.miss! - before.outcomes.miss!]).toEqual([1, 0]);
   });
 
   it("answers afresh once a block is committed: the new block's rows are in the answer, under a new ETag", async () => {
-    const old = await api.cached({ query: PAYOUTS, variables: { first: 10 } });
+    const old = await api().cached({ query: PAYOUTS, variables: { first: 10 } });
     await commit();
-    const fresh = await api.post({ query: PAYOUTS, variables: { first: 10 } });
+    const fresh = await api().post({ query: PAYOUTS, variables: { first: 10 } });
     expect(fresh.body.extensions?.responseCache?.hit).toBe(false);
     expect(ids(fresh)).toEqual([`p${block}-0`, ...ids(old)]);
     expect(fresh.body.data!.indexingStatus.latestBlock.number).toBe(block);
     expect(blockOf(fresh.etag)).toBe(block);
     expect(fresh.etag).not.toBe(old.etag);
     // And that answer is cached for the new block in turn.
-    expect((await api.cached({ query: PAYOUTS, variables: { first: 10 } })).body.data).toEqual(fresh.body.data);
+    expect((await api().cached({ query: PAYOUTS, variables: { first: 10 } })).body.data).toEqual(fresh.body.data);
   });
 
   it("answers afresh when a block replaces one of the same number (a reorg), or when only the finalized block moves", async () => {
-    const before = await api.cached({ query: PAYOUTS, variables: { first: 10 } });
+    const before = await api().cached({ query: PAYOUTS, variables: { first: 10 } });
     await commit({ replace: true });
-    const replaced = await api.post({ query: PAYOUTS, variables: { first: 10 } });
+    const replaced = await api().post({ query: PAYOUTS, variables: { first: 10 } });
     expect(replaced.body.extensions?.responseCache?.hit).toBe(false);
     expect(replaced.body.data!.indexingStatus.latestBlock.number).toBe(before.body.data!.indexingStatus.latestBlock.number);
     expect(ids(replaced)[0]).toBe(`p${block}-100`);
@@ -245,48 +251,48 @@ describe("the response cache, in process", () => {
     expect(replaced.etag).not.toBe(before.etag);
     expect(blockOf(replaced.etag)).toBe(blockOf(before.etag));
 
-    const unfinalized = await api.cached({ query: PAYOUTS, variables: { first: 10 } });
+    const unfinalized = await api().cached({ query: PAYOUTS, variables: { first: 10 } });
     expect(unfinalized.body.data!.payouts.edges.every((edge: { node: { finalized: boolean } }) => !edge.node.finalized)).toBe(true);
     await commit({ replace: true, finalized: block });
-    const finalized = await api.post({ query: PAYOUTS, variables: { first: 10 } });
+    const finalized = await api().post({ query: PAYOUTS, variables: { first: 10 } });
     expect(finalized.body.extensions?.responseCache?.hit).toBe(false);
     expect(finalized.body.data!.payouts.edges.every((edge: { node: { finalized: boolean } }) => edge.node.finalized)).toBe(true);
   });
 
   it("never caches what reads the chain's head or the clock; the indexed block alone is cached", async () => {
     const live = `{ indexingStatus { latestBlock { number } synced lagSeconds } }`;
-    for (let i = 0; i < 3; i++) expect((await api.post({ query: live })).body.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
+    for (let i = 0; i < 3; i++) expect((await api().post({ query: live })).body.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
     const tx = `{ transaction(hash: "0x${"cd".repeat(32)}") { blockNumber } }`;
-    for (let i = 0; i < 2; i++) expect((await api.post({ query: tx })).body.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
-    expect((await api.cached({ query: `{ indexingStatus { latestBlock { number } } }` })).body.data).toEqual({ indexingStatus: { latestBlock: { number: block } } });
+    for (let i = 0; i < 2; i++) expect((await api().post({ query: tx })).body.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
+    expect((await api().cached({ query: `{ indexingStatus { latestBlock { number } } }` })).body.data).toEqual({ indexingStatus: { latestBlock: { number: block } } });
   });
 
   it("keeps apart what differs in variables, operation or document, and caches no error", async () => {
-    const one = await api.cached({ query: PAYOUTS, variables: { first: 1 } });
-    const two = await api.post({ query: PAYOUTS, variables: { first: 2 } });
+    const one = await api().cached({ query: PAYOUTS, variables: { first: 1 } });
+    const two = await api().post({ query: PAYOUTS, variables: { first: 2 } });
     expect(two.body.extensions?.responseCache?.hit).toBe(false);
     expect([ids(one).length, ids(two).length]).toEqual([1, 2]);
-    expect(ids((await api.post({ query: PAYOUTS, variables: { first: 1 } })))).toHaveLength(1);
+    expect(ids((await api().post({ query: PAYOUTS, variables: { first: 1 } })))).toHaveLength(1);
 
-    const spaced = await api.post({ query: `${PAYOUTS} `, variables: { first: 1 } });
+    const spaced = await api().post({ query: `${PAYOUTS} `, variables: { first: 1 } });
     expect(spaced.body.extensions?.responseCache?.hit).toBe(false);
     expect(spaced.etag).not.toBe(one.etag);
 
     const both = `query A { payouts(first: 1) { edges { node { id } } } } query B { indexingStatus { latestBlock { number } } }`;
-    const a = await api.cached({ query: both, operationName: "A" });
-    const b = await api.post({ query: both, operationName: "B" });
+    const a = await api().cached({ query: both, operationName: "A" });
+    const b = await api().post({ query: both, operationName: "B" });
     expect(b.body.extensions?.responseCache?.hit).toBe(false);
     expect(Object.keys(a.body.data!)).toEqual(["payouts"]);
     expect(Object.keys(b.body.data!)).toEqual(["indexingStatus"]);
 
     for (let i = 0; i < 2; i++) {
-      const refused = await api.post({ query: PAYOUTS, variables: { first: 1_000 } });
+      const refused = await api().post({ query: PAYOUTS, variables: { first: 1_000 } });
       expect(refused.body.errors?.[0]?.extensions?.code).toBe("PAGE_TOO_LARGE");
       expect(refused.etag).toBeNull();
     }
     // The schema has no mutations: refused, whatever the cache holds.
     for (let i = 0; i < 2; i++) {
-      const mutation = await api.post({ query: `mutation { payouts { totalCount } }` });
+      const mutation = await api().post({ query: `mutation { payouts { totalCount } }` });
       expect(mutation.body.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
       expect(mutation.body.extensions?.responseCache?.hit).not.toBe(true);
       expect(mutation.etag).toBeNull();
@@ -295,38 +301,35 @@ describe("the response cache, in process", () => {
 });
 
 describe("bypass and single flight", () => {
-  let api: Api;
-  beforeAll(async () => {
-    api = await startApi();
-  });
+  const api = apiOfSuite();
 
   it("computes a request that says Cache-Control: no-cache or no-store, without looking up or storing, and counts it as a bypass", async () => {
-    const cached = await api.cached({ query: PAYOUTS, variables: { first: 5 } });
+    const cached = await api().cached({ query: PAYOUTS, variables: { first: 5 } });
     for (const header of ["no-cache", "no-store", "max-age=0, No-Cache"]) {
-      const before = await api.outcomes();
-      const fresh = await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": header });
+      const before = await api().outcomes();
+      const fresh = await api().post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": header });
       expect(fresh.status).toBe(200);
       // Executed (its page of payouts read), not looked up: no cache metadata, no ETag.
       expect(fresh.body.extensions?.sqlStatements, header).toBeGreaterThan(0);
       expect(fresh.body.extensions?.responseCache, header).toBeUndefined();
       expect(fresh.etag, header).toBeNull();
       expect(fresh.body.data).toEqual(cached.body.data);
-      const after = await api.outcomes();
+      const after = await api().outcomes();
       expect([(after.bypass ?? 0) - (before.bypass ?? 0), (after.hit ?? 0) - (before.hit ?? 0), (after.miss ?? 0) - (before.miss ?? 0)], header).toEqual([1, 0, 0]);
     }
     // Nothing was stored or evicted by the bypasses: the cached answer is still there.
-    expect((await api.post({ query: PAYOUTS, variables: { first: 5 } })).body.extensions?.responseCache?.hit).toBe(true);
+    expect((await api().post({ query: PAYOUTS, variables: { first: 5 } })).body.extensions?.responseCache?.hit).toBe(true);
     // A conditional request is a revalidation, not a bypass: fetch adds Cache-Control: no-cache to every one.
-    const conditional = await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "no-cache", "if-none-match": cached.etag! });
+    const conditional = await api().post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "no-cache", "if-none-match": cached.etag! });
     expect(conditional.status).toBe(304);
     // Any other Cache-Control is an ordinary request.
-    expect((await api.post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "max-age=60" })).body.extensions?.responseCache?.hit).toBe(true);
+    expect((await api().post({ query: PAYOUTS, variables: { first: 5 } }, { "cache-control": "max-age=60" })).body.extensions?.responseCache?.hit).toBe(true);
   });
 
   it("computes N identical concurrent misses once: one execution, the others answered from its stored answer", async () => {
     for (const first of [6, 7]) {
-      const before = { outcomes: await api.outcomes(), statements: api.statements() };
-      const replies = await Promise.all(Array.from({ length: 8 }, () => api.post({ query: PAYOUTS, variables: { first } })));
+      const before = { outcomes: await api().outcomes(), statements: api().statements() };
+      const replies = await Promise.all(Array.from({ length: 8 }, () => api().post({ query: PAYOUTS, variables: { first } })));
       const executed = replies.filter((reply) => reply.body.extensions?.responseCache?.hit === false);
       expect(executed).toHaveLength(1);
       // The one execution ran the page's statement; the seven hits ran none.
@@ -335,10 +338,10 @@ describe("bypass and single flight", () => {
         expect(reply.body.data).toEqual(executed[0]!.body.data);
         expect(reply.etag).toBe(executed[0]!.etag);
       }
-      const after = await api.outcomes();
+      const after = await api().outcomes();
       expect([after.miss! - (before.outcomes.miss ?? 0), after.hit! - (before.outcomes.hit ?? 0)]).toEqual([1, 7]);
       // And the eight shared their reads of the indexed block: fewer than one each, besides the one page.
-      expect(api.statements() - before.statements - 1).toBeLessThan(8 * statusStatements);
+      expect(api().statements() - before.statements - 1).toBeLessThan(8 * statusStatements);
       await commit();
     }
   });
@@ -347,12 +350,12 @@ describe("bypass and single flight", () => {
     const query = `{ indexingStatus { latestBlock { number } } payouts(first: 3) { edges { node { id blockNumber } } } }`;
     const replies: Reply[] = [];
     for (let round = 0; round < 3; round++) {
-      const asked = Array.from({ length: 6 }, () => api.post({ query }));
+      const asked = Array.from({ length: 6 }, () => api().post({ query }));
       await commit();
-      asked.push(...Array.from({ length: 6 }, () => api.post({ query })));
+      asked.push(...Array.from({ length: 6 }, () => api().post({ query })));
       replies.push(...(await Promise.all(asked)));
       // After the commit, a new request is answered at the new block.
-      const after = await api.post({ query });
+      const after = await api().post({ query });
       expect(blockOf(after.etag)).toBe(block);
       expect(after.body.data!.payouts.edges[0].node.blockNumber).toBe(block);
       replies.push(after);

@@ -13,13 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getAddress, maxUint256, parseEventLogs, toHex, type Hex } from "viem";
+import { getAddress, maxUint256, parseEventLogs, toHex } from "viem";
 import { farTokenAbi, inferencePaymentAbi, mockPriceFeedAbi, mockPriceFeedBytecode } from "../../abis";
 import { anvilAccount, nodeAddresses, userAccounts } from "../../common/chain";
 import type { RemoteChainName } from "../../common/config";
 import { indexerSettings, readManifest } from "../../contracts/deploy/manifest";
 import { TASK_STATUSES, taskIdOf, taskSalt } from "../../domain/tasks";
-import { FAR, startRemoteChainStandIn } from "../../harness/chain";
+import { FAR, mined, startRemoteChainStandIn } from "../../harness/chain";
 import { data } from "../../harness/graphql";
 import { oracleEnv } from "../../harness/oracle";
 import { startPonder } from "../../harness/ponder";
@@ -61,12 +61,6 @@ function npm(args: string[], settings: Record<string, string>) {
   });
 }
 
-const confirm = async (publicClient: Awaited<ReturnType<typeof startRemoteChainStandIn>>["publicClient"], hash: Hex) => {
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
-  expect(receipt.status).toBe("success");
-  return receipt;
-};
-
 /** Everything one chain's tests read: started once, both chains at the same time. */
 async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
   const chain = await startRemoteChainStandIn(testCase.chain);
@@ -77,7 +71,7 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
 
   // A Chainlink-style feed already on the chain (a MockPriceFeed stands in for the aggregator).
   const existingFeed = testCase.existingFeed
-    ? getAddress((await confirm(publicClient, await walletFor(3).deployContract({ abi: mockPriceFeedAbi, bytecode: mockPriceFeedBytecode, args: [8, EXISTING_FEED_PRICE] }))).contractAddress!)
+    ? getAddress((await mined(publicClient, await walletFor(3).deployContract({ abi: mockPriceFeedAbi, bytecode: mockPriceFeedBytecode, args: [8, EXISTING_FEED_PRICE] }))).contractAddress!)
     : undefined;
 
   // README.md, "For operators": what to set to deploy.
@@ -106,13 +100,13 @@ async function startCase(testCase: Case, cleanup: (() => unknown)[]) {
   const salt = taskSalt(`bsc-paths-${testCase.chain}`);
   const [created] = await Promise.all([
     (async () => {
-      await confirm(publicClient, await walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [user, 100n * FAR] }));
+      await mined(publicClient, await walletFor(0).writeContract({ address: token, abi: farTokenAbi, functionName: "transfer", args: [user, 100n * FAR] }));
       const userWallet = walletFor(10);
-      await confirm(publicClient, await userWallet.writeContract({ address: token, abi: farTokenAbi, functionName: "approve", args: [payment, maxUint256] }));
-      await confirm(publicClient, await userWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [50n * FAR] }));
-      return confirm(publicClient, await userWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }));
+      await mined(publicClient, await userWallet.writeContract({ address: token, abi: farTokenAbi, functionName: "approve", args: [payment, maxUint256] }));
+      await mined(publicClient, await userWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "deposit", args: [50n * FAR] }));
+      return mined(publicClient, await userWallet.writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "createTask", args: [salt, 10n * FAR] }));
     })(),
-    (async () => confirm(publicClient, await walletFor(1).writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] })))(),
+    (async () => mined(publicClient, await walletFor(1).writeContract({ address: payment, abi: inferencePaymentAbi, functionName: "registerNode", args: [node, node] })))(),
   ]);
   const taskId = taskIdOf(user, salt);
 

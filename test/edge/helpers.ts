@@ -3,7 +3,7 @@
  * embedded API indexing it into a Postgres database of the suite's own, and API replicas
  * (`tsx scripts/api.ts`) over the same tables, each with the settings a test gives it.
  */
-import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { getAddress } from "viem";
 import { farTokenAbi } from "../../abis";
@@ -12,7 +12,7 @@ import { createTestDatabase } from "../../harness/database";
 import { subscribeSse, type GraphQLReply } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
-import { freePort } from "../../harness/ports";
+import { startReplica as startReplicaProcess } from "../../harness/replica";
 import { runScenario } from "../../harness/scenario";
 
 export type Edge = Awaited<ReturnType<typeof startEdge>>;
@@ -38,30 +38,20 @@ export async function startEdge({ databaseUrl, ponderEnv = {}, steps = 60 }: { d
    * it without `REDIS_URL`, so its feed log is in process.
    */
   async function startReplica(env: Record<string, string> = {}, { redis = true }: { redis?: boolean } = {}) {
-    const port = await freePort();
-    const replicaEnv: Record<string, string | undefined> = {
-      ...process.env,
-      DATABASE_URL: database.url,
-      DATABASE_SCHEMA: ponder.schema,
-      API_PORT: String(port),
-      RPC_URL: chain.anvil.rpcUrl,
-      API_LOG_LEVEL: "warn",
-      // A feed of its own: with Redis a replica only tails unless told to write it too.
-      API_FEED_PREFIX: `far-test-${ponder.schema}-${port}`,
-      API_FEED_WRITER: "true",
-      ...env,
-    };
-    if (!redis) delete replicaEnv.REDIS_URL;
-    const child = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env: replicaEnv, stdio: ["ignore", "ignore", "inherit"] });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    cleanup.push(async () => {
-      child.kill("SIGTERM");
-      await exited;
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    await waitUntil(() => child.exitCode !== null || fetch(`${baseUrl}/health`).then((response) => response.ok, () => false), "the replica to listen", 240_000);
-    if (child.exitCode !== null) throw new Error(`the replica exited with code ${child.exitCode}`);
-    return { baseUrl, graphqlUrl: `${baseUrl}/graphql`, port, child };
+    // A feed of its own (the port is unique while it runs): with Redis a replica only tails unless told to write it too.
+    const feedPrefix = `far-test-${ponder.schema}-${randomUUID().slice(0, 8)}`;
+    return startReplicaProcess(
+      {
+        DATABASE_URL: database.url,
+        DATABASE_SCHEMA: ponder.schema,
+        RPC_URL: chain.anvil.rpcUrl,
+        API_FEED_PREFIX: feedPrefix,
+        API_FEED_WRITER: "true",
+        ...(redis ? {} : { REDIS_URL: undefined }),
+        ...env,
+      },
+      cleanup,
+    );
   }
 
   /**

@@ -4,7 +4,6 @@
  * Postgres, behind a token, refusing every kind of write, cut at its statement timeout while
  * GraphQL answers, capped in rows and bytes — and the tables unchanged after all of it.
  */
-import { spawn } from "node:child_process";
 import postgres from "postgres";
 import superjson from "superjson";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +13,7 @@ import { createTestDatabase } from "../../harness/database";
 import { data } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
-import { freePort } from "../../harness/ports";
+import { startReplica } from "../../harness/replica";
 import { runScenario } from "../../harness/scenario";
 import { cleanupAfterAll } from "../helpers/cleanup";
 
@@ -222,16 +221,7 @@ describe.skipIf(!databaseUrl)("SQL over HTTP enabled on Postgres", () => {
   });
 
   it("is not served by a replica", async () => {
-    const port = await freePort();
-    const env = { ...process.env, DATABASE_URL: databaseUrl, DATABASE_SCHEMA: ponder.schema, API_PORT: String(port), API_HOST: "127.0.0.1", API_LOG_LEVEL: "warn", API_SQL: "true", API_SQL_TOKEN: TOKEN };
-    const replica = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
-    const exited = new Promise((resolve) => replica.once("exit", resolve));
-    cleanup.push(async () => {
-      replica.kill("SIGTERM");
-      await exited;
-    });
-    const replicaUrl = `http://127.0.0.1:${port}`;
-    await waitUntil(async () => (await fetch(`${replicaUrl}/health`).catch(() => undefined))?.ok === true, "the replica listening");
+    const { baseUrl: replicaUrl } = await startReplica({ DATABASE_URL: databaseUrl, DATABASE_SCHEMA: ponder.schema, API_HOST: "127.0.0.1", API_SQL: "true", API_SQL_TOKEN: TOKEN }, cleanup);
     const reply = await sqlOverHttp(replicaUrl, "DELETE FROM payout");
     expect(reply.status).toBe(404);
     expect(await fingerprint()).toEqual(before);

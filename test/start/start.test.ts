@@ -21,7 +21,8 @@ import { hasChromium, CHROMIUM_PATH } from "../../harness/browser";
 import { runInGraphiql } from "../../harness/graphiql";
 import { data, subscribeSse } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
-import { freePort, listeningAddresses } from "../../harness/ports";
+import { listeningAddresses } from "../../harness/ports";
+import { npmStartEnv } from "../../harness/start";
 import { PAYOUTS, type PayoutEvent } from "../subscriptions/helpers";
 import { cleanupAfterAll } from "../helpers/cleanup";
 import { graphiqlExamples } from "../../api/graphiql-examples";
@@ -53,19 +54,11 @@ describe("npm start", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "far-start-"));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    [port, anvilPort, oraclePort] = [await freePort(), await freePort(), await freePort()];
-    env = {
-      ...process.env,
-      PORT: String(port),
-      ANVIL_PORT: String(anvilPort),
-      ORACLE_HTTP_PORT: String(oraclePort),
-      DATA_DIR: dataDir,
-      DEPLOYMENTS_DIR: join(dataDir, "deployments"),
+    ({ env, port, anvilPort, oraclePort } = await npmStartEnv(dataDir, {
       SIMULATOR_RATE: "20",
       // Not a terminal: a status line this often instead of the panel.
       STATUS_INTERVAL_MS: "10000",
-    };
-    for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN"]) delete env[name];
+    }));
     started = Date.now();
     // Its own process group, so that Ctrl-C can be sent the way a terminal does: to the group.
     child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil, patience } from "../../harness/wait";
-import { freePort } from "../../harness/ports";
+import { npmStartEnv } from "../../harness/start";
 
 const RUNS = 20;
 /** npm start's documented default, used as is. */
@@ -121,18 +121,11 @@ type Run = ReturnType<typeof startRun>;
 
 describe("npm start: Ctrl-C stops everything, every time", () => {
   let dataDir: string;
-  let baseEnv: NodeJS.ProcessEnv;
   /** How long the last start that got there took to be ready: the span Ctrl-C moments are drawn from. */
   let readyMs = 0;
   const runs: Run[] = [];
 
-  const envWithFreePorts = async (overrides: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> => ({
-    ...baseEnv,
-    PORT: String(await freePort()),
-    ANVIL_PORT: String(await freePort()),
-    ORACLE_HTTP_PORT: String(await freePort()),
-    ...overrides,
-  });
+  const envWithFreePorts = async (overrides: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> => (await npmStartEnv(dataDir, { SIMULATOR: "off", ...overrides })).env;
 
   /** Ctrl-C to the group now; then nothing of the run may remain within the deadline. */
   const interruptAndExpectNothingLeft = async (run: Run, what: string) => {
@@ -161,8 +154,6 @@ describe("npm start: Ctrl-C stops everything, every time", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "far-stop-"));
-    baseEnv = { ...process.env, DATA_DIR: dataDir, DEPLOYMENTS_DIR: join(dataDir, "deployments"), SIMULATOR: "off" };
-    for (const name of ["DATABASE_URL", "REDIS_URL", "RPC_URL", "ORACLE_ADMIN_TOKEN", "STOP_TIMEOUT_MS"]) delete baseEnv[name];
     // The first start deploys; the runs after it reuse its chain and index.
     const started = Date.now();
     const first = startRun(await envWithFreePorts());

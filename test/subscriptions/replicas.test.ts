@@ -3,7 +3,6 @@
  * one and a subscriber over WebSocket (graphql-ws) on the other receive the same sequence —
  * same events, same order, same cursors — and it equals the payouts table.
  */
-import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { startDeployedChain } from "../../harness/chain";
@@ -11,7 +10,7 @@ import { createTestDatabase } from "../../harness/database";
 import { subscribeSse, subscribeWs } from "../../harness/graphql";
 import { waitUntil } from "../../harness/wait";
 import { startPonder } from "../../harness/ponder";
-import { freePort } from "../../harness/ports";
+import { startReplica as startReplicaProcess } from "../../harness/replica";
 import { runScenario } from "../../harness/scenario";
 import { netPayouts, PAYOUTS, payoutTable, type PayoutEvent } from "./helpers";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -37,26 +36,11 @@ describe.skipIf(!databaseUrl || !redisUrl)("subscriptions across two API replica
     });
 
     const startReplica = async () => {
-      const port = await freePort();
-      const env = {
-        ...process.env,
-        DATABASE_URL: database.url,
-        DATABASE_SCHEMA: ponder.schema,
-        API_PORT: String(port),
-        API_HOST: "127.0.0.1",
-        API_LOG_LEVEL: "warn",
-        API_FEED_POLL_MS: "100",
-        API_FEED_PREFIX: `far-test-${ponder.schema}`,
-      };
-      const child = spawn("node_modules/.bin/tsx", ["scripts/api.ts"], { env, stdio: ["ignore", "ignore", "inherit"] });
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      cleanup.push(async () => {
-        child.kill("SIGTERM");
-        await exited;
-      });
-      const url = `http://127.0.0.1:${port}/graphql`;
-      await waitUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((response) => response.ok, () => false), "the replica to listen");
-      return url;
+      const replica = await startReplicaProcess(
+        { DATABASE_URL: database.url, DATABASE_SCHEMA: ponder.schema, API_HOST: "127.0.0.1", API_FEED_POLL_MS: "100", API_FEED_PREFIX: `far-test-${ponder.schema}` },
+        cleanup,
+      );
+      return replica.graphqlUrl;
     };
     const [first, second] = [await startReplica(), await startReplica()];
 

@@ -30,6 +30,21 @@ const readAfterRefresh = async (finality: ReturnType<typeof createChainFinality>
   return finality.read();
 };
 
+/** Finality that re-reads at every read (no TTL), having read the chain once at safe 9, finalized 8. */
+async function followedChain() {
+  const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
+  const finality = createChainFinality({ chain, logger, ttlMs: 0 });
+  await finality.read();
+  return { state, finality };
+}
+
+/** What finality answers once the chain it follows has started answering `answer`. */
+async function answerAfter({ state, finality }: Awaited<ReturnType<typeof followedChain>>, answer: Answer) {
+  state.answer = answer;
+  await tick();
+  return readAfterRefresh(finality);
+}
+
 describe("the chain's finality", () => {
   it("answers a finalized block's hash without waiting: undefined while read, then kept; a failed read is asked again", async () => {
     let down = true;
@@ -62,30 +77,18 @@ describe("the chain's finality", () => {
   });
 
   it("never moves back, whatever a lagging node answers", async () => {
-    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
-    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
-    await finality.read();
-    state.answer = { safe: 5, finalized: 10 };
-    await tick();
-    expect(await readAfterRefresh(finality)).toEqual({ safe: block(9), finalized: block(10) });
+    const followed = await followedChain();
+    expect(await answerAfter(followed, { safe: 5, finalized: 10 })).toEqual({ safe: block(9), finalized: block(10) });
   });
 
   it("keeps the last answer while the RPC fails, and follows the chain again once it answers", async () => {
-    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
-    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
-    await finality.read();
-    state.answer = "down";
-    await tick();
-    expect(await readAfterRefresh(finality)).toEqual({ safe: block(9), finalized: block(8) });
-    state.answer = { safe: 12, finalized: 11 };
-    await tick();
-    expect(await readAfterRefresh(finality)).toEqual({ safe: block(12), finalized: block(11) });
+    const followed = await followedChain();
+    expect(await answerAfter(followed, "down")).toEqual({ safe: block(9), finalized: block(8) });
+    expect(await answerAfter(followed, { safe: 12, finalized: 11 })).toEqual({ safe: block(12), finalized: block(11) });
   });
 
   it("never waits on a stalled RPC once the chain has answered: the last answer, at once", async () => {
-    const { state, chain } = fakeChain({ safe: 9, finalized: 8 });
-    const finality = createChainFinality({ chain, logger, ttlMs: 0 });
-    await finality.read();
+    const { state, finality } = await followedChain();
     state.answer = "stalled";
     await tick();
     const reads = state.reads;

@@ -4,6 +4,8 @@
  * `data:` payload, `event: complete`), read from a fetch body so that they can be POSTed, and
  * resumed after a drop with the last cursor received, as api/README.md describes.
  */
+import { EventSourceParserStream } from "eventsource-parser/stream";
+
 const ENDPOINT = new URL("graphql", document.baseURI).href;
 
 type GraphqlError = { message: string; extensions?: { code?: string; cursor?: string } };
@@ -53,38 +55,27 @@ export function subscribe<T>(text: string, options: SubscriptionOptions<T>): () 
     });
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     options.onConnection?.(true);
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
+    const messages = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const lines = frame.split("\n");
-        const event = lines.find((line) => line.startsWith("event:"))?.slice(6).trim();
-        const data = lines.filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
-        if (event === "complete") return;
-        if (event !== "next" || !data) continue;
-        const payload = JSON.parse(data) as Payload<T>;
-        if (payload.errors?.length) {
-          const error = payload.errors[0]!;
-          const code = error.extensions?.code;
-          // A slow reader is told where to resume; an unknown cursor means starting afresh.
-          if (code === "SLOW_CONSUMER" && error.extensions?.cursor) after = error.extensions.cursor;
-          else if (code === "CURSOR_EXPIRED" || code === "INVALID_CURSOR") {
-            after = undefined;
-            options.onGap?.();
-          }
-          throw new ApiFailure(payload.errors);
+      const { value: message, done } = await messages.read();
+      if (done || message.event === "complete") return;
+      if (message.event !== "next" || !message.data) continue;
+      const payload = JSON.parse(message.data) as Payload<T>;
+      if (payload.errors?.length) {
+        const error = payload.errors[0]!;
+        const code = error.extensions?.code;
+        // A slow reader is told where to resume; an unknown cursor means starting afresh.
+        if (code === "SLOW_CONSUMER" && error.extensions?.cursor) after = error.extensions.cursor;
+        else if (code === "CURSOR_EXPIRED" || code === "INVALID_CURSOR") {
+          after = undefined;
+          options.onGap?.();
         }
-        if (!payload.data) continue;
-        failures = 0;
-        after = options.cursorOf?.(payload.data) ?? after;
-        options.onData(payload.data);
+        throw new ApiFailure(payload.errors);
       }
+      if (!payload.data) continue;
+      failures = 0;
+      after = options.cursorOf?.(payload.data) ?? after;
+      options.onData(payload.data);
     }
   };
 
