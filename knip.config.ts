@@ -13,6 +13,7 @@ const config: KnipConfig = {
     // Command-line tools the READMEs name that no package script runs.
     "bench/history.ts",
     "bench/cpu-profile.ts",
+    "bench/cpu-share.ts",
     "bench/indexing/profile.ts",
     // Child processes started by path: the raw baseline, the subscriber processes.
     "bench/indexing/raw.ts",
