@@ -3,7 +3,7 @@
  * runs beside it, by process kind (Postgres, Ponder, anvil, Redis, other Node, the rest), from
  * /proc every interval. Its answer is in cores (1.00 = one core busy the whole time): on a
  * 2-core machine it shows whether the database, the API process or the load generator is the
- * limit of a run.
+ * limit of a run. Each interval's figures go to stderr with the time, to match a bench's runs.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -45,8 +45,16 @@ const started = Date.now();
 while (Date.now() - started < seconds * 1_000) {
   await new Promise((resolve) => setTimeout(resolve, intervalMs));
   const current = sample();
-  for (const [pid, { kind, ticks }] of current) cores[kind] = (cores[kind] ?? 0) + ticks - (previous.get(pid)?.ticks ?? ticks);
+  const interval: Record<string, number> = {};
+  for (const [pid, { kind, ticks }] of current) interval[kind] = (interval[kind] ?? 0) + ticks - (previous.get(pid)?.ticks ?? ticks);
+  for (const [kind, ticks] of Object.entries(interval)) cores[kind] = (cores[kind] ?? 0) + ticks;
   previous = current;
+  // Each interval on stderr, timestamped, to be matched with a bench's runs.
+  const line = Object.entries(interval)
+    .filter(([, ticks]) => ticks > 0)
+    .map(([kind, ticks]) => `${kind.split(" ")[0]} ${(ticks / TICKS_PER_SECOND / (intervalMs / 1_000)).toFixed(2)}`)
+    .join(", ");
+  console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
 }
 const elapsed = (Date.now() - started) / 1_000;
 console.log(`CPU by process kind over ${elapsed.toFixed(1)} s, in cores (load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}):`);
