@@ -86,9 +86,12 @@ function startRun(env: NodeJS.ProcessEnv) {
         }
       }
     }
-    return [...seen.values()].filter((proc) => {
+    // Each as it is now, not as first seen: a child seen between its fork and its exec then had
+    // its parent's command line (under load that window is wide enough to be hit), and a test
+    // looking for Ponder's would wait for it forever.
+    return [...seen.values()].flatMap((proc) => {
       const now = table.get(proc.pid);
-      return now !== undefined && now.started === proc.started && now.state !== "Z";
+      return now !== undefined && now.started === proc.started && now.state !== "Z" ? [now] : [];
     });
   };
   const watcher = setInterval(look, 100);
