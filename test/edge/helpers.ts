@@ -114,13 +114,6 @@ export async function startEdgeWithReplica({ databaseUrl, env, steps }: { databa
 }
 export type EdgeWithReplica = Awaited<ReturnType<typeof startEdgeWithReplica>>;
 
-/** A metric's value in a Prometheus text exposition (the first series of that name). */
-export async function metricValue(baseUrl: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
-  return line === undefined ? undefined : Number(line.split(" ").at(-1));
-}
-
 /** A real subscription cursor of `url`'s feed: a staking change's, staking until one arrives (the subscription may take a moment to start). */
 export async function stakingCursor(edge: Edge, url: string): Promise<string> {
   const watcher = subscribeSse<{ cursor: string }>(url, `subscription { stakingChanged { cursor } }`);

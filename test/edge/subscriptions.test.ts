@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribeSse } from "../../harness/graphql";
 import { waitUntil, patience } from "../../harness/wait";
 import { runScenario } from "../../harness/scenario";
-import { metricValue, stakingCursor, startEdgeWithReplica, type EdgeWithReplica } from "./helpers";
+import { metricValue } from "../../harness/metrics";
+import { stakingCursor, startEdgeWithReplica, type EdgeWithReplica } from "./helpers";
 
 const databaseUrl = process.env.DATABASE_URL;
 

@@ -10,6 +10,7 @@ import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../../harness/chain";
 import { data, subscribeSse } from "../../harness/graphql";
+import { metricValue } from "../../harness/metrics";
 import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
@@ -109,6 +110,7 @@ describe("payout subscriptions, embedded (SSE)", () => {
     const payment = getAddress(manifest.contracts.InferencePayment.address);
     const wallet = createWalletClient({ chain: anvil, transport: http(chain.anvil.rpcUrl) });
     const user = scenario.users[2]!;
+    const subscribersBefore = (await metricValue(ponder.baseUrl, "graphql_feed_subscribers")) ?? 0;
     const tasks = subscribeSse<{ action: string; task: { id: string; status: string; user: { address: string } } }>(
       url,
       `subscription ($user: Address) { taskUpdated(user: $user) { cursor action task { id status user { address } } } }`,
@@ -121,7 +123,10 @@ describe("payout subscriptions, embedded (SSE)", () => {
     );
     const progress = subscribeSse<{ latestBlock: { number: number } }>(url, `subscription { indexingStatus { latestBlock { number } } }`);
     cleanup.push(() => [tasks, staking, progress].forEach((handle) => handle.close()));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Without a cursor a subscription starts where the feed is when the server starts serving it,
+    // which on a busy machine can be well after the request: the transactions wait until both
+    // feed subscriptions are counted (registered), or they could be indexed before them.
+    await waitUntil(async () => ((await metricValue(ponder.baseUrl, "graphql_feed_subscribers")) ?? 0) >= subscribersBefore + 2, "both feed subscriptions to be served");
 
     const salt = taskSalt("subscribed-task");
     const id = taskIdOf(user, salt);
@@ -130,7 +135,9 @@ describe("payout subscriptions, embedded (SSE)", () => {
     await wallet.writeContract({ account: user, address: token, abi: farTokenAbi, functionName: "stake", args: [2n * FAR] });
     const head = Number(await publicClient.getBlockNumber());
 
-    await waitUntil(() => tasks.received.length > 0 && staking.received.length > 0, "task and staking events");
+    await waitUntil(() => tasks.received.length > 0 && staking.received.length > 0, "task and staking events").catch((error: Error) => {
+      throw new Error(`${error.message}: received ${tasks.received.length} task and ${staking.received.length} staking events, errors ${JSON.stringify([...tasks.errors, ...staking.errors])}`);
+    });
     expect(tasks.errors).toEqual([]);
     expect(tasks.received).toEqual([{ cursor: expect.any(String), action: "ADDED", task: { id, status: "CREATED", user: { address: user.toLowerCase() } } }]);
     expect(staking.received).toEqual([{ cursor: expect.any(String), action: "ADDED", change: { action: "STAKE", amount: String(2n * FAR) } }]);
