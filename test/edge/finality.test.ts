@@ -13,6 +13,7 @@ import { LOCAL_CHAINS } from "../../common/config";
 import { taskIdOf, taskSalt } from "../../domain/tasks";
 import { FAR, reorg, startDeployedChain } from "../../harness/chain";
 import { data, subscribeSse } from "../../harness/graphql";
+import { servedSubscriptions } from "../../harness/metrics";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { waitUntil } from "../../harness/wait";
 import { cleanupAfterAll } from "../helpers/cleanup";
@@ -122,12 +123,13 @@ describe("finality from the chain, on a BSC-like chain (0.75 s blocks)", () => {
     // the indexer committed its block after the chain finalized it (an indexer running behind).
     const arrivals: { event: PayoutEvent; at: number; finalizedOnChain: Promise<number> }[] = [];
     const addedAt = new Map<string, number>();
-    const watcher = subscribeSse<PayoutEvent>(url, PAYOUTS, { includeFinality: true }, (event) => {
-      if (event.action === "ADDED") addedAt.set(event.payout.id, Date.now());
-      if (event.finalized) arrivals.push({ event, at: Date.now(), finalizedOnChain: chainFinalized() });
-    });
+    const watcher = await servedSubscriptions(ponder.baseUrl, 1, () =>
+      subscribeSse<PayoutEvent>(url, PAYOUTS, { includeFinality: true }, (event) => {
+        if (event.action === "ADDED") addedAt.set(event.payout.id, Date.now());
+        if (event.finalized) arrivals.push({ event, at: Date.now(), finalizedOnChain: chainFinalized() });
+      }),
+    );
     cleanup.push(() => watcher.close());
-    await new Promise((resolve) => setTimeout(resolve, 500));
 
     const receipts = [];
     for (let i = 0; i < 6; i++) receipts.push(await settleOne());
@@ -161,9 +163,8 @@ describe("finality from the chain, on a BSC-like chain (0.75 s blocks)", () => {
    * never announced FINALIZED (the feed checks the indexed block's hash against the chain's).
    */
   it("retracts the payouts of a reorged unfinalized head, and never announces them FINALIZED, even once the chain finalized the replacement first", async () => {
-    const watcher = subscribeSse<PayoutEvent>(url, PAYOUTS, { includeFinality: true });
+    const watcher = await servedSubscriptions(ponder.baseUrl, 1, () => subscribeSse<PayoutEvent>(url, PAYOUTS, { includeFinality: true }));
     cleanup.push(() => watcher.close());
-    await new Promise((resolve) => setTimeout(resolve, 500));
     const spareSalt = taskSalt(`finality-spare-${counter++}`);
     await send(user, payment, inferencePaymentAbi, "createTask", [spareSalt, 10n * FAR]);
     const replacement = { from: oracle, to: payment, data: encodeCompletion(taskIdOf(user, spareSalt)), gas: "0x7a120" as Hex };

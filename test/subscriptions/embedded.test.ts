@@ -10,7 +10,7 @@ import { anvil } from "viem/chains";
 import { farTokenAbi, inferencePaymentAbi } from "../../abis";
 import { FAR, startDeployedChain } from "../../harness/chain";
 import { data, subscribeSse } from "../../harness/graphql";
-import { metricValue } from "../../harness/metrics";
+import { servedSubscriptions } from "../../harness/metrics";
 import { waitUntil } from "../../harness/wait";
 import { startPonder, type PonderProcess } from "../../harness/ponder";
 import { createReorgDriver, payoutsIn } from "../helpers/reorg";
@@ -110,23 +110,21 @@ describe("payout subscriptions, embedded (SSE)", () => {
     const payment = getAddress(manifest.contracts.InferencePayment.address);
     const wallet = createWalletClient({ chain: anvil, transport: http(chain.anvil.rpcUrl) });
     const user = scenario.users[2]!;
-    const subscribersBefore = (await metricValue(ponder.baseUrl, "graphql_feed_subscribers")) ?? 0;
-    const tasks = subscribeSse<{ action: string; task: { id: string; status: string; user: { address: string } } }>(
-      url,
-      `subscription ($user: Address) { taskUpdated(user: $user) { cursor action task { id status user { address } } } }`,
-      { user: user.toUpperCase().replace("0X", "0x") },
-    );
-    const staking = subscribeSse<{ action: string; change: { action: string; amount: string } }>(
-      url,
-      `subscription ($address: Address) { stakingChanged(address: $address) { cursor action change { action amount } } }`,
-      { address: user },
-    );
+    // The transactions wait until both feed subscriptions are served (servedSubscriptions says why).
+    const [tasks, staking] = await servedSubscriptions(ponder.baseUrl, 2, () => [
+      subscribeSse<{ action: string; task: { id: string; status: string; user: { address: string } } }>(
+        url,
+        `subscription ($user: Address) { taskUpdated(user: $user) { cursor action task { id status user { address } } } }`,
+        { user: user.toUpperCase().replace("0X", "0x") },
+      ),
+      subscribeSse<{ action: string; change: { action: string; amount: string } }>(
+        url,
+        `subscription ($address: Address) { stakingChanged(address: $address) { cursor action change { action amount } } }`,
+        { address: user },
+      ),
+    ] as const);
     const progress = subscribeSse<{ latestBlock: { number: number } }>(url, `subscription { indexingStatus { latestBlock { number } } }`);
     cleanup.push(() => [tasks, staking, progress].forEach((handle) => handle.close()));
-    // Without a cursor a subscription starts where the feed is when the server starts serving it,
-    // which on a busy machine can be well after the request: the transactions wait until both
-    // feed subscriptions are counted (registered), or they could be indexed before them.
-    await waitUntil(async () => ((await metricValue(ponder.baseUrl, "graphql_feed_subscribers")) ?? 0) >= subscribersBefore + 2, "both feed subscriptions to be served");
 
     const salt = taskSalt("subscribed-task");
     const id = taskIdOf(user, salt);
