@@ -1,7 +1,8 @@
 /**
  * The indexer's commits as a signal: Ponder writes `_ponder_checkpoint` in the transaction of
- * every commit (and of every reorg's rollback), so a statement trigger on it that calls
- * `pg_notify` announces each commit once it is visible. Postgres delivers the notice to a
+ * every block it indexes, so a statement trigger on it that calls `pg_notify` announces each
+ * commit once it is visible (a reorg's revert leaves the checkpoint alone: it shows with the
+ * replacement's first block). Postgres delivers the notice to a
  * `LISTEN`ing session (a dedicated connection; a read-only session may listen, a hot standby
  * may not: then the feed polls); PGlite, single-connection and in Ponder's own process, delivers
  * it to `listen` callbacks on the same instance.

@@ -52,16 +52,54 @@ export function blocksWithRows(rows: LocatedRow[], lower: number, upper: number)
   return [...blocks].sort(([a], [b]) => a - b).map(([number, hash]) => ({ number, indexedHash: hash }));
 }
 
+/** How far finality may go, and whether a hash still being read holds it back (the next step may go further in the same commit). */
+export type ConfirmedFinality = { finalized: number; waiting: boolean };
+
 /**
- * How far the chain's finalized tag may finalize the feed. The tag names a height; the indexer
- * may still hold another fork's block there (a reorg it has not polled yet, or reached the tag
- * first), and a row announced FINALIZED is never looked at again. So finality stops just below
- * the first block whose indexed hash is not the chain's (or not read yet); once the indexer
- * replaced it, its rows are retracted and the next step goes on.
+ * How far the chain's finalized tag may finalize the feed, from `from` (final already: the
+ * indexer's own fixed depth, or what the feed finalized before). The tag names a height, but the
+ * indexer may still hold another fork's blocks below it: a reorg it has not polled yet, or one
+ * whose rows it reverted and has not re-indexed (Ponder reverts in a transaction of its own that
+ * leaves its checkpoint where it was). A row announced FINALIZED, and a block the feed finalized,
+ * are never looked at again. So the tag finalizes only up to the last block with rows whose
+ * indexed hash is the chain's: the indexer's blocks are hash-linked, so every block below a
+ * matching one is the chain's too, while a block without rows proves nothing (the chain's block
+ * there may hold rows the indexer has not read yet). A block from another fork stops it; once the
+ * indexer replaced it, its rows are retracted and a later step goes on.
  */
-export function confirmedFinalized(finalized: number, blocks: BlockToConfirm[]): number {
-  const first = blocks.find((block) => block.number <= finalized && block.chainHash !== block.indexedHash);
-  return first ? first.number - 1 : finalized;
+export function confirmedFinalized(from: number, finalized: number, blocks: BlockToConfirm[]): ConfirmedFinality {
+  let confirmed = from;
+  for (const block of blocks) {
+    if (block.number <= from) continue;
+    if (block.number > finalized) break;
+    if (block.chainHash === undefined) return { finalized: confirmed, waiting: true };
+    if (block.chainHash !== block.indexedHash) break;
+    confirmed = block.number;
+  }
+  return { finalized: confirmed, waiting: false };
+}
+
+/** The indexer's committed progress with its own fixed-depth finality, which needs no confirming. */
+export type FinalityHeights = CommittedHeights & { finalizedByDepth: number };
+
+/**
+ * The heights a step from `state` may use: above the indexer's fixed depth, the chain's tag counts
+ * only as far as `confirmedFinalized` allows on the rows read (`rows` must hold the window up to
+ * `upper`); `chainHash` gives the chain's hash at a height its tag finalized, or undefined until read.
+ */
+export function confirmedHeights(
+  state: FeedReaderState,
+  heights: FinalityHeights,
+  rows: LocatedRow[],
+  upper: number,
+  chainHash: ((blockNumber: number) => Hex | undefined) | undefined,
+): { heights: CommittedHeights; waiting: boolean } {
+  if (!chainHash || heights.finalized <= heights.finalizedByDepth) return { heights, waiting: false };
+  const from = Math.max(state.finalizedBlock, heights.finalizedByDepth);
+  const finalized = Math.min(heights.finalized, upper);
+  const blocks = blocksWithRows(rows, from, finalized).map((block) => ({ ...block, chainHash: chainHash(block.number) }));
+  const confirmed = confirmedFinalized(from, finalized, blocks);
+  return { heights: { ...heights, finalized: confirmed.finalized }, waiting: confirmed.waiting };
 }
 
 const TOPIC_ORDER: Record<FeedTopic, number> = { task: 0, staking: 1, payout: 2 };
@@ -72,10 +110,16 @@ function chainOrder(a: LocatedRow, b: LocatedRow): number {
 const inWindow = (rows: LocatedRow[], lower: number, upper: number) =>
   rows.filter((row) => row.blockNumber > lower && row.blockNumber <= upper).sort(chainOrder);
 
-/** Where a feed that starts now begins: everything already committed counts as announced. */
-export function initialState(heights: CommittedHeights, rows: LocatedRow[]): FeedReaderState {
-  const pending = inWindow(rows, heights.finalized, heights.latest).map((row) => ({ ...row, action: "ADDED" as const, finalized: false }));
-  return { announcedBlock: heights.latest, finalizedBlock: heights.finalized, pending };
+/**
+ * Where a feed that starts now begins: everything already committed counts as announced, and as
+ * final only as far as the indexer's own depth and the blocks the chain confirms (`confirmedHeights`).
+ * `rows` must hold every committed row above `heights.finalizedByDepth`.
+ */
+export function initialState(heights: FinalityHeights, rows: LocatedRow[], chainHash?: (blockNumber: number) => Hex | undefined): FeedReaderState {
+  const final = { announcedBlock: heights.finalizedByDepth, finalizedBlock: heights.finalizedByDepth, pending: [] };
+  const { finalized } = confirmedHeights(final, heights, rows, heights.latest, chainHash).heights;
+  const pending = inWindow(rows, finalized, heights.latest).map((row) => ({ ...row, action: "ADDED" as const, finalized: false }));
+  return { announcedBlock: heights.latest, finalizedBlock: finalized, pending };
 }
 
 /**

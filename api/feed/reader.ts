@@ -7,7 +7,7 @@ import { and, gt, lte } from "drizzle-orm";
 import { payout, stakingEvent, task } from "../../schema";
 import type { ChainFinality } from "../../common/finality";
 import { readIndexingStatus, type ApiDb } from "../db";
-import { blocksWithRows, confirmedFinalized, diffStep, initialState, locate, stepWindow, type CommittedHeights, type FeedReaderState, type FeedStep, type LocatedRow } from "./diff";
+import { confirmedHeights, diffStep, initialState, locate, stepWindow, type FeedReaderState, type FeedStep, type LocatedRow } from "./diff";
 
 export type CreateFeedReaderParameters = {
   db: ApiDb;
@@ -27,35 +27,25 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
     return [...payouts.map((row) => locate("payout", row)), ...tasks.map((row) => locate("task", row)), ...staking.map((row) => locate("staking", row))];
   }
 
-  /** `commitKey` identifies the commit read: the whole indexing status (written in every commit's transaction), as JSON. */
+  /** `commitKey` identifies the commit read: the whole indexing status (written in every block's transaction), as JSON. */
   async function committedHeights() {
     const status = await readIndexingStatus(db, finality);
     return status && { latest: status.latest.number, finalized: status.finalized.number, finalizedByDepth: status.finalizedByDepth.number, version: status.version, commitKey: JSON.stringify(status) };
   }
 
   /**
-   * Rows of the same commit as `heights`, or undefined if the indexer committed in between. The
-   * checkpoint and the rows are separate statements (a shared embedded database cannot hold a
-   * transaction for a reader): a commit between them — a reorg's revert among them — would pair
-   * one commit's rows with another's heights, and a height the chain's tag finalizes could be
-   * passed with its replaced rows gone and the new ones not yet read, never to be read again.
-   * Ponder writes the checkpoint in every commit's transaction, so an unchanged version before and
-   * after means the rows read in between are that commit's.
+   * Rows of the same commit as `heights`, or undefined if the indexer committed a block in
+   * between. The checkpoint and the rows are separate statements (a shared embedded database
+   * cannot hold a transaction for a reader): a block committed between them would pair one
+   * commit's rows with another's heights. Ponder writes the checkpoint in every block's
+   * transaction, so an unchanged version before and after means no block was committed in between.
+   * A reorg's revert is a transaction of its own that leaves the checkpoint as it was: rows read
+   * after it lack the reverted blocks while the heights still count them, which is why finality
+   * past the indexer's own depth needs a block with rows the chain confirms (confirmedHeights).
    */
   async function rowsOfCommit(heights: { version: string }, lower: number, upper: number): Promise<LocatedRow[] | undefined> {
     const rows = await rowsIn(lower, upper);
     return (await readIndexingStatus(db))?.version === heights.version ? rows : undefined;
-  }
-
-  /**
-   * The finalized height a step may use. Above the indexer's own fixed depth, the chain's tag
-   * counts only for blocks the indexer read from the chain's own fork (api/feed/diff.ts
-   * confirmedFinalized); the hashes are read without waiting, so a step never waits on the RPC.
-   */
-  function confirmedHeights(state: FeedReaderState, heights: CommittedHeights & { finalizedByDepth: number }, rows: LocatedRow[], upper: number): CommittedHeights {
-    if (!finality || heights.finalized <= heights.finalizedByDepth) return heights;
-    const blocks = blocksWithRows(rows, Math.max(state.finalizedBlock, heights.finalizedByDepth), Math.min(heights.finalized, upper));
-    return { ...heights, finalized: confirmedFinalized(heights.finalized, blocks.map((block) => ({ ...block, chainHash: finality.finalizedHash(block.number) }))) };
   }
 
   /**
@@ -65,6 +55,8 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
    * height that leaves even the indexing status as it was shows at the next commit.
    */
   let settled: { commitKey: string; state: FeedReaderState } | undefined;
+  // Read without waiting, so a step never waits on the RPC.
+  const chainHash = finality && ((blockNumber: number) => finality.finalizedHash(blockNumber));
 
   return {
     /** Where a feed that starts now begins; undefined before the indexer committed anything. */
@@ -72,8 +64,8 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
       for (;;) {
         const heights = await committedHeights();
         if (!heights) return undefined;
-        const rows = await rowsOfCommit(heights, heights.finalized, heights.latest);
-        if (rows) return initialState(heights, rows);
+        const rows = await rowsOfCommit(heights, heights.finalizedByDepth, heights.latest);
+        if (rows) return initialState(heights, rows, chainHash);
       }
     },
 
@@ -85,10 +77,10 @@ export function createFeedReader({ db, finality, maxBlocksPerStep = 5_000 }: Cre
       const rows = await rowsOfCommit(heights, lower, upper);
       // The indexer committed meanwhile: the next step reads that commit whole.
       if (!rows) return { changes: [], state };
-      const confirmed = confirmedHeights(state, heights, rows, upper);
-      const next = diffStep(state, confirmed, rows, maxBlocksPerStep);
+      const confirmed = confirmedHeights(state, heights, rows, upper, chainHash);
+      const next = diffStep(state, confirmed.heights, rows, maxBlocksPerStep);
       // Finality held back for a hash still being read goes on at the next step, commit or not.
-      settled = confirmed.finalized === heights.finalized ? { commitKey: heights.commitKey, state: next.state } : undefined;
+      settled = confirmed.waiting ? undefined : { commitKey: heights.commitKey, state: next.state };
       return next;
     },
   };

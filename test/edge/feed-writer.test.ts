@@ -70,7 +70,7 @@ describe.skipIf(!redisUrl)("the feed writer's lease is a fence", () => {
     const tokenA = await a.acquire();
     expect(tokenA).toBeDefined();
     expect(await b.acquire()).toBeUndefined();
-    const first = stepTo(initialState({ latest: 0, finalized: 0 }, []), 2);
+    const first = stepTo(initialState({ latest: 0, finalized: 0, finalizedByDepth: 0 }, []), 2);
     expect(await a.append(tokenA!, first.changes, first.state)).toBe(true);
 
     // A computes its next step from what it knows, then stalls past its lease.

@@ -3,7 +3,8 @@
  * into, and, over random histories, that the events a client applies rebuild the indexer's table.
  */
 import { describe, expect, it } from "vitest";
-import { blocksWithRows, confirmedFinalized, diffStep, initialState, locate, type CommittedHeights, type FeedReaderState, type LocatedRow } from "../../api/feed/diff";
+import type { Hex } from "viem";
+import { blocksWithRows, confirmedFinalized, confirmedHeights, diffStep, initialState, locate, stepWindow, type FeedReaderState, type FinalityHeights, type LocatedRow } from "../../api/feed/diff";
 import type { FeedChange, FeedRow } from "../../api/feed/messages";
 import { seededRandom } from "../../common/random";
 
@@ -33,10 +34,11 @@ function task(id: string, block: number, logIndex = 0): LocatedRow {
 /** A change as one word: `ADDED p7`, `ADDED! p3` (already final), `RETRACTED p7`, `FINALIZED p7`. */
 const word = (change: FeedChange) => `${change.action}${change.action === "ADDED" && change.finalized ? "!" : ""} ${change.key}`;
 
-type Step = { heights: CommittedHeights; rows: LocatedRow[]; expect: string[] };
-type Case = { name: string; start: { heights: CommittedHeights; rows: LocatedRow[] }; maxBlocksPerStep?: number; steps: Step[] };
+type Step = { heights: FinalityHeights; rows: LocatedRow[]; expect: string[] };
+type Case = { name: string; start: { heights: FinalityHeights; rows: LocatedRow[] }; maxBlocksPerStep?: number; steps: Step[] };
 
-const h = (latest: number, finalized: number): CommittedHeights => ({ latest, finalized });
+/** Heights where the indexer's own depth is all the finality there is (no chain tag). */
+const h = (latest: number, finalized: number, finalizedByDepth = finalized): FinalityHeights => ({ latest, finalized, finalizedByDepth });
 
 const cases: Case[] = [
   {
@@ -146,7 +148,7 @@ function randomHistory(seed: number) {
     for (let index = 0; index < count; index += 1) blocks.push(newBlock(blocks.length));
   };
   return {
-    heights: (): CommittedHeights => ({ latest: blocks.length - 1, finalized }),
+    heights: (): FinalityHeights => h(blocks.length - 1, finalized),
     rows: () => blocks.flat(),
     finalRows: () => blocks.slice(0, finalized + 1).flat(),
     operate() {
@@ -204,34 +206,172 @@ describe("the feed's step over random histories", () => {
 });
 
 describe("finality from the chain's tag, held to the fork the indexer read", () => {
-  const cases: { name: string; finalized: number; blocks: { number: number; indexedHash: `0x${string}`; chainHash: `0x${string}` | undefined }[]; expect: number }[] = [
-    { name: "no block with rows: the tag", finalized: 9, blocks: [], expect: 9 },
-    { name: "every hash the chain's: the tag", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xa8" }], expect: 9 },
-    { name: "a block from another fork: just below it", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 7 },
-    { name: "the first of two stale blocks", finalized: 9, blocks: [{ number: 6, indexedHash: "0xa6", chainHash: "0xb6" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 5 },
-    { name: "a hash not read yet: just below it", finalized: 9, blocks: [{ number: 7, indexedHash: "0xa7", chainHash: undefined }], expect: 6 },
-    { name: "a stale block above the tag does not count", finalized: 6, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 6 },
+  type Blocks = { number: number; indexedHash: Hex; chainHash: Hex | undefined }[];
+  const cases: { name: string; from?: number; finalized: number; blocks: Blocks; expect: number; waiting?: boolean }[] = [
+    { name: "no block with rows: where it was (an empty block proves nothing)", finalized: 9, blocks: [], expect: 3 },
+    { name: "every hash the chain's: up to the last block with rows", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xa8" }], expect: 8 },
+    { name: "a block from another fork: the last matching block below it", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 5 },
+    { name: "the first of two stale blocks: where it was", finalized: 9, blocks: [{ number: 6, indexedHash: "0xa6", chainHash: "0xb6" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 3 },
+    { name: "a hash not read yet: the last match below it, waiting", finalized: 9, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 7, indexedHash: "0xa7", chainHash: undefined }], expect: 5, waiting: true },
+    { name: "a stale block above the tag does not count", finalized: 6, blocks: [{ number: 5, indexedHash: "0xa5", chainHash: "0xa5" }, { number: 8, indexedHash: "0xa8", chainHash: "0xb8" }], expect: 5 },
+    { name: "blocks at or below where it was are not looked at again", from: 5, finalized: 9, blocks: [{ number: 4, indexedHash: "0xa4", chainHash: "0xb4" }, { number: 7, indexedHash: "0xa7", chainHash: "0xa7" }], expect: 7 },
   ];
-  for (const c of cases) it(c.name, () => expect(confirmedFinalized(c.finalized, c.blocks)).toBe(c.expect));
+  for (const c of cases) it(c.name, () => expect(confirmedFinalized(c.from ?? 3, c.finalized, c.blocks)).toEqual({ finalized: c.expect, waiting: c.waiting ?? false }));
 
   it("lists each block with rows in the window once, in chain order, with its indexed hash", () => {
     const rows = [payout("p9", 9, 0, "0xa9"), payout("p5", 5, 1, "0xa5"), payout("q5", 5, 2, "0xa5"), payout("p2", 2, 0, "0xa2"), payout("p12", 12, 0, "0xac")];
     expect(blocksWithRows(rows, 2, 10)).toEqual([{ number: 5, indexedHash: "0xa5" }, { number: 9, indexedHash: "0xa9" }]);
   });
 
+  /** One step of the reader: the chain's tag confirmed on the rows, then the diff. */
+  const step = (state: FeedReaderState, heights: FinalityHeights, rows: LocatedRow[], chainHash: (block: number) => Hex | undefined, maxBlocksPerStep = 100) =>
+    diffStep(state, confirmedHeights(state, heights, rows, stepWindow(state, heights, maxBlocksPerStep).upper, chainHash).heights, rows, maxBlocksPerStep);
+  // The chain replaced block 5 (hash 0xa5, then 0xb5) and finalized the replacement; the indexer's own depth is at 3.
+  const chainHash = (block: number) => (block === 5 ? "0xb5" : `0xa${block}`) as Hex;
+
   it("announces a payout the indexer read from a stale fork RETRACTED, never FINALIZED, once the chain finalized the height", () => {
-    // The payout at block 5 was announced; the chain then replaced block 5 and finalized its replacement.
     let state = initialState(h(5, 3), [payout("old", 5, 0, "0xa5")]);
-    const chainHash = "0xb5" as const;
     // The indexer has not seen the reorg yet: its block 5 is still the old one.
-    const confirmed = confirmedFinalized(6, [{ number: 5, indexedHash: "0xa5", chainHash }]);
-    expect(confirmed).toBe(4);
-    let step = diffStep(state, h(6, confirmed), [payout("old", 5, 0, "0xa5")], 100);
-    expect(step.changes.map(word)).toEqual([]);
-    state = step.state;
-    // The indexer replaced block 5: the old payout goes, the new one comes, and then it is final.
-    const replaced = [payout("new", 5, 0, chainHash)];
-    step = diffStep(state, h(7, confirmedFinalized(7, blocksWithRows(replaced, 4, 7).map((block) => ({ ...block, chainHash })))), replaced, 100);
-    expect(step.changes.map(word)).toEqual(["RETRACTED old", "ADDED! new"]);
+    let next = step(state, h(6, 6, 3), [payout("old", 5, 0, "0xa5")], chainHash);
+    expect(next.changes.map(word)).toEqual([]);
+    expect(next.state.finalizedBlock).toBe(3);
+    state = next.state;
+    // The indexer replaced block 5: the old payout goes, the new one comes, and it is final.
+    next = step(state, h(7, 7, 3), [payout("new", 5, 0, "0xb5")], chainHash);
+    expect(next.changes.map(word)).toEqual(["RETRACTED old", "ADDED! new"]);
+  });
+
+  it("does not finalize past a block the indexer reverted and has not re-indexed (its checkpoint still counts it)", () => {
+    let state = initialState(h(5, 3), [payout("old", 5, 0, "0xa5")]);
+    // Ponder's revert leaves its checkpoint at 5 while block 5's rows are gone; the chain's tag is past 5.
+    let next = step(state, h(5, 5, 3), [], chainHash);
+    expect(next.changes.map(word)).toEqual(["RETRACTED old"]);
+    expect(next.state.finalizedBlock).toBe(3);
+    state = next.state;
+    next = step(state, h(6, 6, 3), [payout("new", 5, 0, "0xb5")], chainHash);
+    expect(next.changes.map(word)).toEqual(["ADDED! new"]);
+  });
+
+  it("does not finalize an empty block the indexer holds from a stale fork where the chain's block has rows", () => {
+    let state = initialState(h(5, 3), []);
+    // The indexer's block 5 had no rows; the chain's replacement has a payout and is final.
+    let next = step(state, h(6, 6, 3), [], chainHash);
+    expect(next.state.finalizedBlock).toBe(3);
+    state = next.state;
+    next = step(state, h(6, 6, 3), [payout("new", 5, 0, "0xb5")], chainHash);
+    expect(next.changes.map(word)).toEqual(["ADDED! new"]);
+  });
+
+  it("starts with only what the indexer's depth and the confirmed blocks make final", () => {
+    const rows = [payout("p4", 4, 0, "0xa4"), payout("old", 5, 0, "0xa5"), payout("p6", 6, 0, "0xa6")];
+    // The hash at 4 is the chain's; block 5 is stale: nothing from 5 on is final.
+    const state = initialState(h(6, 6, 3), rows, chainHash);
+    expect(state).toMatchObject({ announcedBlock: 6, finalizedBlock: 4 });
+    expect(state.pending.map(word)).toEqual(["ADDED old", "ADDED p6"]);
+  });
+});
+
+/**
+ * A chain with its own finalized tag and an indexer that follows it late. The chain reorgs above
+ * its tag; the indexer may still hold a fork the chain has left (below the tag too), reverts it
+ * the way Ponder does (its rows go, its checkpoint stays where it was) and re-indexes the chain's
+ * blocks later. Its own fixed-depth finality covers only blocks it shares with the chain's final part.
+ */
+function laggingIndexer(seed: number) {
+  const random = seededRandom(seed);
+  type Block = { hash: Hex; rows: LocatedRow[] };
+  let nextId = 0;
+  const newBlock = (number: number): Block => {
+    const hash = `0x${(nextId++).toString(16)}` as Hex;
+    return { hash, rows: Array.from({ length: random.int(3) }, (_, logIndex) => payout(`r${nextId++}`, number, logIndex, hash)) };
+  };
+  // Genesis has no rows: a feed starting at a height counts what is at or below it as announced.
+  const chain: Block[] = [{ hash: "0x0", rows: [] }];
+  let tag = 0;
+  const indexed: Block[] = [chain[0]!];
+  let checkpoint = 0;
+  let byDepth = 0;
+  /** The last height where the indexer holds the chain's block. */
+  const shared = () => {
+    let height = 0;
+    while (height + 1 < indexed.length && indexed[height + 1] === chain[height + 1]) height += 1;
+    return height;
+  };
+  const grow = (count: number) => {
+    for (let index = 0; index < count; index += 1) chain.push(newBlock(chain.length));
+  };
+  const index = (count: number) => {
+    if (shared() !== indexed.length - 1) return;
+    indexed.push(...chain.slice(indexed.length, indexed.length + count));
+    checkpoint = indexed.length - 1;
+  };
+  return {
+    heights: (): FinalityHeights => ({ latest: checkpoint, finalized: Math.max(byDepth, Math.min(tag, checkpoint)), finalizedByDepth: byDepth }),
+    rows: () => indexed.flatMap((block) => block.rows),
+    chainHash: (number: number) => (number <= tag ? chain[number]?.hash : undefined),
+    chainRows: () => chain.flatMap((block) => block.rows),
+    finalRows: () => chain.slice(0, tag + 1).flatMap((block) => block.rows),
+    operate() {
+      const choice = random.next();
+      if (choice < 0.3) grow(1 + random.int(3));
+      else if (choice < 0.45 && chain.length - 1 > tag) {
+        const depth = 1 + random.int(chain.length - 1 - tag);
+        chain.length -= depth;
+        grow(depth + random.int(3));
+      } else if (choice < 0.6) tag = Math.min(chain.length - 1, tag + 1 + random.int(3));
+      // Ponder's revert: the stale blocks' rows go, the checkpoint stays.
+      else if (choice < 0.75) indexed.length = shared() + 1;
+      else if (choice < 0.95) index(1 + random.int(3));
+      else byDepth = Math.max(byDepth, Math.min(tag, shared()) - random.int(3));
+    },
+    /** The indexer catches up and the chain finalizes everything. */
+    settle() {
+      tag = chain.length - 1;
+      indexed.length = shared() + 1;
+      index(chain.length);
+    },
+  };
+}
+
+describe("the feed's step beside a lagging indexer and the chain's own finality", () => {
+  it.each(Array.from({ length: 16 }, (_, index) => index + 1))("seed %i: nothing is final before the chain finalized it, and every row of the chain arrives", (seed) => {
+    const history = laggingIndexer(seed);
+    const random = seededRandom(seed * 104_729);
+    const maxBlocksPerStep = 1 + random.int(4);
+    let state = initialState(history.heights(), history.rows(), history.chainHash);
+    const live = new Set<string>();
+    const final = new Set<string>();
+    const step = () => {
+      const heights = history.heights();
+      const rows = history.rows();
+      const confirmed = confirmedHeights(state, heights, rows, stepWindow(state, heights, maxBlocksPerStep).upper, history.chainHash);
+      const next = diffStep(state, confirmed.heights, rows, maxBlocksPerStep);
+      const finalOnChain = new Set(history.finalRows().map((row) => row.key));
+      for (const change of next.changes) {
+        expect(final.has(change.key), `${change.action} ${change.key} after it was final`).toBe(false);
+        if (change.action === "RETRACTED") {
+          expect(live.delete(change.key), `${change.key} retracted while not live`).toBe(true);
+          continue;
+        }
+        if (change.action === "ADDED") live.add(change.key);
+        else expect(live.has(change.key), `${change.key} finalized while not live`).toBe(true);
+        if (change.finalized) {
+          expect(finalOnChain.has(change.key), `${change.key} final before the chain finalized it`).toBe(true);
+          final.add(change.key);
+        }
+      }
+      const moved = next.state !== state;
+      state = next.state;
+      return moved;
+    };
+    for (let operation = 0; operation < 400; operation += 1) {
+      history.operate();
+      if (random.next() < 0.5) step();
+    }
+    history.settle();
+    while (step());
+    const rows = history.chainRows().map((row) => row.key).sort();
+    expect([...live].sort()).toEqual(rows);
+    expect([...final].sort()).toEqual(rows);
   });
 });
