@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Hex } from "viem";
-import { blocksWithRows, confirmedFinalized, confirmedHeights, diffStep, initialState, locate, stepWindow, type FeedReaderState, type FinalityHeights, type LocatedRow } from "../../api/feed/diff";
+import { blocksWithRows, confirmedFinalized, confirmedHeights, diffStep, initialState, locate, stepWindow, type FeedReaderState, type FeedStep, type FinalityHeights, type LocatedRow } from "../../api/feed/diff";
 import type { FeedChange, FeedRow } from "../../api/feed/messages";
 import { seededRandom } from "../../common/random";
 
@@ -164,12 +164,33 @@ function randomHistory(seed: number) {
   };
 }
 
+/**
+ * Plays a random history: `operations` changes, the feed stepping after some of them (it misses
+ * commits: it steps when it gets to it, in bounded steps), then the history settles and the feed
+ * steps until it has nothing left to announce. `apply` checks and applies each step's changes.
+ */
+function play(random: ReturnType<typeof seededRandom>, operations: number, history: { operate: () => void; settle?: () => void }, next: (state: FeedReaderState) => FeedStep, apply: (changes: FeedChange[]) => void, initial: FeedReaderState) {
+  let state = initial;
+  const step = () => {
+    const result = next(state);
+    apply(result.changes);
+    const moved = result.state !== state;
+    state = result.state;
+    return moved;
+  };
+  for (let operation = 0; operation < operations; operation += 1) {
+    history.operate();
+    if (random.next() < 0.6) step();
+  }
+  history.settle?.();
+  while (step());
+}
+
 describe("the feed's step over random histories", () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i: the applied events are the table, final rows are final and never retracted", (seed) => {
     const history = randomHistory(seed);
     const random = seededRandom(seed * 7919);
     const maxBlocksPerStep = 1 + random.int(4);
-    let state: FeedReaderState = initialState(history.heights(), history.rows());
     const live = new Set<string>();
     const final = new Set<string>();
     const apply = (changes: FeedChange[]) => {
@@ -187,19 +208,7 @@ describe("the feed's step over random histories", () => {
         }
       }
     };
-    const step = () => {
-      const next = diffStep(state, history.heights(), history.rows(), maxBlocksPerStep);
-      apply(next.changes);
-      const moved = next.state !== state;
-      state = next.state;
-      return moved;
-    };
-    for (let operation = 0; operation < 200; operation += 1) {
-      history.operate();
-      // The feed misses some commits (it steps when it gets to it) and takes bounded steps.
-      if (random.next() < 0.6) step();
-    }
-    while (step());
+    play(random, 200, history, (state) => diffStep(state, history.heights(), history.rows(), maxBlocksPerStep), apply, initialState(history.heights(), history.rows()));
     expect([...live].sort()).toEqual(history.rows().map((row) => row.key).sort());
     expect([...final].sort()).toEqual(history.finalRows().map((row) => row.key).sort());
   });
@@ -338,16 +347,17 @@ describe("the feed's step beside a lagging indexer and the chain's own finality"
     const history = laggingIndexer(seed);
     const random = seededRandom(seed * 104_729);
     const maxBlocksPerStep = 1 + random.int(4);
-    let state = initialState(history.heights(), history.rows(), history.chainHash);
     const live = new Set<string>();
     const final = new Set<string>();
-    const step = () => {
+    const next = (state: FeedReaderState) => {
       const heights = history.heights();
       const rows = history.rows();
       const confirmed = confirmedHeights(state, heights, rows, stepWindow(state, heights, maxBlocksPerStep).upper, history.chainHash);
-      const next = diffStep(state, confirmed.heights, rows, maxBlocksPerStep);
+      return diffStep(state, confirmed.heights, rows, maxBlocksPerStep);
+    };
+    const apply = (changes: FeedChange[]) => {
       const finalOnChain = new Set(history.finalRows().map((row) => row.key));
-      for (const change of next.changes) {
+      for (const change of changes) {
         expect(final.has(change.key), `${change.action} ${change.key} after it was final`).toBe(false);
         if (change.action === "RETRACTED") {
           expect(live.delete(change.key), `${change.key} retracted while not live`).toBe(true);
@@ -360,16 +370,8 @@ describe("the feed's step beside a lagging indexer and the chain's own finality"
           final.add(change.key);
         }
       }
-      const moved = next.state !== state;
-      state = next.state;
-      return moved;
     };
-    for (let operation = 0; operation < 400; operation += 1) {
-      history.operate();
-      if (random.next() < 0.5) step();
-    }
-    history.settle();
-    while (step());
+    play(random, 400, history, next, apply, initialState(history.heights(), history.rows(), history.chainHash));
     const rows = history.chainRows().map((row) => row.key).sort();
     expect([...live].sort()).toEqual(rows);
     expect([...final].sort()).toEqual(rows);
