@@ -60,7 +60,8 @@ export function createChainFinality({ chain, logger, ttlMs = 500 }: CreateChainF
       if (failing) logger.warn({ msg: "The chain answers its finality tags again" });
       failing = false;
       if (!safe && !finalized) return known;
-      known = { safe: later(known?.safe, safe), finalized: later(known?.finalized, finalized) };
+      // Two calls, which a busy RPC may answer blocks apart: a finalized block is safe too.
+      known = { safe: later(later(known?.safe, safe), finalized), finalized: later(known?.finalized, finalized) };
       return known;
     } catch (error) {
       // The last answer stays true: a finalized block stays finalized while the RPC is away.

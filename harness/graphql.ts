@@ -13,17 +13,32 @@ export type GraphQLResponse<T> = {
 /** A request's HTTP reply: its status and headers, and the body parsed whatever the status. */
 export type GraphQLReply<T = Record<string, any>> = { status: number; headers: Headers; body: GraphQLResponse<T> };
 
+/**
+ * Whether a request failed on a kept-alive connection the server had just closed as idle (Node's
+ * HTTP server closes them after 5 s; a busy machine lets the client pick one as that happens).
+ * fetch does not send a POST again after that; a browser does, once, and so does this client.
+ */
+function isClosedConnection(error: unknown): boolean {
+  const code = (error as { cause?: { code?: string } }).cause?.code;
+  return error instanceof TypeError && (code === "ECONNRESET" || code === "UND_ERR_SOCKET");
+}
+
 /** POSTs a GraphQL request; `signal` aborts it. */
 export async function post<T = Record<string, any>>(
   url: string,
   query: string,
   { variables = {}, signal }: { variables?: Record<string, unknown>; signal?: AbortSignal } = {},
 ): Promise<GraphQLReply<T>> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
-    body: JSON.stringify({ query, variables }),
-    signal,
+  const send = () =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json" },
+      body: JSON.stringify({ query, variables }),
+      signal,
+    });
+  const response = await send().catch((error: unknown) => {
+    if (isClosedConnection(error) && !signal?.aborted) return send();
+    throw error;
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<T> };
 }
